@@ -1,0 +1,167 @@
+import { parseArgs } from "node:util";
+import type { LogLevel } from "../observability/logger.js";
+
+/** Where state lives, as a `kind` union. */
+export type StoreConfig =
+  | { readonly kind: "memory" }
+  | { readonly kind: "sqlite"; readonly path: string }
+  | { readonly kind: "postgres"; readonly url: string };
+
+/**
+ * The proxy's whole configuration, parsed once from flags and environment and frozen.
+ * Defaults follow the Cloudstate reference proxy (see the table in the README).
+ */
+export interface ProxyConfig {
+  readonly userFunctionHost: string;
+  readonly userFunctionPort: number;
+  readonly httpPort: number;
+  /** Address the front port binds to. */
+  readonly bind: string;
+  readonly store: StoreConfig;
+  /** Idle time before an entity is passivated, unless its spec sets its own. */
+  readonly passivationTimeoutMs: number;
+  /** How long the proxy waits for a user function to answer one command. */
+  readonly relayTimeoutMs: number;
+  /** Largest message accepted from clients and from the user function, in bytes. */
+  readonly maxMessageSize: number;
+  /** Reject user functions whose protocol major version differs (warn on other 0.x). */
+  readonly protocolCheck: boolean;
+  /** Origins allowed by CORS (empty: CORS off). */
+  readonly corsOrigins: readonly string[];
+  readonly logLevel: LogLevel;
+  readonly logFormat: "text" | "json";
+}
+
+/** Cloudstate defaults, in one place. */
+export const DEFAULTS = Object.freeze({
+  userFunctionHost: "127.0.0.1",
+  userFunctionPort: 8080,
+  httpPort: 9000,
+  bind: "0.0.0.0",
+  store: "sqlite:.switchboard/switchboard.db",
+  passivationTimeoutMs: 30_000,
+  relayTimeoutMs: 60_000,
+  maxMessageSize: 12 * 1024 * 1024,
+});
+
+/** Result of parsing: a config, or a message that says what was wrong. */
+export type ParseConfigResult = { config: ProxyConfig; error?: undefined } | { config?: undefined; error: string };
+
+const OPTIONS = {
+  "user-function-host": { type: "string" },
+  "user-function-port": { type: "string" },
+  "http-port": { type: "string" },
+  bind: { type: "string" },
+  store: { type: "string" },
+  "passivation-timeout": { type: "string" },
+  "relay-timeout": { type: "string" },
+  "max-message-size": { type: "string" },
+  "no-protocol-check": { type: "boolean" },
+  "cors-origin": { type: "string", multiple: true },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+} as const;
+
+/** The help text of `switchboard start`. */
+export const START_HELP = `Usage: switchboard start [options]
+
+Starts the proxy: discovers the user function's entities, then serves their
+services over gRPC, HTTP/JSON and gRPC-Web on one port.
+
+Options (flag > environment > default):
+  --user-function-host <host>   user function host       env USER_FUNCTION_HOST  (127.0.0.1)
+  --user-function-port <port>   user function port       env USER_FUNCTION_PORT  (8080)
+  --http-port <port>            front port               env HTTP_PORT           (9000)
+  --bind <address>              front port address                               (0.0.0.0)
+  --store <store>               memory | sqlite:<path> | postgres://...
+                                env DATABASE_URL (only without --store)  (sqlite:.switchboard/switchboard.db)
+  --passivation-timeout <ms>    idle time before an entity is passivated         (30000)
+  --relay-timeout <ms>          how long to wait for the user function's answer  (60000)
+  --max-message-size <bytes>    largest accepted message                          (12582912)
+  --no-protocol-check           accept any protocol version from the user function
+  --cors-origin <origin>        allow CORS from this origin (repeatable; * for any)
+  --log-level <level>           debug | info | warn | error   env LOG_LEVEL       (info)
+  --log-format <format>         text | json                   env LOG_FORMAT      (text)
+  -h, --help                    show this help
+`;
+
+function parsePort(name: string, raw: string): number | string {
+  if (!/^\d+$/.test(raw)) return `${name} must be a port number (0-65535), got "${raw}"`;
+  const port = Number(raw);
+  if (port > 65535) return `${name} must be a port number (0-65535), got "${raw}"`;
+  return port;
+}
+
+function parsePositive(name: string, raw: string, unit: string): number | string {
+  if (!/^\d+$/.test(raw) || Number(raw) <= 0) return `${name} must be a positive whole number of ${unit}, got "${raw}"`;
+  return Number(raw);
+}
+
+/** Parses a `--store` value (or DATABASE_URL). */
+export function parseStore(raw: string): StoreConfig | string {
+  if (raw === "memory") return { kind: "memory" };
+  if (raw.startsWith("sqlite:")) {
+    const path = raw.slice("sqlite:".length);
+    if (path === "") return `--store sqlite:<path> needs a file path, e.g. sqlite:.switchboard/switchboard.db`;
+    return { kind: "sqlite", path };
+  }
+  if (raw.startsWith("postgres://") || raw.startsWith("postgresql://")) return { kind: "postgres", url: raw };
+  return `--store must be "memory", "sqlite:<path>" or "postgres://...", got "${raw}"`;
+}
+
+/**
+ * Parses the flags of `switchboard start` and the environment into a frozen config.
+ * Returns `{error}` with a one-line reason instead of throwing.
+ */
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseConfigResult {
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true; allowPositionals: false; args: string[] }>>["values"];
+  try {
+    values = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+  const pick = (flag: string | undefined, envName: string): string | undefined => {
+    if (flag !== undefined) return flag;
+    const fromEnv = env[envName];
+    return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+  };
+
+  const ufPort = parsePort("--user-function-port", pick(values["user-function-port"], "USER_FUNCTION_PORT") ?? String(DEFAULTS.userFunctionPort));
+  if (typeof ufPort === "string") return { error: ufPort };
+  const httpPort = parsePort("--http-port", pick(values["http-port"], "HTTP_PORT") ?? String(DEFAULTS.httpPort));
+  if (typeof httpPort === "string") return { error: httpPort };
+
+  const bind = values.bind ?? DEFAULTS.bind;
+  if (bind === "localhost") return { error: `--bind takes an address, not "localhost" (which may resolve to ::1 only): use 127.0.0.1` };
+
+  const store = parseStore(values.store ?? pick(undefined, "DATABASE_URL") ?? DEFAULTS.store);
+  if (typeof store === "string") return { error: values.store === undefined ? `DATABASE_URL: ${store}` : store };
+
+  const passivation = parsePositive("--passivation-timeout", values["passivation-timeout"] ?? String(DEFAULTS.passivationTimeoutMs), "milliseconds");
+  if (typeof passivation === "string") return { error: passivation };
+  const relay = parsePositive("--relay-timeout", values["relay-timeout"] ?? String(DEFAULTS.relayTimeoutMs), "milliseconds");
+  if (typeof relay === "string") return { error: relay };
+  const maxMessage = parsePositive("--max-message-size", values["max-message-size"] ?? String(DEFAULTS.maxMessageSize), "bytes");
+  if (typeof maxMessage === "string") return { error: maxMessage };
+
+  const logLevel = values["log-level"] ?? pick(undefined, "LOG_LEVEL") ?? "info";
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) return { error: `--log-level must be debug, info, warn or error, got "${logLevel}"` };
+  const logFormat = values["log-format"] ?? pick(undefined, "LOG_FORMAT") ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") return { error: `--log-format must be text or json, got "${logFormat}"` };
+
+  const config: ProxyConfig = {
+    userFunctionHost: pick(values["user-function-host"], "USER_FUNCTION_HOST") ?? DEFAULTS.userFunctionHost,
+    userFunctionPort: ufPort,
+    httpPort,
+    bind,
+    store,
+    passivationTimeoutMs: passivation,
+    relayTimeoutMs: relay,
+    maxMessageSize: maxMessage,
+    protocolCheck: values["no-protocol-check"] !== true,
+    corsOrigins: Object.freeze([...(values["cors-origin"] ?? [])]),
+    logLevel: logLevel as LogLevel,
+    logFormat,
+  };
+  return { config: Object.freeze(config) };
+}

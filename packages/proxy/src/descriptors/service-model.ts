@@ -1,0 +1,172 @@
+import { createFileRegistry, type DescField, type DescMessage, type DescMethod, type DescService, type FileRegistry, getOption, hasOption, ScalarType } from "@bufbuild/protobuf";
+import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
+import { type Entity, entityKey, legacyEntityKey } from "@switchboard/protocol";
+import { ENTITY_KIND_LABEL, type EntityKind, entityKindOf } from "./entity-types.js";
+import { normalizeFileSet } from "./file-set.js";
+
+/** Call shape of a method, as protobuf-es names it. */
+export type MethodKind = DescMethod["methodKind"];
+
+/** A field of the input message that is part of the entity key. */
+export interface KeyField {
+  readonly number: number;
+  readonly name: string;
+  readonly scalar: ScalarType;
+}
+
+/** One method of an entity service, with what routing needs precomputed. */
+export interface MethodModel {
+  /** Method name as declared, e.g. `Process`. */
+  readonly name: string;
+  /** gRPC path, `/<package.Service>/<Method>`. */
+  readonly path: string;
+  readonly kind: MethodKind;
+  readonly input: DescMessage;
+  readonly output: DescMessage;
+  /** `type.googleapis.com/<input type>`: the type URL of command payloads. */
+  readonly inputTypeUrl: string;
+  readonly outputTypeUrl: string;
+  /** Entity-key fields of the input, in declaration order (empty for actions). */
+  readonly keyFields: readonly KeyField[];
+  readonly service: EntityServiceModel;
+  readonly desc: DescMethod;
+}
+
+/** One entity service the user function declared. */
+export interface EntityServiceModel {
+  /** Full service name, e.g. `com.example.Counter`. */
+  readonly name: string;
+  readonly kind: EntityKind;
+  /** The protocol entity type name, as discovered. */
+  readonly entityType: string;
+  readonly persistenceId: string;
+  /** The entity's own passivation timeout (ms), when its spec sets one. */
+  readonly passivationTimeoutMs: number | undefined;
+  readonly methods: ReadonlyMap<string, MethodModel>;
+  readonly desc: DescService;
+}
+
+/**
+ * The frozen description of what a user function offers, derived once per discovery.
+ * Ingress, router and entities read only this.
+ */
+export interface ServiceModel {
+  readonly services: ReadonlyMap<string, EntityServiceModel>;
+  /** Methods by gRPC path. */
+  readonly methodsByPath: ReadonlyMap<string, MethodModel>;
+  /** Every file of the user function's descriptor set (plus filled imports). */
+  readonly registry: FileRegistry;
+  /** The normalized descriptor set, for reflection. */
+  readonly fileSet: FileDescriptorSet;
+}
+
+/** Result of {@link buildServiceModel}: the model and warnings, or a fatal error. */
+export type BuildModelResult =
+  | { readonly model: ServiceModel; readonly warnings: readonly string[]; readonly error?: undefined }
+  | { readonly model?: undefined; readonly warnings: readonly string[]; readonly error: string };
+
+const KEY_SCALARS = new Set<ScalarType>([
+  ScalarType.STRING,
+  ScalarType.INT32,
+  ScalarType.INT64,
+  ScalarType.UINT32,
+  ScalarType.UINT64,
+  ScalarType.SINT32,
+  ScalarType.SINT64,
+  ScalarType.FIXED32,
+  ScalarType.FIXED64,
+  ScalarType.SFIXED32,
+  ScalarType.SFIXED64,
+  ScalarType.BOOL,
+]);
+
+function isKeyField(field: DescField): boolean {
+  return (hasOption(field, entityKey) && getOption(field, entityKey)) || (hasOption(field, legacyEntityKey) && getOption(field, legacyEntityKey));
+}
+
+function keyFieldsOf(input: DescMessage): KeyField[] | string {
+  const keys: KeyField[] = [];
+  for (const field of input.fields) {
+    if (!isKeyField(field)) continue;
+    if (field.fieldKind !== "scalar" || !KEY_SCALARS.has(field.scalar)) {
+      return `entity key field "${input.typeName}.${field.name}" must be a string, integer or bool field`;
+    }
+    keys.push({ number: field.number, name: field.name, scalar: field.scalar });
+  }
+  return keys;
+}
+
+/**
+ * Builds the service model from a discovered EntitySpec's descriptor set and entities,
+ * checking what the protocol requires of each entity type: the service resolves, stateful
+ * entities have entity keys on every input, value and event-sourced entities have no
+ * streaming methods, CRDTs no client streaming. Unknown entity types are fatal.
+ */
+export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly Entity[]): BuildModelResult {
+  const normalized = normalizeFileSet(fileSet);
+  const warnings = [...normalized.warnings];
+  if (normalized.error !== undefined) return { warnings, error: normalized.error };
+  let registry: FileRegistry;
+  try {
+    registry = createFileRegistry(normalized.set);
+  } catch (error) {
+    return { warnings, error: `the descriptor set does not resolve: ${(error as Error).message}` };
+  }
+  if (entities.length === 0) return { warnings, error: "the user function declared no entities" };
+
+  const services = new Map<string, EntityServiceModel>();
+  const methodsByPath = new Map<string, MethodModel>();
+  for (const entity of entities) {
+    const kind = entityKindOf(entity.entityType);
+    if (kind === undefined) return { warnings, error: `service "${entity.serviceName}" has unknown entity type "${entity.entityType}"` };
+    const desc = registry.getService(entity.serviceName);
+    if (desc === undefined) return { warnings, error: `service "${entity.serviceName}" is not in the descriptor set` };
+    if (services.has(desc.typeName)) return { warnings, error: `service "${entity.serviceName}" is declared twice` };
+    const strategy = entity.passivationStrategy?.strategy;
+    const timeout = strategy?.case === "timeout" ? Number(strategy.value.timeout) : undefined;
+    const methods = new Map<string, MethodModel>();
+    const service: EntityServiceModel = {
+      name: desc.typeName,
+      kind,
+      entityType: entity.entityType,
+      persistenceId: entity.persistenceId,
+      passivationTimeoutMs: timeout !== undefined && timeout > 0 ? timeout : undefined,
+      methods,
+      desc,
+    };
+    for (const method of desc.methods) {
+      const where = `${ENTITY_KIND_LABEL[kind]} ${desc.typeName}.${method.name}`;
+      if ((kind === "value-entity" || kind === "event-sourced") && method.methodKind !== "unary") {
+        return { warnings, error: `${where}: streaming methods are not allowed for this entity type` };
+      }
+      if (kind === "crdt" && (method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming")) {
+        return { warnings, error: `${where}: client streaming is not allowed for CRDT entities` };
+      }
+      let keyFields: KeyField[] = [];
+      if (kind !== "action") {
+        const keys = keyFieldsOf(method.input);
+        if (typeof keys === "string") return { warnings, error: `${where}: ${keys}` };
+        if (keys.length === 0) {
+          return { warnings, error: `${where}: input ${method.input.typeName} has no field marked (cloudstate.entity_key)` };
+        }
+        keyFields = keys;
+      }
+      const model: MethodModel = {
+        name: method.name,
+        path: `/${desc.typeName}/${method.name}`,
+        kind: method.methodKind,
+        input: method.input,
+        output: method.output,
+        inputTypeUrl: `type.googleapis.com/${method.input.typeName}`,
+        outputTypeUrl: `type.googleapis.com/${method.output.typeName}`,
+        keyFields,
+        service,
+        desc: method,
+      };
+      methods.set(method.name, model);
+      methodsByPath.set(model.path, model);
+    }
+    services.set(desc.typeName, service);
+  }
+  return { model: Object.freeze({ services, methodsByPath, registry, fileSet: normalized.set }), warnings };
+}

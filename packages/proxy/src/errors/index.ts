@@ -1,0 +1,3 @@
+export { Code, codeName } from "./code.js";
+export { httpStatusFor } from "./http-status.js";
+export { SwitchboardError, type SwitchboardErrorOptions } from "./switchboard-error.js";
