@@ -1,4 +1,5 @@
-import { BinaryReader, ScalarType, WireType } from "@bufbuild/protobuf";
+import { ScalarType } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Code, SwitchboardError } from "../errors/index.js";
 import type { KeyField } from "./service-model.js";
 

@@ -1,0 +1,46 @@
+import type { Any } from "@bufbuild/protobuf/wkt";
+import type { ClientAction, SideEffect } from "@switchboard/protocol";
+import type { EntityServiceModel, MethodModel } from "../../descriptors/service-model.js";
+import type { Logger } from "../../observability/logger.js";
+import type { Store } from "../../store/types.js";
+import type { UserFunctionClient } from "../../user-function/client.js";
+
+/** What an entity answered to one command, once its state change is durable. */
+export interface EntityOutcome {
+  readonly clientAction: ClientAction | undefined;
+  readonly sideEffects: readonly SideEffect[];
+}
+
+/** One command for a stateful entity. */
+export interface EntityCommand {
+  readonly method: MethodModel;
+  readonly entityId: string;
+  readonly payload: Any;
+  readonly signal?: AbortSignal;
+}
+
+/** Drives the entities of one stateful entity service (one user-function stream per active entity). */
+export interface EntityRuntime {
+  /** Routes a command to its entity, activating it if needed. */
+  handle(command: EntityCommand): Promise<EntityOutcome>;
+  /** Number of active entities, for metrics and tests. */
+  readonly activeCount: number;
+  /** Passivates every active entity (closes their streams). */
+  close(): Promise<void>;
+}
+
+/** What a runtime factory gets to build a runtime for one service. */
+export interface EntityRuntimeContext {
+  readonly service: EntityServiceModel;
+  readonly client: UserFunctionClient;
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Idle timeout in ms (the service's own strategy, else the proxy default). */
+  readonly passivationTimeoutMs: number;
+  readonly relayTimeoutMs: number;
+  /** Tells the user function it broke the protocol (EntityDiscovery.reportError). */
+  reportError(message: string): void;
+}
+
+/** Builds the runtime of one entity service. */
+export type EntityRuntimeFactory = (context: EntityRuntimeContext) => EntityRuntime;

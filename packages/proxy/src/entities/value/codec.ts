@@ -1,0 +1,69 @@
+import { create } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import {
+  ValueEntity,
+  ValueEntityInitSchema,
+  ValueEntityInitStateSchema,
+  type ValueEntityStreamInSchema,
+  ValueEntityStreamInSchema as StreamIn,
+  type ValueEntityStreamOut,
+  type ValueEntityStreamOutSchema,
+} from "@switchboard/protocol";
+import type { Interpreted, SerialProtocol } from "../shared/serial-entity.js";
+import type { EntityRuntimeContext } from "../shared/types.js";
+
+/**
+ * The value-entity protocol (cloudstate.valueentity.ValueEntity/handle): `init` always
+ * carries `state` (with no value when nothing is stored); a reply's `update`/`delete`
+ * is written to the store before its caller is answered. `Failure.restart` is ignored.
+ */
+export function valueEntityProtocol(context: EntityRuntimeContext): SerialProtocol<typeof ValueEntityStreamInSchema, typeof ValueEntityStreamOutSchema> {
+  const { service, store } = context;
+  return {
+    method: ValueEntity.method.handle,
+    label: "Value entity",
+    codec(entityId) {
+      return {
+        async activation() {
+          const stored = await store.getValue(service.persistenceId, entityId);
+          const state = create(ValueEntityInitStateSchema, stored === undefined ? {} : { value: create(AnySchema, { typeUrl: stored.typeUrl, value: stored.value }) });
+          return [create(StreamIn, { message: { case: "init", value: create(ValueEntityInitSchema, { serviceName: service.name, entityId, state }) } })];
+        },
+        command(command) {
+          return create(StreamIn, { message: { case: "command", value: command } });
+        },
+        interpret(raw): Interpreted {
+          const message = (raw as ValueEntityStreamOut).message;
+          switch (message.case) {
+            case "reply": {
+              const reply = message.value;
+              const outcome = { clientAction: reply.clientAction, sideEffects: reply.sideEffects };
+              const action = reply.stateAction?.action;
+              if (action === undefined || action.case === undefined) return { kind: "reply", commandId: reply.commandId, outcome };
+              if (action.case === "update") {
+                const value = action.value.value;
+                if (value === undefined) return { kind: "violation", message: `Value entity ${service.name} (${entityId}) sent an update without a value` };
+                return {
+                  kind: "reply",
+                  commandId: reply.commandId,
+                  outcome,
+                  persist: () => store.writeValue({ kind: "update", persistenceId: service.persistenceId, entityId, value: { typeUrl: value.typeUrl, value: value.value } }),
+                };
+              }
+              return {
+                kind: "reply",
+                commandId: reply.commandId,
+                outcome,
+                persist: () => store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId }),
+              };
+            }
+            case "failure":
+              return { kind: "failure", commandId: message.value.commandId, description: message.value.description };
+            default:
+              return { kind: "violation", message: `Value entity ${service.name} (${entityId}) sent an empty message` };
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,9 @@
+/**
+ * @internal Building blocks for sibling packages (testkit, TCK, bench). Not semver.
+ */
+export { buildServiceModel, type MethodModel, type ServiceModel } from "./descriptors/service-model.js";
+export { extractEntityId } from "./descriptors/entity-key.js";
+export { runStoreContract } from "./store/contract.case.js";
+export { createMemoryStore } from "./store/memory/memory-store.js";
+export { createSqliteStore } from "./store/sqlite/sqlite-store.js";
+export type * from "./store/types.js";

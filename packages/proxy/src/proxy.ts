@@ -1,0 +1,183 @@
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import type { ProxyConfig } from "./config/index.js";
+import type { EntityKind } from "./descriptors/entity-types.js";
+import type { EntityServiceModel, ServiceModel } from "./descriptors/service-model.js";
+import { type Discovered, discover, FatalDiscoveryError, reportError } from "./discovery/discovery.js";
+import { ENTITY_RUNTIMES } from "./entities/registry.js";
+import type { EntityRuntime } from "./entities/shared/types.js";
+import { Code, SwitchboardError } from "./errors/index.js";
+import { createGrpcHandler } from "./ingress/grpc/grpc-handler.js";
+import { answerProbe } from "./ingress/http/probes.js";
+import { createFrontServer, type FrontServer, sendPlain } from "./ingress/server.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { openStore } from "./open-store.js";
+import { createRouter } from "./router/router.js";
+import type { Store } from "./store/types.js";
+import { createUserFunctionClient, type UserFunctionClient } from "./user-function/client.js";
+import { PROXY_VERSION } from "./version.js";
+
+/** Options of {@link createProxy}. */
+export interface ProxyOptions {
+  readonly config: ProxyConfig;
+  readonly logger?: Logger;
+  /** Use this store instead of opening the configured one (tests, embedding). */
+  readonly store?: Store;
+  /** Called once, when discovery has succeeded and the services are served. */
+  readonly onReady?: (proxy: Proxy) => void;
+  /** Called when discovery fails for good (the CLI exits 1). */
+  readonly onFatal?: (error: FatalDiscoveryError) => void;
+}
+
+/** A running proxy. */
+export interface Proxy {
+  /** Address of the bound front port. */
+  readonly host: string;
+  readonly port: number;
+  /** Whether discovery has succeeded. */
+  ready(): boolean;
+  /** The current service model (undefined before discovery). */
+  model(): ServiceModel | undefined;
+  /** Drains and stops: front port, entities, user-function channel, store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds and starts a proxy: opens the store, binds the front port (answering
+ * `/alive` at once and `/ready` with 503 until discovery succeeds), then discovers the
+ * user function in the background and serves its services. Resolves once the port is bound.
+ */
+export async function createProxy(options: ProxyOptions): Promise<Proxy> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const store = options.store ?? (await openStore(config.store, logger));
+  const client: UserFunctionClient = createUserFunctionClient({
+    host: config.userFunctionHost,
+    port: config.userFunctionPort,
+    maxMessageSize: config.maxMessageSize,
+  });
+  const report = (message: string) => void reportError(client, message, logger);
+
+  let current: Discovered | undefined;
+  let runtimes = new Map<EntityServiceModel, EntityRuntime>();
+  const runtimeFor = (service: EntityServiceModel): EntityRuntime | undefined => {
+    let runtime = runtimes.get(service);
+    if (runtime !== undefined) return runtime;
+    if (service.kind === "action") return undefined;
+    const factory = ENTITY_RUNTIMES[service.kind];
+    if (factory === undefined) return undefined;
+    runtime = factory({
+      service,
+      client,
+      store,
+      logger: logger.child({ service: service.name, entityType: service.kind }),
+      passivationTimeoutMs: service.passivationTimeoutMs ?? config.passivationTimeoutMs,
+      relayTimeoutMs: config.relayTimeoutMs,
+      reportError: report,
+    });
+    runtimes.set(service, runtime);
+    return runtime;
+  };
+  const models = { current: () => current?.model };
+  const dispatcher = createRouter({ models, client, runtimeFor, reportError: report, relayTimeoutMs: config.relayTimeoutMs, logger });
+  const grpc = createGrpcHandler({ models, dispatcher, maxMessageSize: config.maxMessageSize, logger });
+  const readiness = { ready: () => current !== undefined };
+
+  const onHttp2Stream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    const contentType = String(headers["content-type"] ?? "");
+    if (contentType.startsWith("application/grpc") && !contentType.startsWith("application/grpc-web")) {
+      grpc(stream, headers);
+      return;
+    }
+    const answer = answerProbe(String(headers[":method"]), String(headers[":path"]), headers, readiness) ?? notFound(String(headers[":path"]));
+    stream.respond({ ":status": answer.status, "content-type": "text/plain; charset=utf-8" });
+    stream.end(answer.body);
+  };
+  const onHttp1Request = (request: http.IncomingMessage, response: http.ServerResponse) => {
+    const answer = answerProbe(request.method ?? "GET", request.url ?? "/", request.headers, readiness) ?? notFound(request.url ?? "/");
+    request.resume();
+    sendPlain(response, answer);
+  };
+
+  let front: FrontServer;
+  try {
+    front = await createFrontServer({ host: config.bind, port: config.httpPort, handlers: { onHttp2Stream, onHttp1Request }, logger });
+  } catch (error) {
+    client.close();
+    await store.close();
+    throw new SwitchboardError(`cannot bind the front port ${config.bind}:${config.httpPort}: ${(error as Error).message}`, Code.Unavailable, { cause: error });
+  }
+  logger.info("front port bound", { address: `${front.host}:${front.port}`, store: store.description });
+
+  const builtKinds = new Set(Object.keys(ENTITY_RUNTIMES) as EntityKind[]);
+  const stop = new AbortController();
+  let channelLost = false;
+  let rediscovering = false;
+
+  const swap = (next: Discovered) => {
+    const old = runtimes;
+    runtimes = new Map();
+    current = next;
+    for (const runtime of old.values()) void runtime.close();
+  };
+  const runDiscovery = async (initial: boolean) => {
+    try {
+      const next = await discover({
+        client,
+        logger,
+        proxyVersion: PROXY_VERSION,
+        protocolCheck: config.protocolCheck,
+        builtKinds,
+        signal: stop.signal,
+      });
+      swap(next);
+      if (initial) options.onReady?.(proxy);
+    } catch (error) {
+      if (stop.signal.aborted) return;
+      if (error instanceof FatalDiscoveryError) {
+        logger.error("discovery failed", { reason: error.rawMessage });
+        options.onFatal?.(error);
+      } else {
+        logger.error("discovery failed unexpectedly", { error: (error as Error).message });
+      }
+    }
+  };
+  // Discover once per connection to the user function: again only after the channel was lost and came back.
+  client.onChannelEvent((event) => {
+    if (event === "lost" && current !== undefined) {
+      channelLost = true;
+      logger.warn("lost the connection to the user function", { target: client.target });
+    } else if (event === "ready" && channelLost && !rediscovering) {
+      channelLost = false;
+      rediscovering = true;
+      logger.info("reconnected to the user function; discovering again");
+      void runDiscovery(false).finally(() => {
+        rediscovering = false;
+      });
+    }
+  });
+  void runDiscovery(true);
+
+  let closing: Promise<void> | undefined;
+  const proxy: Proxy = {
+    host: front.host,
+    port: front.port,
+    ready: () => current !== undefined,
+    model: () => current?.model,
+    close() {
+      closing ??= (async () => {
+        stop.abort();
+        await front.close(5000);
+        await Promise.all([...runtimes.values()].map((r) => r.close()));
+        client.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+  return proxy;
+}
+
+function notFound(path: string) {
+  return { status: 404, body: `no route for ${path.split("?")[0]}` };
+}

@@ -1,0 +1,37 @@
+import type { Any } from "@bufbuild/protobuf/wkt";
+import type { MetadataEntry } from "@switchboard/protocol";
+import type { MethodModel, ServiceModel } from "../descriptors/service-model.js";
+
+/** One message for the client: a payload (absent: no message) and the reply's metadata. */
+export interface Reply {
+  readonly payload: Any | undefined;
+  readonly metadata?: readonly MetadataEntry[];
+}
+
+/** What the ingress knows of a call before its messages arrive. */
+export interface Invocation {
+  readonly method: MethodModel;
+  /** Request headers as Cloudstate metadata (sent to Actions only). */
+  readonly metadata: readonly MetadataEntry[];
+  /** Aborted when the client cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+  /** Absolute deadline (ms since epoch), when the client set one. */
+  readonly deadline?: number;
+}
+
+/**
+ * The router as the ingress sees it: a call in, replies out. Errors are thrown (or
+ * thrown by the iterator) as SwitchboardErrors carrying the status for the client.
+ */
+export interface Dispatcher {
+  /** A unary call. */
+  unary(invocation: Invocation, request: Uint8Array): Promise<Reply>;
+  /** A client-streaming, server-streaming or bidi call. */
+  stream(invocation: Invocation, requests: AsyncIterable<Uint8Array>): AsyncIterable<Reply>;
+}
+
+/** Read access to the current service model (swapped atomically on re-discovery). */
+export interface ModelSource {
+  /** The model, or undefined before the first successful discovery. */
+  current(): ServiceModel | undefined;
+}

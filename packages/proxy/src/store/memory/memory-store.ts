@@ -1,0 +1,206 @@
+import { Code, SwitchboardError } from "../../errors/index.js";
+import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, ValueWrite } from "../types.js";
+import { validateAppend, validateLimit, validateOffset } from "../validate.js";
+
+/** One stored journal event, with the global offset it got when appended. */
+interface StoredEvent {
+  readonly seq: number;
+  readonly offset: number;
+  readonly journalId: string;
+  readonly payload: AnyValue;
+}
+
+/** One journal: its events in seq order (seq n is at index n - 1) and its latest snapshot. */
+interface StoredJournal {
+  readonly events: StoredEvent[];
+  snapshot: Snapshot | undefined;
+}
+
+/**
+ * Creates the in-memory store: every storage port held in plain maps, for tests and
+ * as the reference behaviour of the store contract (`store/contract.case.ts`).
+ *
+ * Writes apply synchronously when called and resolve right away, so the first of
+ * several concurrent appends to one journal wins, as with a real store. Byte arrays
+ * are copied on the way in and out, so neither side can change what is stored by
+ * mutating a buffer later. Nothing survives the process.
+ */
+export function createMemoryStore(): Store {
+  // Two-level maps keep (persistence id, entity id) apart without a separator that
+  // an id could contain.
+  const values = new Map<string, Map<string, AnyValue>>();
+  const crdts = new Map<string, Map<string, Uint8Array>>();
+  const journals = new Map<string, StoredJournal>();
+  // Events per tag in offset order; offsets only grow, so appending keeps them sorted.
+  const tags = new Map<string, StoredEvent[]>();
+  const offsets = new Map<string, number>();
+  let lastOffset = 0;
+  let closed = false;
+
+  function ensureOpen(): void {
+    if (closed) throw new SwitchboardError("memory store is closed", Code.Unavailable);
+  }
+
+  return {
+    description: "memory",
+
+    async getValue(persistenceId, entityId) {
+      ensureOpen();
+      const value = values.get(persistenceId)?.get(entityId);
+      return value === undefined ? undefined : copyAny(value);
+    },
+
+    async writeValue(write: ValueWrite) {
+      ensureOpen();
+      switch (write.kind) {
+        case "update":
+          nested(values, write.persistenceId).set(write.entityId, copyAny(write.value));
+          return;
+        case "delete":
+          values.get(write.persistenceId)?.delete(write.entityId);
+          return;
+        default:
+          return assertNever(write);
+      }
+    },
+
+    async loadSnapshot(journalId) {
+      ensureOpen();
+      const snapshot = journals.get(journalId)?.snapshot;
+      return snapshot === undefined ? undefined : { seq: snapshot.seq, payload: copyAny(snapshot.payload) };
+    },
+
+    async readEvents(journalId, afterSeq) {
+      ensureOpen();
+      const events = journals.get(journalId)?.events ?? [];
+      // seq n sits at index n - 1, so slicing skips the first afterSeq events.
+      const start = Math.max(0, Math.floor(afterSeq));
+      return events.slice(start).map((e): JournalEvent => ({ seq: e.seq, payload: copyAny(e.payload) }));
+    },
+
+    async highestSeq(journalId) {
+      ensureOpen();
+      return journals.get(journalId)?.events.length ?? 0;
+    },
+
+    async append(append: JournalAppend) {
+      ensureOpen();
+      const invalid = validateAppend(append);
+      if (invalid !== undefined) throw invalid;
+      let journal = journals.get(append.journalId);
+      const highest = journal?.events.length ?? 0;
+      if (append.firstSeq !== highest + 1) {
+        throw conflict(append.journalId, highest, append.firstSeq);
+      }
+      // Validation passed, so nothing below can fail: the append is all or nothing.
+      if (journal === undefined) {
+        journal = { events: [], snapshot: undefined };
+        journals.set(append.journalId, journal);
+      }
+      let tagged = tags.get(append.tag);
+      if (tagged === undefined) {
+        tagged = [];
+        tags.set(append.tag, tagged);
+      }
+      append.events.forEach((payload, i) => {
+        lastOffset += 1;
+        const event: StoredEvent = {
+          seq: append.firstSeq + i,
+          offset: lastOffset,
+          journalId: append.journalId,
+          payload: copyAny(payload),
+        };
+        journal.events.push(event);
+        tagged.push(event);
+      });
+      if (append.snapshot !== undefined) {
+        journal.snapshot = { seq: append.firstSeq + append.events.length - 1, payload: copyAny(append.snapshot) };
+      }
+    },
+
+    async eventsByTag(tag, afterOffset, limit) {
+      ensureOpen();
+      const invalid = validateOffset(afterOffset, "afterOffset") ?? validateLimit(limit);
+      if (invalid !== undefined) throw invalid;
+      const tagged = tags.get(tag) ?? [];
+      const result: TaggedEvent[] = [];
+      for (let i = firstAfter(tagged, afterOffset); i < tagged.length && result.length < limit; i++) {
+        const e = tagged[i];
+        if (e === undefined) break;
+        result.push({ offset: e.offset, journalId: e.journalId, seq: e.seq, payload: copyAny(e.payload) });
+      }
+      return result;
+    },
+
+    async getCrdt(persistenceId, entityId) {
+      ensureOpen();
+      const state = crdts.get(persistenceId)?.get(entityId);
+      return state === undefined ? undefined : new Uint8Array(state);
+    },
+
+    async putCrdt(persistenceId, entityId, state) {
+      ensureOpen();
+      if (state === undefined) {
+        crdts.get(persistenceId)?.delete(entityId);
+      } else {
+        nested(crdts, persistenceId).set(entityId, new Uint8Array(state));
+      }
+    },
+
+    async loadOffset(consumer) {
+      ensureOpen();
+      return offsets.get(consumer) ?? 0;
+    },
+
+    async saveOffset(consumer, offset) {
+      ensureOpen();
+      const invalid = validateOffset(offset, "offset");
+      if (invalid !== undefined) throw invalid;
+      offsets.set(consumer, offset);
+    },
+
+    async close() {
+      closed = true;
+    },
+  };
+}
+
+/** The error of an append whose first seq is not the journal's highest + 1. */
+function conflict(journalId: string, highest: number, firstSeq: number): SwitchboardError {
+  return new SwitchboardError(
+    `journal "${journalId}": append at seq ${firstSeq} conflicts, highest stored seq is ${highest}`,
+    Code.Aborted,
+  );
+}
+
+/** The inner map for `key`, created on first use. */
+function nested<V>(outer: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let inner = outer.get(key);
+  if (inner === undefined) {
+    inner = new Map();
+    outer.set(key, inner);
+  }
+  return inner;
+}
+
+/** A deep copy of an Any; `new Uint8Array(view)` copies the bytes into a fresh buffer. */
+function copyAny(value: AnyValue): AnyValue {
+  return { typeUrl: value.typeUrl, value: new Uint8Array(value.value) };
+}
+
+/** Index of the first event with offset > afterOffset (binary search over sorted offsets). */
+function firstAfter(events: readonly StoredEvent[], afterOffset: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = events[mid];
+    if (e !== undefined && e.offset <= afterOffset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function assertNever(value: never): never {
+  throw new SwitchboardError(`unknown value write ${JSON.stringify(value)}`, Code.Internal);
+}

@@ -1,0 +1,289 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { Code, SwitchboardError } from "../../errors/index.js";
+import { runStoreContract } from "../contract.case.js";
+import { createSqliteStore, type SqliteStore } from "./sqlite-store.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const tempDirs: string[] = [];
+
+/** A fresh temp directory, removed when the file's tests are done. */
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "switchboard-sqlite-"));
+  tempDirs.push(dir);
+  return dir;
+}
+
+after(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+runStoreContract("sqlite", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "switchboard-sqlite-"));
+  const store = await createSqliteStore({ path: join(dir, "store.db") });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : new TextDecoder().decode(value));
+
+describe("sqlite store", () => {
+  it("keeps everything across close and reopen", async () => {
+    const path = join(tempDir(), "reopen.db");
+    const first = await createSqliteStore({ path });
+    await first.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: { typeUrl: "t/V", value: bytes("v") } });
+    await first.append({
+      journalId: "p|e",
+      tag: "p",
+      firstSeq: 1,
+      events: [
+        { typeUrl: "t/E", value: bytes("e1") },
+        { typeUrl: "t/E", value: bytes("e2") },
+      ],
+      snapshot: { typeUrl: "t/S", value: bytes("s2") },
+    });
+    await first.putCrdt("p", "e", bytes("crdt"));
+    await first.saveOffset("consumer", 2);
+    await first.close();
+
+    const second = await createSqliteStore({ path });
+    try {
+      assert.equal(text((await second.getValue("p", "e"))?.value), "v");
+      assert.equal(await second.highestSeq("p|e"), 2);
+      assert.deepEqual(
+        (await second.readEvents("p|e", 0)).map((e) => text(e.payload.value)),
+        ["e1", "e2"],
+      );
+      const snapshot = await second.loadSnapshot("p|e");
+      assert.equal(snapshot?.seq, 2);
+      assert.equal(text(snapshot?.payload.value), "s2");
+      const tagged = await second.eventsByTag("p", 0, 10);
+      assert.deepEqual(
+        tagged.map((e) => [e.journalId, e.seq]),
+        [
+          ["p|e", 1],
+          ["p|e", 2],
+        ],
+      );
+      assert.equal(text(await second.getCrdt("p", "e")), "crdt");
+      assert.equal(await second.loadOffset("consumer"), 2);
+      // Offsets keep growing after a reopen.
+      await second.append({ journalId: "p|e", tag: "p", firstSeq: 3, events: [{ typeUrl: "t/E", value: bytes("e3") }] });
+      const [third] = await second.eventsByTag("p", tagged[1]?.offset ?? 0, 10);
+      assert.ok(third !== undefined && third.offset > (tagged[1]?.offset ?? 0));
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("creates the parent directory, runs in WAL mode and records schema version 1 once", async () => {
+    const path = join(tempDir(), "nested", "deeper", "schema.db");
+    const store = await createSqliteStore({ path });
+    assert.equal(store.description, `sqlite:${path}`);
+    await store.close();
+    await (await createSqliteStore({ path, synchronous: "NORMAL" })).close();
+
+    const raw = new Database(path, { readonly: true });
+    try {
+      assert.deepEqual(raw.prepare("SELECT version FROM schema_version").pluck().all(), [1]);
+      assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
+      const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+      for (const table of ["crdt_state", "event_journal", "eventing_offset", "snapshot", "value_entity"]) {
+        assert.ok(tables.includes(table), `table ${table}`);
+      }
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("refuses a database written by a newer schema", async () => {
+    const path = join(tempDir(), "newer.db");
+    await (await createSqliteStore({ path })).close();
+    const raw = new Database(path);
+    raw.prepare("INSERT INTO schema_version (version, applied_at) VALUES (2, 0)").run();
+    raw.close();
+    await assert.rejects(createSqliteStore({ path }), (err: unknown) => {
+      assert.ok(err instanceof SwitchboardError);
+      assert.equal(err.code, Code.FailedPrecondition);
+      assert.match(err.message, /version 2/);
+      return true;
+    });
+  });
+
+  it("works on :memory:", async () => {
+    const store = await createSqliteStore({ path: ":memory:" });
+    await store.saveOffset("c", 4);
+    assert.equal(await store.loadOffset("c"), 4);
+    await store.close();
+  });
+
+  it("commits 500 concurrent writes in far fewer transactions than writes", async () => {
+    const store = await createSqliteStore({ path: join(tempDir(), "group.db") });
+    try {
+      const before = store.stats;
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          i % 2 === 0
+            ? store.writeValue({ kind: "update", persistenceId: "g", entityId: `e${i}`, value: { typeUrl: "t/V", value: bytes(`${i}`) } })
+            : store.append({ journalId: `g|${i}`, tag: "g", firstSeq: 1, events: [{ typeUrl: "t/E", value: bytes(`${i}`) }] }),
+        ),
+      );
+      const afterStats = store.stats;
+      const transactions = afterStats.transactions - before.transactions;
+      assert.equal(afterStats.writes - before.writes, 500);
+      assert.ok(transactions >= 1 && transactions <= 5, `500 writes took ${transactions} transactions`);
+      assert.ok(afterStats.largestBatch >= 100, `largest batch ${afterStats.largestBatch}`);
+      assert.equal((await store.eventsByTag("g", 0, 1000)).length, 250);
+
+      // Writes awaited one by one cannot share a transaction.
+      const sequentialBefore = store.stats.transactions;
+      for (let i = 0; i < 5; i++) await store.saveOffset("c", i);
+      assert.equal(store.stats.transactions - sequentialBefore, 5);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("rejects a whole batch with UNAVAILABLE when its transaction fails, and recovers", async () => {
+    const path = join(tempDir(), "locked.db");
+    const warnings: string[] = [];
+    const store: SqliteStore = await createSqliteStore({
+      path,
+      busyTimeoutMs: 50,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    // Another connection holding the write lock makes BEGIN IMMEDIATE time out.
+    const other = new Database(path);
+    try {
+      await store.saveOffset("c", 1);
+      other.exec("BEGIN IMMEDIATE");
+      const results = await Promise.allSettled([
+        store.saveOffset("c", 2),
+        store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: { typeUrl: "t/V", value: bytes("x") } }),
+        store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [{ typeUrl: "t/E", value: bytes("x") }] }),
+      ]);
+      for (const result of results) {
+        assert.equal(result.status, "rejected");
+        if (result.status === "rejected") {
+          assert.ok(result.reason instanceof SwitchboardError);
+          assert.equal(result.reason.code, Code.Unavailable, result.reason.message);
+        }
+      }
+      assert.equal(store.stats.failedTransactions, 1);
+      assert.equal(warnings.length, 1);
+      // Reads still work under WAL while another connection writes.
+      assert.equal(await store.loadOffset("c"), 1);
+      other.exec("ROLLBACK");
+      await store.saveOffset("c", 3);
+      assert.equal(await store.loadOffset("c"), 3);
+      assert.equal(await store.highestSeq("j"), 0);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  it("reports an undecodable row as DATA_LOSS naming the journal or entity", async () => {
+    const path = join(tempDir(), "corrupt.db");
+    const store = await createSqliteStore({ path });
+    try {
+      await store.writeValue({ kind: "update", persistenceId: "cart", entityId: "c-7", value: { typeUrl: "t/V", value: bytes("x") } });
+      await store.append({ journalId: "cart|c-7", tag: "cart", firstSeq: 1, events: [{ typeUrl: "t/E", value: bytes("x") }] });
+      await store.putCrdt("presence", "room", bytes("x"));
+      const raw = new Database(path);
+      raw.exec("UPDATE value_entity SET payload = 'not a blob'");
+      raw.exec("UPDATE event_journal SET payload = 42");
+      raw.exec("UPDATE crdt_state SET state = 1.5");
+      raw.close();
+      const expectDataLoss = (name: RegExp) => (err: unknown) => {
+        assert.ok(err instanceof SwitchboardError);
+        assert.equal(err.code, Code.DataLoss);
+        assert.match(err.message, name);
+        return true;
+      };
+      await assert.rejects(store.getValue("cart", "c-7"), expectDataLoss(/"cart" id "c-7"/));
+      await assert.rejects(store.readEvents("cart|c-7", 0), expectDataLoss(/journal "cart\|c-7"/));
+      await assert.rejects(store.eventsByTag("cart", 0, 10), expectDataLoss(/journal "cart\|c-7"/));
+      await assert.rejects(store.getCrdt("presence", "room"), expectDataLoss(/"presence" id "room"/));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keeps every acknowledged write when the process is killed with SIGKILL", { timeout: 60_000 }, async () => {
+    const path = join(tempDir(), "kill.db");
+    const child = spawn(process.execPath, ["--import", "tsx", join(here, "kill-writer.fixture.ts"), path], {
+      cwd: here,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const acknowledged: string[] = [];
+    let stderr = "";
+    let pending = "";
+    let killed = false;
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      pending += chunk;
+      // Only complete lines count: a torn last line was never fully acknowledged.
+      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line !== "ready") acknowledged.push(line);
+      }
+      if (!killed && acknowledged.length >= 300) {
+        killed = true;
+        child.kill("SIGKILL");
+      }
+    });
+    const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
+    assert.equal(signal, "SIGKILL", `writer exited with code ${code}: ${stderr}`);
+    assert.ok(acknowledged.length >= 300);
+
+    const store = await createSqliteStore({ path });
+    try {
+      const highestAcked = new Map<string, number>();
+      for (const line of acknowledged) {
+        const [kind, w, n] = line.split(" ");
+        if (kind === "j") {
+          highestAcked.set(`kill|w${w}`, Math.max(highestAcked.get(`kill|w${w}`) ?? 0, Number(n)));
+        } else {
+          assert.equal(kind, "v", line);
+          assert.equal(text((await store.getValue("kill", `w${w}-${n}`))?.value), `w${w}:value:${n}`, `lost ${line}`);
+        }
+      }
+      for (const [journalId, acked] of highestAcked) {
+        const w = journalId.slice("kill|w".length);
+        const events = await store.readEvents(journalId, 0);
+        assert.ok(events.length >= acked, `${journalId}: ${events.length} events stored, ${acked} acknowledged`);
+        events.forEach((e, i) => {
+          assert.equal(e.seq, i + 1);
+          assert.equal(text(e.payload.value), `w${w}:${i + 1}`);
+        });
+        // The snapshot was written atomically with its event.
+        const snapshot = await store.loadSnapshot(journalId);
+        if (acked >= 3) {
+          assert.ok(snapshot !== undefined && snapshot.seq >= acked - (acked % 3) && snapshot.seq <= events.length);
+          assert.equal(text(snapshot.payload.value), `w${w}:snap:${snapshot.seq}`);
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,36 @@
+import { Code, SwitchboardError } from "../errors/index.js";
+import type { JournalAppend } from "./types.js";
+
+/**
+ * Checks the shape of a journal append that every adapter rejects the same way:
+ * at least one event and a positive integer first seq. Returns the error
+ * (`Code.InvalidArgument`) instead of throwing, so adapters can reject their promise.
+ */
+export function validateAppend(append: JournalAppend): SwitchboardError | undefined {
+  if (append.events.length === 0) {
+    return new SwitchboardError(`journal "${append.journalId}": an append needs at least one event`, Code.InvalidArgument);
+  }
+  if (!Number.isSafeInteger(append.firstSeq) || append.firstSeq < 1) {
+    return new SwitchboardError(
+      `journal "${append.journalId}": first seq must be a positive integer, got ${append.firstSeq}`,
+      Code.InvalidArgument,
+    );
+  }
+  return undefined;
+}
+
+/** Checks that an event offset (or a consumer position) is a non-negative safe integer. */
+export function validateOffset(offset: number, what: string): SwitchboardError | undefined {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    return new SwitchboardError(`${what} must be a non-negative integer, got ${offset}`, Code.InvalidArgument);
+  }
+  return undefined;
+}
+
+/** Checks the page size of an `eventsByTag` call: a non-negative integer (0 reads nothing). */
+export function validateLimit(limit: number): SwitchboardError | undefined {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    return new SwitchboardError(`limit must be a non-negative integer, got ${limit}`, Code.InvalidArgument);
+  }
+  return undefined;
+}
