@@ -1,5 +1,3 @@
-import type * as http from "node:http";
-import type * as http2 from "node:http2";
 import type { ProxyConfig } from "./config/index.js";
 import type { EntityKind } from "./descriptors/entity-types.js";
 import type { EntityServiceModel, ServiceModel } from "./descriptors/service-model.js";
@@ -7,9 +5,8 @@ import { type Discovered, discover, FatalDiscoveryError, reportError } from "./d
 import { ENTITY_RUNTIMES } from "./entities/registry.js";
 import type { EntityRuntime } from "./entities/shared/types.js";
 import { Code, SwitchboardError } from "./errors/index.js";
-import { createGrpcHandler } from "./ingress/grpc/grpc-handler.js";
-import { answerProbe } from "./ingress/http/probes.js";
-import { createFrontServer, type FrontServer, sendPlain } from "./ingress/server.js";
+import { createFrontDoor } from "./ingress/front-door.js";
+import { createFrontServer, type FrontServer } from "./ingress/server.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { openStore } from "./open-store.js";
 import { createRouter } from "./router/router.js";
@@ -80,28 +77,12 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   };
   const models = { current: () => current?.model };
   const dispatcher = createRouter({ models, client, runtimeFor, reportError: report, relayTimeoutMs: config.relayTimeoutMs, logger });
-  const grpc = createGrpcHandler({ models, dispatcher, maxMessageSize: config.maxMessageSize, logger });
   const readiness = { ready: () => current !== undefined };
-
-  const onHttp2Stream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-    const contentType = String(headers["content-type"] ?? "");
-    if (contentType.startsWith("application/grpc") && !contentType.startsWith("application/grpc-web")) {
-      grpc(stream, headers);
-      return;
-    }
-    const answer = answerProbe(String(headers[":method"]), String(headers[":path"]), headers, readiness) ?? notFound(String(headers[":path"]));
-    stream.respond({ ":status": answer.status, "content-type": "text/plain; charset=utf-8" });
-    stream.end(answer.body);
-  };
-  const onHttp1Request = (request: http.IncomingMessage, response: http.ServerResponse) => {
-    const answer = answerProbe(request.method ?? "GET", request.url ?? "/", request.headers, readiness) ?? notFound(request.url ?? "/");
-    request.resume();
-    sendPlain(response, answer);
-  };
+  const handlers = createFrontDoor({ models, dispatcher, readiness, maxMessageSize: config.maxMessageSize, corsOrigins: config.corsOrigins, logger });
 
   let front: FrontServer;
   try {
-    front = await createFrontServer({ host: config.bind, port: config.httpPort, handlers: { onHttp2Stream, onHttp1Request }, logger });
+    front = await createFrontServer({ host: config.bind, port: config.httpPort, handlers, logger });
   } catch (error) {
     client.close();
     await store.close();
@@ -176,8 +157,4 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
     },
   };
   return proxy;
-}
-
-function notFound(path: string) {
-  return { status: 404, body: `no route for ${path.split("?")[0]}` };
 }

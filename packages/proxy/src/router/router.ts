@@ -249,6 +249,27 @@ export function createRouter(options: RouterOptions): Dispatcher {
     stream(invocation, requests) {
       const { method } = invocation;
       if (method.service.kind !== "action") {
+        const runtime = options.runtimeFor(method.service);
+        if (runtime?.handleStreamed !== undefined && method.kind === "server_streaming") {
+          const streamed = runtime.handleStreamed.bind(runtime);
+          return {
+            async *[Symbol.asyncIterator]() {
+              let first: Uint8Array | undefined;
+              for await (const bytes of requests) {
+                first = bytes;
+                break;
+              }
+              if (first === undefined) throw new SwitchboardError(`${method.path} needs one request message`, Code.Internal);
+              const call = toCall(invocation, wrap(method, first));
+              const id = extractEntityId(first, method.keyFields, method.input.typeName);
+              if (id.error) throw id.error;
+              for await (const outcome of streamed({ method, entityId: id.value, payload: call.payload, signal: invocation.signal })) {
+                const reply = await settle(outcome.clientAction, outcome.sideEffects, call);
+                if (reply.payload !== undefined) yield reply;
+              }
+            },
+          };
+        }
         return {
           // biome-ignore lint/correctness/useYield: fails before yielding
           async *[Symbol.asyncIterator]() {

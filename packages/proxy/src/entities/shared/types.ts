@@ -23,6 +23,13 @@ export interface EntityCommand {
 export interface EntityRuntime {
   /** Routes a command to its entity, activating it if needed. */
   handle(command: EntityCommand): Promise<EntityOutcome>;
+  /**
+   * A server-streamed call (CRDT entities): yields the reply's outcome, then one per
+   * streamed message, and returns when the user function ends the stream. When the
+   * command's signal aborts (client cancel), the runtime tells the user function
+   * (`StreamCancelled`) and the iterable returns.
+   */
+  handleStreamed?(command: EntityCommand): AsyncIterable<EntityOutcome>;
   /** Number of active entities, for metrics and tests. */
   readonly activeCount: number;
   /** Passivates every active entity (closes their streams). */
