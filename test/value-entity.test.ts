@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { valueentity } from "@switchboard/protocol/tck";
 import { createTestClient, eventually, type TestClient } from "./support/grpc-client.js";
@@ -8,6 +9,7 @@ import { type ProxyProcess, startProxy } from "./support/proxy-process.js";
 
 const PROCESS = "/cloudstate.tck.model.valueentity.ValueEntityTckModel/Process";
 const { RequestSchema, ResponseSchema } = valueentity;
+type Action = NonNullable<MessageInitShape<typeof valueentity.RequestActionSchema>["action"]>;
 
 describe("value entities through the proxy", () => {
   let uf: ModelUserFunction;
@@ -15,7 +17,7 @@ describe("value entities through the proxy", () => {
   let client: TestClient;
   let n = 0;
   const nextId = () => `entity-${++n}`;
-  const call = (id: string, actions: valueentity.RequestAction["action"][]) =>
+  const call = (id: string, actions: Action[]) =>
     client.unary(PROCESS, RequestSchema, ResponseSchema, { id, actions: actions.map((action) => ({ action })) });
   const update = (value: string) => ({ case: "update" as const, value: { value } });
   const streamsOf = (id: string) => uf.streams.filter((s) => s.messages[0]?.message.case === "init" && s.messages[0].message.value.entityId === id);

@@ -26,7 +26,8 @@ import {
   ValueEntityStreamOutSchema,
   type ProxyInfo,
 } from "@switchboard/protocol";
-import { action as actionModel, valueentity } from "@switchboard/protocol/tck";
+import { action as actionModel, eventsourced, valueentity } from "@switchboard/protocol/tck";
+import { addEventSourcedModel, type EventSourcedModelState } from "./model-event-sourced.js";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 
 type Handler = grpc.handleUnaryCall<unknown, unknown> | grpc.handleBidiStreamingCall<unknown, unknown> | grpc.handleClientStreamingCall<unknown, unknown> | grpc.handleServerStreamingCall<unknown, unknown>;
@@ -60,7 +61,7 @@ export function descriptorSetOf(files: readonly DescFile[], options: { reverse?:
 /** The default spec: the TCK Action and Value-entity model services. */
 export function defaultSpec(overrides: Partial<{ protocolMajor: number; protocolMinor: number; proto: Uint8Array; configuredTimeoutMs: number }> = {}): EntitySpec {
   return create(EntitySpecSchema, {
-    proto: overrides.proto ?? descriptorSetOf([valueentity.file_cloudstate_tck_model_valueentity, actionModel.file_cloudstate_tck_model_action]),
+    proto: overrides.proto ?? descriptorSetOf([valueentity.file_cloudstate_tck_model_valueentity, actionModel.file_cloudstate_tck_model_action, eventsourced.file_cloudstate_tck_model_eventsourced]),
     serviceInfo: {
       serviceName: "model-user-function",
       supportLibraryName: "switchboard-test-fixture",
@@ -78,6 +79,14 @@ export function defaultSpec(overrides: Partial<{ protocolMajor: number; protocol
         passivationStrategy: { strategy: { case: "timeout", value: { timeout: BigInt(overrides.configuredTimeoutMs ?? 100) } } },
       },
       { entityType: "cloudstate.action.ActionProtocol", serviceName: "cloudstate.tck.model.action.ActionTckModel" },
+      { entityType: "cloudstate.eventsourced.EventSourced", serviceName: "cloudstate.tck.model.EventSourcedTckModel", persistenceId: "event-sourced-tck-model" },
+      { entityType: "cloudstate.eventsourced.EventSourced", serviceName: "cloudstate.tck.model.EventSourcedTwo", persistenceId: "EventSourcedTwo" },
+      {
+        entityType: "cloudstate.eventsourced.EventSourced",
+        serviceName: "cloudstate.tck.model.EventSourcedConfigured",
+        persistenceId: "event-sourced-configured",
+        passivationStrategy: { strategy: { case: "timeout", value: { timeout: BigInt(overrides.configuredTimeoutMs ?? 100) } } },
+      },
       { entityType: "cloudstate.action.ActionProtocol", serviceName: "cloudstate.tck.model.action.ActionTwo" },
     ],
   });
@@ -112,7 +121,7 @@ export const TRIGGERS: Misbehaviour["triggers"] = {
 };
 
 /** A running model user function. */
-export interface ModelUserFunction {
+export interface ModelUserFunction extends EventSourcedModelState {
   readonly port: number;
   readonly discoverCalls: ProxyInfo[];
   readonly reportedErrors: string[];
@@ -139,6 +148,8 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
     streams: [],
     actionCalls: [],
     replyDelayMs: 0,
+    esStreams: [],
+    restartOnFailure: true,
     spec: options.spec ?? defaultSpec(),
     close: () =>
       new Promise((resolve) => {
@@ -361,6 +372,8 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
     },
     actionHandlers as grpc.UntypedServiceImplementation,
   );
+
+  addEventSourcedModel(server, uf);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),

@@ -1,0 +1,101 @@
+import { create } from "@bufbuild/protobuf";
+import { type Any, AnySchema } from "@bufbuild/protobuf/wkt";
+import {
+  EventSourced,
+  EventSourcedEventSchema,
+  EventSourcedInitSchema,
+  EventSourcedSnapshotSchema,
+  type EventSourcedStreamInSchema,
+  EventSourcedStreamInSchema as StreamIn,
+  type EventSourcedStreamOut,
+  type EventSourcedStreamOutSchema,
+} from "@switchboard/protocol";
+import type { AnyValue } from "../../store/types.js";
+import type { Interpreted, SerialProtocol } from "../shared/serial-entity.js";
+import type { EntityRuntimeContext } from "../shared/types.js";
+
+/** The journal id of an entity: `<persistence_id>|<entity_id>` (as the reference proxy). */
+export function journalIdOf(persistenceId: string, entityId: string): string {
+  return `${persistenceId}|${entityId}`;
+}
+
+function toAny(value: AnyValue): Any {
+  return create(AnySchema, { typeUrl: value.typeUrl, value: value.value });
+}
+
+/**
+ * The event-sourced protocol (cloudstate.eventsourced.EventSourced/handle). Activation
+ * sends `init` with the latest snapshot, then every later journal event with its
+ * sequence number. A reply's events (and snapshot) are appended in one transaction
+ * before its caller is answered. A client failure with `restart` stores nothing and
+ * restarts the stream from the journal; without `restart` its events are stored (the
+ * user function already applied them, as in the reference proxy).
+ */
+export function eventSourcedProtocol(context: EntityRuntimeContext): SerialProtocol<typeof EventSourcedStreamInSchema, typeof EventSourcedStreamOutSchema> {
+  const { service, store } = context;
+  return {
+    method: EventSourced.method.handle,
+    label: "Event-sourced entity",
+    codec(entityId) {
+      const journalId = journalIdOf(service.persistenceId, entityId);
+      /** Highest sequence number in the journal, as this activation knows it. */
+      let sequence = 0;
+      const where = `Event-sourced entity ${service.name} (${entityId})`;
+      return {
+        async activation() {
+          const snapshot = await store.loadSnapshot(journalId);
+          const events = await store.readEvents(journalId, snapshot?.seq ?? 0);
+          sequence = events.at(-1)?.seq ?? snapshot?.seq ?? 0;
+          const init = create(EventSourcedInitSchema, {
+            serviceName: service.name,
+            entityId,
+            ...(snapshot === undefined
+              ? {}
+              : { snapshot: create(EventSourcedSnapshotSchema, { snapshotSequence: BigInt(snapshot.seq), snapshot: toAny(snapshot.payload) }) }),
+          });
+          return [
+            create(StreamIn, { message: { case: "init", value: init } }),
+            ...events.map((event) =>
+              create(StreamIn, { message: { case: "event", value: create(EventSourcedEventSchema, { sequence: BigInt(event.seq), payload: toAny(event.payload) }) } }),
+            ),
+          ];
+        },
+        command(command) {
+          return create(StreamIn, { message: { case: "command", value: command } });
+        },
+        interpret(raw): Interpreted {
+          const message = (raw as EventSourcedStreamOut).message;
+          if (message.case === "failure") return { kind: "failure", commandId: message.value.commandId, description: message.value.description };
+          if (message.case !== "reply") return { kind: "violation", message: `${where} sent an empty message` };
+          const reply = message.value;
+          const outcome = { clientAction: reply.clientAction, sideEffects: reply.sideEffects };
+          const action = reply.clientAction?.action;
+          if (action?.case === "failure" && action.value.restart) {
+            // The user function asks to start over: nothing of this reply is stored.
+            return { kind: "reply", commandId: reply.commandId, outcome, restart: true };
+          }
+          if (reply.events.length === 0) {
+            if (reply.snapshot !== undefined) return { kind: "violation", message: `${where} sent a snapshot without events in its reply to command ${reply.commandId}` };
+            return { kind: "reply", commandId: reply.commandId, outcome };
+          }
+          const bad = reply.events.findIndex((event) => event.typeUrl === "");
+          if (bad >= 0) return { kind: "violation", message: `${where} sent event ${bad + 1} of its reply to command ${reply.commandId} with an empty type URL` };
+          if (reply.snapshot !== undefined && reply.snapshot.typeUrl === "") {
+            return { kind: "violation", message: `${where} sent a snapshot with an empty type URL in its reply to command ${reply.commandId}` };
+          }
+          const events = reply.events.map((event) => ({ typeUrl: event.typeUrl, value: event.value }));
+          const snapshot = reply.snapshot === undefined ? undefined : { typeUrl: reply.snapshot.typeUrl, value: reply.snapshot.value };
+          return {
+            kind: "reply",
+            commandId: reply.commandId,
+            outcome,
+            persist: async () => {
+              await store.append({ journalId, tag: service.persistenceId, firstSeq: sequence + 1, events, ...(snapshot === undefined ? {} : { snapshot }) });
+              sequence += events.length;
+            },
+          };
+        },
+      };
+    },
+  };
+}
