@@ -1,4 +1,4 @@
-import type { ProxyConfig } from "./config/index.js";
+import { DEFAULTS, type ProxyConfig } from "./config/index.js";
 import type { EntityKind } from "./descriptors/entity-types.js";
 import type { EntityServiceModel, ServiceModel } from "./descriptors/service-model.js";
 import { type Discovered, discover, FatalDiscoveryError, reportError } from "./discovery/discovery.js";
@@ -51,7 +51,8 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   const client: UserFunctionClient = createUserFunctionClient({
     host: config.userFunctionHost,
     port: config.userFunctionPort,
-    maxMessageSize: config.maxMessageSize,
+    // Discovery answers can be large whatever the client limit: never accept less than the Cloudstate default from the user function.
+    maxMessageSize: Math.max(config.maxMessageSize, DEFAULTS.maxMessageSize),
   });
   const report = (message: string) => void reportError(client, message, logger);
 

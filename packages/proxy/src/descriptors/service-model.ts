@@ -3,6 +3,7 @@ import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
 import { type Entity, entity_key as entityKey, legacy_entity_key as legacyEntityKey } from "@switchboard/protocol";
 import { ENTITY_KIND_LABEL, type EntityKind, entityKindOf } from "./entity-types.js";
 import { normalizeFileSet } from "./file-set.js";
+import { deriveHttpRules, type HttpRouteRule } from "./http-rules.js";
 
 /** Call shape of a method, as protobuf-es names it. */
 export type MethodKind = DescMethod["methodKind"];
@@ -58,6 +59,8 @@ export interface ServiceModel {
   readonly registry: FileRegistry;
   /** The normalized descriptor set, for reflection. */
   readonly fileSet: FileDescriptorSet;
+  /** HTTP routes: google.api.http rules first, then every method's default route. */
+  readonly httpRules: readonly HttpRouteRule[];
 }
 
 /** Result of {@link buildServiceModel}: the model and warnings, or a fatal error. */
@@ -134,6 +137,7 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
       methods,
       desc,
     };
+    // Shape rules first (they say more about a wrong entity type than a missing key does).
     for (const method of desc.methods) {
       const where = `${ENTITY_KIND_LABEL[kind]} ${desc.typeName}.${method.name}`;
       if ((kind === "value-entity" || kind === "event-sourced") && method.methodKind !== "unary") {
@@ -142,6 +146,9 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
       if (kind === "crdt" && (method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming")) {
         return { warnings, error: `${where}: client streaming is not allowed for CRDT entities` };
       }
+    }
+    for (const method of desc.methods) {
+      const where = `${ENTITY_KIND_LABEL[kind]} ${desc.typeName}.${method.name}`;
       let keyFields: KeyField[] = [];
       if (kind !== "action") {
         const keys = keyFieldsOf(method.input);
@@ -168,5 +175,7 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
     }
     services.set(desc.typeName, service);
   }
-  return { model: Object.freeze({ services, methodsByPath, registry, fileSet: normalized.set }), warnings };
+  const http = deriveHttpRules(methodsByPath.values());
+  warnings.push(...http.warnings);
+  return { model: Object.freeze({ services, methodsByPath, registry, fileSet: normalized.set, httpRules: http.rules }), warnings };
 }

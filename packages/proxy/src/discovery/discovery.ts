@@ -72,6 +72,10 @@ export async function discover(options: DiscoverOptions): Promise<Discovered> {
     } catch (error) {
       attempts++;
       const e = SwitchboardError.from(error);
+      if (e.code !== Code.Unavailable && e.code !== Code.DeadlineExceeded && e.code !== Code.Canceled) {
+        // The user function answered, but not as a Cloudstate user function can: retrying will not help.
+        throw new FatalDiscoveryError(`discover failed at ${client.target}: ${e.rawMessage}`);
+      }
       if (attempts === 1 || attempts % 10 === 0) {
         logger.info("waiting for the user function", { target: client.target, attempt: attempts, reason: e.rawMessage });
       }

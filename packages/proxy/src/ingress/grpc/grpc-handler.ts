@@ -142,7 +142,8 @@ export function createGrpcHandler(options: GrpcHandlerOptions): (stream: ServerH
         const request = messages[0] as Buffer;
         if (method.kind === "unary") {
           dispatcher.unary(invocation, request).then((reply) => {
-            write(reply);
+            // A unary call with no reply answers the empty output message (zero bytes).
+            write(reply.payload === undefined ? { ...reply, payload: { $typeName: "google.protobuf.Any", typeUrl: method.outputTypeUrl, value: new Uint8Array() } } : reply);
             finish(undefined);
           }, fail);
         } else {
