@@ -5,5 +5,5 @@
 export { DEFAULTS, parseConfig, type ProxyConfig, type StoreConfig } from "./config/index.js";
 export { Code, codeName, httpStatusFor, SwitchboardError } from "./errors/index.js";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./observability/logger.js";
-export { createProxy, type Proxy, type ProxyOptions } from "./proxy.js";
+export { createProxy, type SwitchboardProxy, type ProxyOptions } from "./proxy.js";
 export { PROXY_VERSION } from "./version.js";

@@ -1,6 +1,6 @@
 import { parseConfig, START_HELP } from "./config/index.js";
 import { createLogger } from "./observability/logger.js";
-import { createProxy, type Proxy } from "./proxy.js";
+import { createProxy, type SwitchboardProxy } from "./proxy.js";
 import { PROXY_VERSION } from "./version.js";
 
 const HELP = `switchboard ${PROXY_VERSION}: a Cloudstate 0.2 proxy.
@@ -47,7 +47,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
 
   return new Promise<number>((resolve) => {
     let exiting = false;
-    let proxyRef: Proxy | undefined;
+    let proxyRef: SwitchboardProxy | undefined;
     let fatal = false;
     const exit = (code: number) => {
       if (exiting) return;

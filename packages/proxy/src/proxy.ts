@@ -21,13 +21,13 @@ export interface ProxyOptions {
   /** Use this store instead of opening the configured one (tests, embedding). */
   readonly store?: Store;
   /** Called once, when discovery has succeeded and the services are served. */
-  readonly onReady?: (proxy: Proxy) => void;
+  readonly onReady?: (proxy: SwitchboardProxy) => void;
   /** Called when discovery fails for good (the CLI exits 1). */
   readonly onFatal?: (error: FatalDiscoveryError) => void;
 }
 
 /** A running proxy. */
-export interface Proxy {
+export interface SwitchboardProxy {
   /** Address of the bound front port. */
   readonly host: string;
   readonly port: number;
@@ -44,7 +44,7 @@ export interface Proxy {
  * `/alive` at once and `/ready` with 503 until discovery succeeds), then discovers the
  * user function in the background and serves its services. Resolves once the port is bound.
  */
-export async function createProxy(options: ProxyOptions): Promise<Proxy> {
+export async function createProxy(options: ProxyOptions): Promise<SwitchboardProxy> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const store = options.store ?? (await openStore(config.store, logger));
@@ -141,7 +141,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   void runDiscovery(true);
 
   let closing: Promise<void> | undefined;
-  const proxy: Proxy = {
+  const proxy: SwitchboardProxy = {
     host: front.host,
     port: front.port,
     ready: () => current !== undefined,

@@ -52,7 +52,7 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
   });
   h2.on("sessionError", (error) => logger.debug("http2 session error", { error }));
   const h1 = http.createServer({ keepAliveTimeout: 5000 }, (request, response) => handlers.onHttp1Request(request, response));
-  h1.on("clientError", (error, socket) => {
+  h1.on("clientError", (_error, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nmalformed HTTP request\n");
   });
 
