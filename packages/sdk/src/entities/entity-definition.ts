@@ -1,0 +1,19 @@
+/**
+ * The entity definitions a server accepts, and the Cloudstate entity type of each kind.
+ *
+ * A new entity kind (event sourced, CRDT) adds its definition to {@link EntityDefinition} and one
+ * line to {@link ENTITY_TYPES}; the server's exhaustive switches then show what else it needs.
+ *
+ * @module
+ */
+import type { ActionDefinition } from "./action/definition.js";
+import type { ValueEntityDefinition } from "./value/definition.js";
+
+/** Any entity definition: made by `action()` or `valueEntity()`. */
+export type EntityDefinition = ActionDefinition | ValueEntityDefinition;
+
+/** The full names of the Cloudstate entity protocols, used as `Entity.entity_type` in discovery. */
+export const ENTITY_TYPES = {
+  action: "cloudstate.action.ActionProtocol",
+  "value-entity": "cloudstate.valueentity.ValueEntity",
+} as const satisfies Record<EntityDefinition["kind"], string>;

@@ -1,0 +1,52 @@
+/**
+ * `google.protobuf.Any` packing and unpacking with the Cloudstate conventions (protocol §1.10):
+ * protobuf messages travel as `type.googleapis.com/<full.message.Name>`.
+ *
+ * @module
+ */
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Any } from "@bufbuild/protobuf/wkt";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+
+/** The type URL prefix of protobuf messages in an Any. */
+export const TYPE_URL_PREFIX = "type.googleapis.com/";
+
+/** The type URL of a message type: `type.googleapis.com/<full.message.Name>`. */
+export function typeUrlOf(schema: DescMessage): string {
+  return TYPE_URL_PREFIX + schema.typeName;
+}
+
+/** Packs `message` into an Any with the `type.googleapis.com/` type URL. Throws if it cannot be encoded. */
+export function packAny<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Any {
+  return create(AnySchema, { typeUrl: typeUrlOf(schema), value: toBinary(schema, message) });
+}
+
+/** The result of {@link unpackAny}: the message, or a sentence saying why it cannot be read. */
+export type UnpackResult<Desc extends DescMessage> = { value: MessageShape<Desc> } | { error: string };
+
+/**
+ * Reads `packed` as a `schema` message. It returns an error, rather than throwing, when the type URL
+ * names another type or the bytes do not decode.
+ *
+ * An absent Any reads as the empty message, and so does an empty type URL with no bytes. An empty
+ * type URL with bytes is decoded as `schema`, as node-support does, to be lenient with proxies
+ * that leave it out. Any host part of the type URL is accepted; only the type name after the last
+ * `/` has to match.
+ */
+export function unpackAny<Desc extends DescMessage>(schema: Desc, packed: Any | undefined): UnpackResult<Desc> {
+  if (packed === undefined) {
+    return { value: create(schema) };
+  }
+  if (packed.typeUrl !== "") {
+    const typeName = packed.typeUrl.slice(packed.typeUrl.lastIndexOf("/") + 1);
+    if (typeName !== schema.typeName || !packed.typeUrl.includes("/")) {
+      return { error: `expected a ${typeUrlOf(schema)} payload, got ${packed.typeUrl}` };
+    }
+  }
+  try {
+    return { value: fromBinary(schema, packed.value) };
+  } catch (e) {
+    return { error: `cannot decode the ${schema.typeName} payload: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
