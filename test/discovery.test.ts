@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { EntitySpecSchema } from "@switchboard/protocol";
-import { action, eventsourced, valueentity } from "@switchboard/protocol/tck";
+import { action, eventlogeventing, eventsourced, valueentity } from "@switchboard/protocol/tck";
 import { createTestClient, eventually } from "./support/grpc-client.js";
 import { defaultSpec, descriptorSetOf, startModelUserFunction } from "./support/model-user-function.js";
 import { SWITCHBOARD_BIN, startProxy } from "./support/proxy-process.js";
@@ -120,7 +120,7 @@ describe("discovery, readiness and the command line", () => {
 
   it("accepts descriptor sets out of order and without well-known imports, with a warning", async () => {
     const spec = defaultSpec({
-      proto: descriptorSetOf([valueentity.file_cloudstate_tck_model_valueentity, action.file_cloudstate_tck_model_action, eventsourced.file_cloudstate_tck_model_eventsourced], {
+      proto: descriptorSetOf([valueentity.file_cloudstate_tck_model_valueentity, action.file_cloudstate_tck_model_action, eventsourced.file_cloudstate_tck_model_eventsourced, eventlogeventing.file_cloudstate_tck_model_eventlogeventing], {
         reverse: true,
         omit: ["google/protobuf/descriptor.proto", "google/api/http.proto", "google/api/annotations.proto", "cloudstate/entity_key.proto"],
       }),

@@ -8,7 +8,8 @@ import { create, type DescMessage, fromBinary, type MessageShape, toBinary } fro
 import { anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
 import type * as grpc from "@grpc/grpc-js";
 import { type EventSourcedStreamIn, EventSourcedStreamInSchema, EventSourcedStreamOutSchema, SideEffectSchema } from "@switchboard/protocol";
-import { eventsourced } from "@switchboard/protocol/tck";
+import { eventlogeventing, eventsourced } from "@switchboard/protocol/tck";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
 
 /** Triggers for misbehaviour, as the message of a `fail` action. */
 export const ES_TRIGGERS = {
@@ -62,6 +63,25 @@ export function addEventSourcedModel(server: grpc.Server, state: EventSourcedMod
       if (m.case !== "command") return;
       const command = m.value;
       const empty = () => anyPack(eventsourced.ResponseSchema, create(eventsourced.ResponseSchema, { message: "" }));
+      if (service.endsWith("EventSourcedEntityOne") || service.endsWith("EventSourcedEntityTwo")) {
+        // Eventing model: emit the request's event (a protobuf event, or JSON in an Any) and reply Empty.
+        const empty = { payload: anyPack(EmptySchema, create(EmptySchema)) };
+        let event: { typeUrl: string; value: Uint8Array } | undefined;
+        if (service.endsWith("EventSourcedEntityOne")) {
+          const request = command.payload ? anyUnpack(command.payload, eventlogeventing.EmitEventRequestSchema) : undefined;
+          const e = request?.event;
+          if (e?.case === "eventOne") event = anyPack(eventlogeventing.EventOneSchema, e.value);
+          else if (e?.case === "eventTwo") event = anyPack(eventlogeventing.EventTwoSchema, e.value);
+        } else {
+          const request = command.payload ? anyUnpack(command.payload, eventlogeventing.JsonEventSchema) : undefined;
+          const json = new TextEncoder().encode(JSON.stringify({ id: request?.id, message: request?.message }));
+          // JSON in bytes field 1 (tag 0x0a), as the Any convention for JSON values says.
+          const value = new Uint8Array([0x0a, ...varint(json.length), ...json]);
+          event = { typeUrl: "json.cloudstate.io/JsonEvent", value };
+        }
+        reply(command.id, { clientAction: { action: { case: "reply", value: empty } }, events: event ? [event] : [] });
+        return;
+      }
       if (!service.endsWith("EventSourcedTckModel")) {
         reply(command.id, { clientAction: { action: { case: "reply", value: { payload: empty() } } } });
         return;
@@ -138,4 +158,14 @@ export function addEventSourcedModel(server: grpc.Server, state: EventSourcedMod
     },
     { handle } as grpc.UntypedServiceImplementation,
   );
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
 }

@@ -26,7 +26,7 @@ import {
   ValueEntityStreamOutSchema,
   type ProxyInfo,
 } from "@switchboard/protocol";
-import { action as actionModel, eventsourced, valueentity } from "@switchboard/protocol/tck";
+import { action as actionModel, eventlogeventing, eventsourced, valueentity } from "@switchboard/protocol/tck";
 import { addEventSourcedModel, type EventSourcedModelState } from "./model-event-sourced.js";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 
@@ -61,7 +61,9 @@ export function descriptorSetOf(files: readonly DescFile[], options: { reverse?:
 /** The default spec: the TCK Action and Value-entity model services. */
 export function defaultSpec(overrides: Partial<{ protocolMajor: number; protocolMinor: number; proto: Uint8Array; configuredTimeoutMs: number }> = {}): EntitySpec {
   return create(EntitySpecSchema, {
-    proto: overrides.proto ?? descriptorSetOf([valueentity.file_cloudstate_tck_model_valueentity, actionModel.file_cloudstate_tck_model_action, eventsourced.file_cloudstate_tck_model_eventsourced]),
+    proto:
+      overrides.proto ??
+      descriptorSetOf([valueentity.file_cloudstate_tck_model_valueentity, actionModel.file_cloudstate_tck_model_action, eventsourced.file_cloudstate_tck_model_eventsourced, eventlogeventing.file_cloudstate_tck_model_eventlogeventing]),
     serviceInfo: {
       serviceName: "model-user-function",
       supportLibraryName: "switchboard-test-fixture",
@@ -88,6 +90,9 @@ export function defaultSpec(overrides: Partial<{ protocolMajor: number; protocol
         passivationStrategy: { strategy: { case: "timeout", value: { timeout: BigInt(overrides.configuredTimeoutMs ?? 100) } } },
       },
       { entityType: "cloudstate.action.ActionProtocol", serviceName: "cloudstate.tck.model.action.ActionTwo" },
+      { entityType: "cloudstate.action.ActionProtocol", serviceName: "cloudstate.tck.model.eventlogeventing.EventLogSubscriberModel" },
+      { entityType: "cloudstate.eventsourced.EventSourced", serviceName: "cloudstate.tck.model.eventlogeventing.EventSourcedEntityOne", persistenceId: "eventlogeventing-one" },
+      { entityType: "cloudstate.eventsourced.EventSourced", serviceName: "cloudstate.tck.model.eventlogeventing.EventSourcedEntityTwo", persistenceId: "eventlogeventing-two" },
     ],
   });
 }
@@ -324,11 +329,59 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
     }
     return create(ActionResponseSchema, { response, sideEffects });
   };
+  const subjectOf = (command: ActionCommand) => {
+    const entry = command.metadata?.entries.find((e) => e.key === "ce-subject");
+    return entry?.value.case === "stringValue" ? entry.value.value : "";
+  };
+  const subscriberStep = (command: ActionCommand, step: eventlogeventing.ProcessStep) => {
+    const id = subjectOf(command);
+    if (step.step.case === "forward") {
+      return create(ActionResponseSchema, {
+        response: {
+          case: "forward",
+          value: create(ForwardSchema, {
+            serviceName: "cloudstate.tck.model.eventlogeventing.EventLogSubscriberModel",
+            commandName: "Effect",
+            payload: anyPack(eventlogeventing.EffectRequestSchema, create(eventlogeventing.EffectRequestSchema, { id, message: step.step.value.message })),
+            ...(command.metadata ? { metadata: command.metadata } : {}),
+          }),
+        },
+      });
+    }
+    const message = step.step.case === "reply" ? step.step.value.message : "";
+    return create(ActionResponseSchema, { response: { case: "reply", value: create(ReplySchema, { payload: anyPack(eventlogeventing.ResponseSchema, create(eventlogeventing.ResponseSchema, { id, message })) }) } });
+  };
+  const subscriberResponse = (command: ActionCommand) => {
+    const id = subjectOf(command);
+    if (command.name === "Effect" && command.payload) {
+      const request = anyUnpack(command.payload, eventlogeventing.EffectRequestSchema);
+      return create(ActionResponseSchema, { response: { case: "reply", value: create(ReplySchema, { payload: anyPack(eventlogeventing.ResponseSchema, create(eventlogeventing.ResponseSchema, { id, message: request?.message ?? "" })) }) } });
+    }
+    if (command.name === "ProcessAnyEvent" && command.payload) {
+      // JSON event: the JSON text is in bytes field 1 of the Any's value.
+      const bytes = command.payload.value;
+      let at = 1;
+      let length = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = bytes[at++] ?? 0;
+        length |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+      const json = JSON.parse(new TextDecoder().decode(bytes.subarray(at, at + length))) as { message?: string };
+      return create(ActionResponseSchema, { response: { case: "reply", value: create(ReplySchema, { payload: anyPack(eventlogeventing.ResponseSchema, create(eventlogeventing.ResponseSchema, { id, message: json.message ?? "" })) }) } });
+    }
+    const one = command.payload ? anyUnpack(command.payload, eventlogeventing.EventOneSchema) : undefined;
+    return subscriberStep(command, one?.step ?? create(eventlogeventing.ProcessStepSchema));
+  };
   const decodeRequest = (payload: Any | undefined) => (payload ? anyUnpack(payload, actionModel.RequestSchema) : undefined);
   const actionHandlers: Record<string, Handler> = {
     handleUnary: ((call, callback) => {
       const command = call.request as ActionCommand;
       uf.actionCalls.push({ rpc: "handleUnary", commands: [command] });
+      if (command.serviceName.endsWith("EventLogSubscriberModel")) {
+        callback(null, subscriberResponse(command));
+        return;
+      }
       if (command.serviceName.endsWith("ActionTwo")) {
         callback(null, create(ActionResponseSchema, { response: { case: "reply", value: create(ReplySchema, { payload: anyPack(actionModel.ResponseSchema, create(actionModel.ResponseSchema)) }) } }));
         return;
@@ -350,6 +403,12 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
     handleStreamedOut: ((call) => {
       const command = call.request as ActionCommand;
       uf.actionCalls.push({ rpc: "handleStreamedOut", commands: [command] });
+      if (command.serviceName.endsWith("EventLogSubscriberModel")) {
+        const two = command.payload ? anyUnpack(command.payload, eventlogeventing.EventTwoSchema) : undefined;
+        for (const step of two?.step ?? []) call.write(subscriberStep(command, step));
+        call.end();
+        return;
+      }
       for (const g of decodeRequest(command.payload)?.groups ?? []) call.write(responseFor(g.steps));
       call.end();
     }) as grpc.handleServerStreamingCall<unknown, unknown>,

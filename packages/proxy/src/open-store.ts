@@ -1,7 +1,7 @@
 import type { StoreConfig } from "./config/index.js";
-import { Code, SwitchboardError } from "./errors/index.js";
 import type { Logger } from "./observability/logger.js";
 import { createMemoryStore } from "./store/memory/memory-store.js";
+import { createPostgresStore } from "./store/postgres/index.js";
 import { createSqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/types.js";
 
@@ -13,7 +13,7 @@ export async function openStore(config: StoreConfig, logger: Logger): Promise<St
     case "sqlite":
       return createSqliteStore({ path: config.path, logger: logger.child({ component: "sqlite" }) });
     case "postgres":
-      throw new SwitchboardError("the PostgreSQL store is not available in this build yet; use sqlite:<path> or memory", Code.Unimplemented);
+      return createPostgresStore({ url: config.url, logger: logger.child({ component: "postgres" }) });
     default: {
       const never: never = config;
       throw new Error(`unknown store ${JSON.stringify(never)}`);

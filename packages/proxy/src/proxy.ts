@@ -3,6 +3,7 @@ import type { EntityKind } from "./descriptors/entity-types.js";
 import type { EntityServiceModel, ServiceModel } from "./descriptors/service-model.js";
 import { type Discovered, discover, FatalDiscoveryError, reportError } from "./discovery/discovery.js";
 import { ENTITY_RUNTIMES } from "./entities/registry.js";
+import { type EventLogSources, startEventLogSources } from "./eventing/event-log-source.js";
 import type { EntityRuntime } from "./entities/shared/types.js";
 import { Code, SwitchboardError } from "./errors/index.js";
 import { createFrontDoor } from "./ingress/front-door.js";
@@ -57,7 +58,19 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const report = (message: string) => void reportError(client, message, logger);
 
   let current: Discovered | undefined;
-  let runtimes = new Map<EntityServiceModel, EntityRuntime>();
+  let eventLogSources: EventLogSources | undefined;
+  // Runtimes see the store through this wrapper, so appended events wake their eventing consumers at once.
+  const appendAndNotify = async (append: Parameters<Store["append"]>[0]) => {
+    await store.append(append);
+    eventLogSources?.notify(append.tag);
+  };
+  const entityStore: Store = new Proxy(store, {
+    get(target, property) {
+      if (property === "append") return appendAndNotify;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });  let runtimes = new Map<EntityServiceModel, EntityRuntime>();
   const runtimeFor = (service: EntityServiceModel): EntityRuntime | undefined => {
     let runtime = runtimes.get(service);
     if (runtime !== undefined) return runtime;
@@ -67,7 +80,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     runtime = factory({
       service,
       client,
-      store,
+      store: entityStore,
       logger: logger.child({ service: service.name, entityType: service.kind }),
       passivationTimeoutMs: service.passivationTimeoutMs ?? config.passivationTimeoutMs,
       relayTimeoutMs: config.relayTimeoutMs,
@@ -98,9 +111,12 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
 
   const swap = (next: Discovered) => {
     const old = runtimes;
+    const oldSources = eventLogSources;
     runtimes = new Map();
     current = next;
+    eventLogSources = startEventLogSources({ model: next.model, store, dispatcher, logger: logger.child({ component: "eventing" }) });
     for (const runtime of old.values()) void runtime.close();
+    void oldSources?.close();
   };
   const runDiscovery = async (initial: boolean) => {
     try {
@@ -150,6 +166,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       closing ??= (async () => {
         stop.abort();
         await front.close(5000);
+        await eventLogSources?.close();
         await Promise.all([...runtimes.values()].map((r) => r.close()));
         client.close();
         await store.close();

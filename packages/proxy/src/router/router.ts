@@ -243,6 +243,16 @@ export function createRouter(options: RouterOptions): Dispatcher {
   }
 
   return {
+    async deliver(method, payload, metadata, signal) {
+      const call: Call = { method, payload, metadata, signal, deadline: undefined, chain: [] };
+      if (method.service.kind === "action" && method.kind !== "unary") {
+        const replies: Reply[] = [];
+        for await (const reply of invokeActionStream(call, single(payload))) replies.push(reply);
+        return replies;
+      }
+      const reply = await invokeUnary(call);
+      return reply.payload === undefined ? [] : [reply];
+    },
     unary(invocation, request) {
       return invokeUnary(toCall(invocation, wrap(invocation.method, request)));
     },

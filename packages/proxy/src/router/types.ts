@@ -28,6 +28,12 @@ export interface Dispatcher {
   unary(invocation: Invocation, request: Uint8Array): Promise<Reply>;
   /** A client-streaming, server-streaming or bidi call. */
   stream(invocation: Invocation, requests: AsyncIterable<Uint8Array>): AsyncIterable<Reply>;
+  /**
+   * Delivers one payload unchanged (its type URL kept) to any method with the RPC of its
+   * shape, and collects every reply. Used by eventing, where a subscriber taking
+   * `google.protobuf.Any` gets events of any type.
+   */
+  deliver(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal?: AbortSignal): Promise<Reply[]>;
 }
 
 /** Read access to the current service model (swapped atomically on re-discovery). */

@@ -1,0 +1,730 @@
+import type { Pool, PoolClient, QueryConfig, QueryResult } from "pg";
+import { Code, SwitchboardError } from "../../errors/index.js";
+import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, ValueWrite } from "../types.js";
+import { validateAppend, validateLimit, validateOffset } from "../validate.js";
+import { migrate } from "./schema.js";
+
+/** The logger the PostgreSQL store reports failed batches and lost connections to. */
+export interface PostgresStoreLogger {
+  warn(message: string, fields?: object): void;
+}
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions {
+  /**
+   * Connection string, e.g. `postgres://user:secret@db.internal:5432/switchboard`. The
+   * store's tables live in the connection's default schema; give each application its
+   * own database, or pick a schema with `?options=-csearch_path%3Dname`.
+   */
+  readonly url: string;
+  /** Most connections the store opens: one for the group-commit writer, the rest for reads (default 10, at least 2). */
+  readonly poolSize?: number | undefined;
+  /**
+   * How long a write waits for a row lock held by another transaction (another proxy)
+   * before failing, in ms (default 5000). Sent as the session's `lock_timeout`.
+   */
+  readonly lockTimeoutMs?: number | undefined;
+  /** How long opening a connection may take before the call fails with `Code.Unavailable`, in ms (default 10000). */
+  readonly connectTimeoutMs?: number | undefined;
+  /**
+   * How long the client waits for any answer before it gives the connection up and the
+   * call fails with `Code.Unavailable`, in ms (default 30000). A server behind a
+   * network partition sends no reset, and TCP keepalive would take many minutes to notice.
+   */
+  readonly queryTimeoutMs?: number | undefined;
+  /** Receives a warning when a write batch fails or a pooled connection drops. */
+  readonly logger?: PostgresStoreLogger | undefined;
+}
+
+/** Counters of the group-commit writer, for tests, metrics and benchmarks. */
+export interface PostgresStoreStats {
+  /** Batch transactions committed. */
+  readonly transactions: number;
+  /** Batch transactions that failed as a whole (every write in them rejected with `Code.Unavailable`). */
+  readonly failedTransactions: number;
+  /**
+   * Batches run a second time, one savepoint per write, because a write failed with
+   * an SQL error and took the pipelined transaction down with it. Included in
+   * `transactions` (or `failedTransactions`) once.
+   */
+  readonly replayedTransactions: number;
+  /** Write operations taken into a batch, whether they then succeeded or not. */
+  readonly writes: number;
+  /** The most write operations one batch has held. */
+  readonly largestBatch: number;
+}
+
+/** The PostgreSQL store: a {@link Store} plus read-only group-commit counters. */
+export interface PostgresStore extends Store {
+  /** A snapshot of the counters at the time of the call. */
+  readonly stats: PostgresStoreStats;
+}
+
+/** A named (server-side prepared) statement: its name and SQL. */
+interface StatementDef {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** A row as read. Columns are `unknown` on purpose: every value is checked when decoded (a mismatch is `Code.DataLoss`). */
+type Row = Readonly<Record<string, unknown>>;
+
+/** A write waiting for the next group commit. */
+interface PendingWrite {
+  /** Names the journal or entity, for error messages. */
+  readonly context: string;
+  /** The one statement that performs the write. */
+  readonly statement: QueryConfig;
+  /**
+   * Judges the statement's result. A write the statement refused without an SQL error
+   * (an append whose seq is taken) returns its error here; the batch goes on.
+   */
+  readonly check?: (result: QueryResult<Row>) => SwitchboardError | undefined;
+  readonly resolve: () => void;
+  readonly reject: (error: SwitchboardError) => void;
+}
+
+/** The outcome of each write of a committed batch: `undefined` for success. */
+type Outcomes = Map<PendingWrite, SwitchboardError | undefined>;
+
+/** A batch holds at most this many writes; the rest wait for the next one. Keeps transactions and pipelines bounded. */
+const MAX_BATCH = 1000;
+
+/**
+ * Opens a PostgreSQL database as the proxy's store, creating or migrating its schema.
+ *
+ * Reads go through a `pg` pool with named prepared statements. Writes use group
+ * commit, like the SQLite store: every write is queued, and one writer connection
+ * commits whatever has queued as one transaction, one batch at a time; writes that
+ * arrive while a batch commits go out together in the next one. So a hundred
+ * concurrent commands cost one WAL flush rather than a hundred. Write promises settle
+ * only after COMMIT has returned, that is once the batch is durable (as durable as the
+ * server's `synchronous_commit` makes it).
+ *
+ * Inside a batch every write stays independent: a write that fails (a taken seq:
+ * `Code.Aborted`) fails alone, and the others commit. If the batch cannot commit at all
+ * (the server went away, the disk is full) every write of the batch rejects with
+ * `Code.Unavailable`; when the connection died during COMMIT the batch may or may not
+ * have been committed, which a caller must treat as a failed write (entity runtimes
+ * restart and replay from the journal).
+ *
+ * `pg` is loaded with `import()` so that it stays an optional driver. Throws
+ * `Code.Unavailable` when the server cannot be reached, `Code.FailedPrecondition` when
+ * `pg` is missing or the schema is newer than this build.
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const description = describeUrl(options.url);
+  const poolSize = options.poolSize ?? 10;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 2) {
+    throw new SwitchboardError(`${description}: poolSize must be an integer of at least 2, got ${poolSize}`, Code.InvalidArgument);
+  }
+  const { Pool } = await loadDriver();
+  const logger = options.logger;
+  const pool = new Pool({
+    connectionString: options.url,
+    max: poolSize,
+    // Pipeline mode sends a batch's statements without waiting for each answer: a
+    // batch costs one round trip plus the server's work instead of one round trip per
+    // write. Reads issue one query per checkout, where it changes nothing.
+    pipeline: true,
+    application_name: "switchboard",
+    connectionTimeoutMillis: Math.max(1, Math.floor(options.connectTimeoutMs ?? 10_000)),
+    lock_timeout: Math.max(0, Math.floor(options.lockTimeoutMs ?? 5000)),
+    query_timeout: Math.max(1, Math.floor(options.queryTimeoutMs ?? 30_000)),
+    keepAlive: true,
+  });
+  // An idle pooled connection that dies (server restart, failover) is reported here;
+  // without a listener the pool's 'error' event would crash the process.
+  pool.on("error", (err) => {
+    logger?.warn("postgres store: pooled connection failed", { store: description, error: messageOf(err) });
+  });
+  try {
+    await withClient(pool, (client) => migrate(client, description));
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw classify(err, `${description}: open`);
+  }
+  return openStore(pool, description, logger);
+}
+
+/** Builds the store over a pool whose database is migrated. */
+function openStore(pool: Pool, description: string, logger: PostgresStoreLogger | undefined): PostgresStore {
+  let queue: PendingWrite[] = [];
+  let immediate: NodeJS.Immediate | undefined;
+  /** The batch being committed. Only one runs at a time (see `schedule`). */
+  let inFlight: Promise<void> | undefined;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  const counters = { transactions: 0, failedTransactions: 0, replayedTransactions: 0, writes: 0, largestBatch: 0 };
+
+  /**
+   * Starts a batch on the next turn of the event loop, unless one is running: writes
+   * that arrive meanwhile wait and go out together when it is done. One batch at a time
+   * keeps writes to one journal or entity in call order and away from lock waits or
+   * deadlocks between our own transactions, and it is what makes batches grow with load.
+   */
+  function schedule(): void {
+    if (inFlight === undefined && immediate === undefined && queue.length > 0 && !closed) {
+      immediate = setImmediate(startBatch);
+    }
+  }
+
+  function startBatch(): void {
+    immediate = undefined;
+    if (inFlight !== undefined || queue.length === 0) return;
+    const batch = queue.length <= MAX_BATCH ? queue : queue.slice(0, MAX_BATCH);
+    queue = queue.length <= MAX_BATCH ? [] : queue.slice(MAX_BATCH);
+    inFlight = commitBatch(batch).finally(() => {
+      inFlight = undefined;
+      schedule();
+    });
+  }
+
+  /** Commits one batch and settles every write in it; never rejects. */
+  async function commitBatch(batch: readonly PendingWrite[]): Promise<void> {
+    counters.writes += batch.length;
+    counters.largestBatch = Math.max(counters.largestBatch, batch.length);
+    let outcomes: Outcomes;
+    try {
+      outcomes = await withClient(pool, async (client) => {
+        const pipelined = await runPipelined(client, batch);
+        if (pipelined !== undefined) return pipelined;
+        counters.replayedTransactions += 1;
+        return runWithSavepoints(client, batch);
+      });
+    } catch (err) {
+      counters.failedTransactions += 1;
+      const error = new SwitchboardError(`${description}: write batch of ${batch.length} failed: ${messageOf(err)}`, Code.Unavailable, { cause: err });
+      logger?.warn("postgres store: write batch failed", { store: description, writes: batch.length, error: messageOf(err) });
+      // Every write gets the batch error, even one that had failed on its own: a
+      // conflict it saw may have been with a write of this batch, now rolled back too.
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    counters.transactions += 1;
+    for (const write of batch) {
+      const failure = outcomes.get(write);
+      if (failure === undefined) write.resolve();
+      else write.reject(failure);
+    }
+  }
+
+  /** Queues a write for the next group commit; the promise settles after its COMMIT. */
+  function enqueue(context: string, def: StatementDef, values: unknown[], check?: (result: QueryResult<Row>) => SwitchboardError | undefined): Promise<void> {
+    if (closed) return Promise.reject(closedError(description));
+    return new Promise<void>((resolve, reject) => {
+      const statement: QueryConfig = { name: def.name, text: def.text, values };
+      queue.push(check === undefined ? { context, statement, resolve, reject } : { context, statement, check, resolve, reject });
+      schedule();
+    });
+  }
+
+  /** Runs one read statement on a pooled connection and decodes its rows. */
+  async function read<T>(context: string, def: StatementDef, values: unknown[], decode: (rows: readonly Row[]) => T): Promise<T> {
+    if (closed) throw closedError(description);
+    let result: QueryResult<Row>;
+    try {
+      result = await pool.query<Row>({ name: def.name, text: def.text, values });
+    } catch (err) {
+      throw classify(err, context);
+    }
+    return decode(result.rows);
+  }
+
+  /** Finishes every accepted write: the running batch, then the queue. */
+  async function drain(): Promise<void> {
+    for (;;) {
+      if (immediate !== undefined) {
+        clearImmediate(immediate);
+        immediate = undefined;
+      }
+      if (inFlight !== undefined) {
+        await inFlight;
+        continue;
+      }
+      if (queue.length === 0) return;
+      startBatch();
+    }
+  }
+
+  return {
+    description,
+
+    get stats(): PostgresStoreStats {
+      return { ...counters };
+    },
+
+    getValue(persistenceId, entityId) {
+      const context = valueContext(persistenceId, entityId);
+      return read(context, SQL.getValue, [persistenceId, entityId], ([row]) => (row === undefined ? undefined : decodeAny(row, context)));
+    },
+
+    writeValue(write: ValueWrite) {
+      const context = valueContext(write.persistenceId, write.entityId);
+      switch (write.kind) {
+        case "update":
+          // Copy now: the caller may reuse its buffer before the batch runs.
+          return enqueue(context, SQL.upsertValue, [write.persistenceId, write.entityId, write.value.typeUrl, copyBytes(write.value.value)]);
+        case "delete":
+          return enqueue(context, SQL.deleteValue, [write.persistenceId, write.entityId]);
+        default:
+          return Promise.reject(new SwitchboardError(`${context}: unknown write kind`, Code.InvalidArgument));
+      }
+    },
+
+    loadSnapshot(journalId) {
+      const context = journalContext(journalId);
+      return read(context, SQL.getSnapshot, [journalId], ([row]): Snapshot | undefined =>
+        row === undefined ? undefined : { seq: decodeInt(row.seq_nr, context), payload: decodeAny(row, context) },
+      );
+    },
+
+    readEvents(journalId, afterSeq) {
+      const context = journalContext(journalId);
+      const after = seqBound(afterSeq);
+      if (after === undefined) return closed ? Promise.reject(closedError(description)) : Promise.resolve([]);
+      return read(context, SQL.readEvents, [journalId, after], (rows) =>
+        rows.map((row): JournalEvent => ({ seq: decodeInt(row.seq_nr, context), payload: decodeAny(row, context) })),
+      );
+    },
+
+    highestSeq(journalId) {
+      const context = journalContext(journalId);
+      return read(context, SQL.highestSeq, [journalId], ([row]) => decodeInt(row?.highest, context));
+    },
+
+    append(append: JournalAppend) {
+      const invalid = validateAppend(append);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const { journalId, tag, firstSeq, events, snapshot } = append;
+      const context = journalContext(journalId);
+      const lastSeq = firstSeq + events.length - 1;
+      return enqueue(
+        context,
+        SQL.append,
+        [
+          journalId,
+          events.map((_, i) => firstSeq + i),
+          events.map((e) => e.typeUrl),
+          events.map((e) => copyBytes(e.value)),
+          tag,
+          firstSeq,
+          snapshot === undefined ? null : lastSeq,
+          snapshot === undefined ? null : snapshot.typeUrl,
+          snapshot === undefined ? null : copyBytes(snapshot.value),
+        ],
+        // The statement checks the journal's highest seq itself and inserts nothing
+        // when it is not firstSeq - 1. Refusing without an SQL error keeps the batch
+        // transaction alive for the other writes. The check sees the writes queued
+        // before this one in the same batch, so of two appends at one seq the first
+        // wins; the primary key still stops another proxy racing us (23505: Aborted).
+        ({ rows: [row] }) => {
+          const inserted = decodeInt(row?.inserted, context);
+          if (inserted === events.length) return undefined;
+          const highest = decodeInt(row?.highest, context);
+          return new SwitchboardError(`${context}: append at seq ${firstSeq} conflicts, highest stored seq is ${highest}`, Code.Aborted);
+        },
+      );
+    },
+
+    eventsByTag(tag, afterOffset, limit) {
+      const invalid = validateOffset(afterOffset, "afterOffset") ?? validateLimit(limit);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      return read(`tag "${tag}"`, SQL.eventsByTag, [tag, afterOffset, limit], (rows) =>
+        rows.map((row): TaggedEvent => {
+          const journalId = row.persistence_id;
+          if (typeof journalId !== "string") throw dataLoss(`tag "${tag}"`, "persistence_id is not text");
+          const context = journalContext(journalId);
+          return {
+            offset: decodeInt(row.ordering, context),
+            journalId,
+            seq: decodeInt(row.seq_nr, context),
+            payload: decodeAny(row, context),
+          };
+        }),
+      );
+    },
+
+    getCrdt(persistenceId, entityId) {
+      const context = crdtContext(persistenceId, entityId);
+      return read(context, SQL.getCrdt, [persistenceId, entityId], ([row]) => (row === undefined ? undefined : decodeBytes(row.state, context)));
+    },
+
+    putCrdt(persistenceId, entityId, state) {
+      const context = crdtContext(persistenceId, entityId);
+      if (state === undefined) return enqueue(context, SQL.deleteCrdt, [persistenceId, entityId]);
+      return enqueue(context, SQL.upsertCrdt, [persistenceId, entityId, copyBytes(state)]);
+    },
+
+    loadOffset(consumer) {
+      const context = offsetContext(consumer);
+      return read(context, SQL.getOffset, [consumer], ([row]) => (row === undefined ? 0 : decodeInt(row.position, context)));
+    },
+
+    saveOffset(consumer, offset) {
+      const invalid = validateOffset(offset, "offset");
+      if (invalid !== undefined) return Promise.reject(invalid);
+      return enqueue(offsetContext(consumer), SQL.upsertOffset, [consumer, offset]);
+    },
+
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        // Writes already accepted are still committed (and their promises settled)
+        // before the pool goes away.
+        await drain();
+        try {
+          await pool.end();
+        } catch (err) {
+          throw classify(err, `${description}: close`);
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Runs a batch as one pipelined transaction with no savepoints: BEGIN, every write,
+ * COMMIT, all sent before the first answer arrives.
+ *
+ * Savepoints are left out of this fast path on purpose: each one would cost two more
+ * statements per write, and every savepoint that writes takes a subtransaction id;
+ * past 64 of them in one transaction the server's snapshots overflow and every other
+ * session's visibility checks slow down. Ordinary conflicts (a taken seq) never raise
+ * an SQL error here (see `append`), so the fast path almost always commits.
+ *
+ * Returns `undefined` when a write failed with an SQL error: that error aborted the
+ * transaction, the server answered COMMIT with ROLLBACK, and the caller replays the
+ * batch with {@link runWithSavepoints}. Throws when the connection is lost or COMMIT
+ * fails as a whole.
+ */
+async function runPipelined(client: PoolClient, batch: readonly PendingWrite[]): Promise<Outcomes | undefined> {
+  const begin = client.query("BEGIN");
+  const writes = batch.map((write) => client.query<Row>({ ...write.statement }));
+  const commit = client.query("COMMIT");
+  const [beginSettled, commitSettled, ...writeSettled] = await Promise.allSettled([begin, commit, ...writes]);
+  const reasons = [beginSettled, commitSettled, ...writeSettled].flatMap((s) => (s.status === "rejected" ? [s.reason] : []));
+  const lost = reasons.find(isConnectionLoss);
+  if (lost !== undefined) throw lost;
+  if (beginSettled?.status === "rejected") throw beginSettled.reason;
+  if (commitSettled?.status !== "fulfilled") throw commitSettled?.reason ?? new Error("COMMIT did not answer");
+  const committed = commitSettled.value.command;
+  if (writeSettled.some((s) => s.status === "rejected")) {
+    if (committed !== "ROLLBACK") throw new Error(`a write failed but COMMIT answered ${String(committed)}`);
+    return undefined;
+  }
+  if (committed !== "COMMIT") throw new Error(`COMMIT answered ${String(committed)}`);
+  const outcomes: Outcomes = new Map();
+  batch.forEach((write, i) => {
+    const settled = writeSettled[i];
+    outcomes.set(write, settled?.status === "fulfilled" ? checkWrite(write, settled.value) : undefined);
+  });
+  return outcomes;
+}
+
+/**
+ * Runs a batch as one transaction with a savepoint around each write, one statement
+ * at a time, so a write that fails with an SQL error (a primary-key race with another
+ * proxy: `Code.Aborted`; text PostgreSQL cannot store: `Code.InvalidArgument`) is
+ * rolled back alone. Only used after the pipelined attempt failed, so its cost is paid
+ * only by the rare batch that needs it. Throws when the connection is lost or COMMIT fails.
+ */
+async function runWithSavepoints(client: PoolClient, batch: readonly PendingWrite[]): Promise<Outcomes> {
+  const outcomes: Outcomes = new Map();
+  await client.query("BEGIN");
+  for (const write of batch) {
+    await client.query("SAVEPOINT write");
+    let result: QueryResult<Row>;
+    try {
+      result = await client.query<Row>({ ...write.statement });
+    } catch (err) {
+      if (isConnectionLoss(err)) throw err;
+      outcomes.set(write, classify(err, write.context));
+      await client.query("ROLLBACK TO SAVEPOINT write");
+      continue;
+    }
+    outcomes.set(write, checkWrite(write, result));
+    await client.query("RELEASE SAVEPOINT write");
+  }
+  const commit = await client.query("COMMIT");
+  if (commit.command !== "COMMIT") throw new Error(`COMMIT answered ${String(commit.command)}`);
+  return outcomes;
+}
+
+/** The write's own verdict on its result; a verdict that cannot be reached is the write's error. */
+function checkWrite(write: PendingWrite, result: QueryResult<Row>): SwitchboardError | undefined {
+  if (write.check === undefined) return undefined;
+  try {
+    return write.check(result);
+  } catch (err) {
+    return classify(err, write.context);
+  }
+}
+
+/**
+ * Runs `body` on a pooled connection, listening for its 'error' event meanwhile (the
+ * pool only listens while the connection is idle; an unheard 'error' would crash the
+ * process). A connection that failed, or that `body` left in an unknown state by
+ * throwing, is destroyed rather than returned to the pool.
+ */
+async function withClient<T>(pool: Pool, body: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  const onError = (err: Error) => {
+    failure ??= err;
+  };
+  client.on("error", onError);
+  try {
+    return await body(client);
+  } catch (err) {
+    failure ??= err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    client.off("error", onError);
+    client.release(failure);
+  }
+}
+
+/**
+ * The store's statements. Each has a name, so `pg` prepares it once per connection
+ * and later calls skip parsing and planning.
+ */
+const SQL = {
+  getValue: {
+    name: "switchboard_get_value",
+    text: "SELECT type_url, payload FROM value_entity WHERE persistence_id = $1 AND entity_id = $2",
+  },
+  upsertValue: {
+    name: "switchboard_upsert_value",
+    text: `INSERT INTO value_entity (persistence_id, entity_id, version, type_url, payload) VALUES ($1, $2, 1, $3, $4)
+           ON CONFLICT (persistence_id, entity_id) DO UPDATE
+           SET version = value_entity.version + 1, type_url = excluded.type_url, payload = excluded.payload`,
+  },
+  deleteValue: {
+    name: "switchboard_delete_value",
+    text: "DELETE FROM value_entity WHERE persistence_id = $1 AND entity_id = $2",
+  },
+  getSnapshot: {
+    name: "switchboard_get_snapshot",
+    text: "SELECT seq_nr, type_url, payload FROM snapshot WHERE persistence_id = $1",
+  },
+  readEvents: {
+    name: "switchboard_read_events",
+    text: "SELECT seq_nr, type_url, payload FROM event_journal WHERE persistence_id = $1 AND seq_nr > $2 ORDER BY seq_nr",
+  },
+  highestSeq: {
+    name: "switchboard_highest_seq",
+    text: "SELECT COALESCE(MAX(seq_nr), 0) AS highest FROM event_journal WHERE persistence_id = $1",
+  },
+  /**
+   * One statement appends the events (one INSERT over `unnest` of the arrays) and
+   * upserts the snapshot. The INSERT runs only if the journal's highest seq is
+   * `firstSeq - 1` ($6), and the snapshot only if the events went in, so a refused
+   * append writes nothing and raises no error. Returns the highest seq seen and the
+   * number of events inserted.
+   */
+  append: {
+    name: "switchboard_append",
+    text: `WITH head AS (
+             SELECT COALESCE(MAX(seq_nr), 0) AS highest FROM event_journal WHERE persistence_id = $1::text
+           ), inserted AS (
+             INSERT INTO event_journal (persistence_id, seq_nr, type_url, payload, tag)
+             SELECT $1::text, e.seq_nr, e.type_url, e.payload, $5::text
+             FROM head, unnest($2::bigint[], $3::text[], $4::bytea[]) AS e (seq_nr, type_url, payload)
+             WHERE head.highest = $6::bigint - 1
+             ORDER BY e.seq_nr
+             RETURNING 1
+           ), snapshot_upsert AS (
+             INSERT INTO snapshot (persistence_id, seq_nr, type_url, payload)
+             SELECT $1::text, $7::bigint, $8::text, $9::bytea
+             WHERE $8::text IS NOT NULL AND EXISTS (SELECT 1 FROM inserted)
+             ON CONFLICT (persistence_id) DO UPDATE
+             SET seq_nr = excluded.seq_nr, type_url = excluded.type_url, payload = excluded.payload
+           )
+           SELECT (SELECT highest FROM head) AS highest, (SELECT count(*) FROM inserted) AS inserted`,
+  },
+  /**
+   * Offsets are `ordering` values, which a sequence hands out at INSERT time, while
+   * rows become visible at COMMIT. One store commits one batch at a time, so its own
+   * events become visible in offset order. Two proxies writing to one database can
+   * commit out of order, though: a reader that has paged past offset 12 will never see
+   * offset 11 if its transaction commits later. Eventing must therefore read with a
+   * small lag (or re-read a window behind its offset) until a gap-free scheme lands.
+   */
+  eventsByTag: {
+    name: "switchboard_events_by_tag",
+    text: `SELECT ordering, persistence_id, seq_nr, type_url, payload FROM event_journal
+           WHERE tag = $1 AND ordering > $2 ORDER BY ordering LIMIT $3`,
+  },
+  getCrdt: {
+    name: "switchboard_get_crdt",
+    text: "SELECT state FROM crdt_state WHERE persistence_id = $1 AND entity_id = $2",
+  },
+  upsertCrdt: {
+    name: "switchboard_upsert_crdt",
+    text: `INSERT INTO crdt_state (persistence_id, entity_id, state) VALUES ($1, $2, $3)
+           ON CONFLICT (persistence_id, entity_id) DO UPDATE SET state = excluded.state`,
+  },
+  deleteCrdt: {
+    name: "switchboard_delete_crdt",
+    text: "DELETE FROM crdt_state WHERE persistence_id = $1 AND entity_id = $2",
+  },
+  getOffset: {
+    name: "switchboard_get_offset",
+    text: "SELECT position FROM eventing_offset WHERE consumer = $1",
+  },
+  upsertOffset: {
+    name: "switchboard_upsert_offset",
+    text: `INSERT INTO eventing_offset (consumer, position) VALUES ($1, $2)
+           ON CONFLICT (consumer) DO UPDATE SET position = excluded.position`,
+  },
+} as const satisfies Record<string, StatementDef>;
+
+/** Loads the driver, turning a missing package into a clear error. */
+async function loadDriver(): Promise<typeof import("pg")> {
+  try {
+    return await import("pg");
+  } catch (err) {
+    throw new SwitchboardError("the postgres store needs the pg package (8.x); install it next to @switchboard/proxy", Code.FailedPrecondition, { cause: err });
+  }
+}
+
+/** The connection string without its password or query, for logs and `description`. */
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const user = parsed.username === "" ? "" : `${parsed.username}@`;
+    return `postgres://${user}${parsed.host}${parsed.pathname}`;
+  } catch {
+    return "postgres";
+  }
+}
+
+/**
+ * The bound of a `readEvents` call as the server can take it: integral, and within
+ * bigint. Returns `undefined` when nothing can follow it (+Infinity).
+ */
+function seqBound(afterSeq: number): number | undefined {
+  if (Number.isNaN(afterSeq) || afterSeq < 0) return 0;
+  if (afterSeq > Number.MAX_SAFE_INTEGER) return undefined;
+  return Math.floor(afterSeq);
+}
+
+function valueContext(persistenceId: string, entityId: string): string {
+  return `value entity "${persistenceId}" id "${entityId}"`;
+}
+
+function crdtContext(persistenceId: string, entityId: string): string {
+  return `crdt "${persistenceId}" id "${entityId}"`;
+}
+
+function journalContext(journalId: string): string {
+  return `journal "${journalId}"`;
+}
+
+function offsetContext(consumer: string): string {
+  return `offset of consumer "${consumer}"`;
+}
+
+function closedError(description: string): SwitchboardError {
+  return new SwitchboardError(`${description}: store is closed`, Code.Unavailable);
+}
+
+function dataLoss(context: string, detail: string): SwitchboardError {
+  return new SwitchboardError(`${context}: cannot decode stored row: ${detail}`, Code.DataLoss);
+}
+
+/** The Any held in a row's `type_url` and `payload` columns. */
+function decodeAny(row: Row, context: string): AnyValue {
+  const typeUrl = row.type_url;
+  if (typeof typeUrl !== "string") throw dataLoss(context, "type_url is not text");
+  return { typeUrl, value: decodeBytes(row.payload, context) };
+}
+
+/**
+ * A bytea column as a plain Uint8Array. `pg` decodes bytea into a Buffer that may be a
+ * slice of Node's shared allocation pool; such a view is copied so that callers never
+ * share memory with anything else. A Buffer owning its whole ArrayBuffer is kept.
+ */
+function decodeBytes(value: unknown, context: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw dataLoss(context, `expected bytea, got ${value === null ? "null" : typeof value}`);
+  if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) {
+    return new Uint8Array(value.buffer, 0, value.byteLength);
+  }
+  return new Uint8Array(value);
+}
+
+/** An integer column: `pg` hands out int4 as a number and int8 (bigint, count) as a decimal string. */
+function decodeInt(value: unknown, context: string): number {
+  const number = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isSafeInteger(number)) {
+    throw dataLoss(context, `expected an integer, got ${typeof value === "string" || typeof value === "number" ? value : typeof value}`);
+  }
+  return number;
+}
+
+/** A private copy of caller bytes, taken when a write is queued; a Buffer so `pg` sends it as binary. */
+function copyBytes(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes);
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(messageOf).join("; ");
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The SQLSTATE of an error the server sent (pg's DatabaseError carries `severity` too, a socket error does not). */
+function sqlStateOf(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null || !("code" in err) || !("severity" in err)) return undefined;
+  return typeof err.code === "string" ? err.code : undefined;
+}
+
+/** Socket errors that mean the server cannot be reached (now). */
+const SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * Messages of the errors `pg` raises itself, without a code, when a connection ends,
+ * cannot be opened in time or is used after it failed.
+ */
+const PG_CONNECTION_MESSAGE =
+  /Connection terminated|not queryable|timeout exceeded when trying to connect|Query read timeout|Cannot use a pool after calling end/i;
+
+/**
+ * Whether an error means the connection (or the server) is gone, as opposed to one
+ * statement failing: class 08 (connection exception), the server shutting down or
+ * starting (57P01–57P03), a socket error, or `pg`'s own connection errors.
+ */
+function isConnectionLoss(err: unknown): boolean {
+  const state = sqlStateOf(err);
+  if (state !== undefined) return state.startsWith("08") || state === "57P01" || state === "57P02" || state === "57P03";
+  if (err instanceof AggregateError) return err.errors.some(isConnectionLoss);
+  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" && SOCKET_ERRORS.has(err.code)) {
+    return true;
+  }
+  return err instanceof Error && PG_CONNECTION_MESSAGE.test(err.message);
+}
+
+/** Maps anything `pg` threw to a SwitchboardError naming the journal or entity. */
+function classify(err: unknown, context: string): SwitchboardError {
+  if (err instanceof SwitchboardError) return err;
+  const message = `${context}: ${messageOf(err)}`;
+  const state = sqlStateOf(err) ?? "";
+  // unique_violation: another writer took the key; serialization failure and deadlock
+  // are conflicts too, and retrying may succeed.
+  if (state === "23505" || state === "40001" || state === "40P01") {
+    return new SwitchboardError(`${context}: conflicting concurrent write (${messageOf(err)})`, Code.Aborted, { cause: err });
+  }
+  if (isConnectionLoss(err)) return new SwitchboardError(message, Code.Unavailable, { cause: err });
+  // Insufficient resources (disk full, too many connections), a lock or statement
+  // timeout, a read-only server (a standby after failover): retrying later, or
+  // against another server, may work.
+  if (state.startsWith("53") || state === "55P03" || state === "57014" || state === "25006") {
+    return new SwitchboardError(message, Code.Unavailable, { cause: err });
+  }
+  // Text PostgreSQL cannot store, such as a NUL character in an id or a type URL.
+  if (state === "22021" || state === "22P05") return new SwitchboardError(message, Code.InvalidArgument, { cause: err });
+  if (state === "54000") return new SwitchboardError(message, Code.ResourceExhausted, { cause: err });
+  if (state === "XX001" || state === "XX002") return new SwitchboardError(message, Code.DataLoss, { cause: err });
+  return new SwitchboardError(message, Code.Internal, { cause: err });
+}

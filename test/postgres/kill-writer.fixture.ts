@@ -1,0 +1,45 @@
+/**
+ * Child process of the kill -9 durability test in `postgres-store.test.ts`; not
+ * library code. It opens the PostgreSQL store at the URL given as argv[2] and writes
+ * without end from several concurrent writers, printing one line per write only after
+ * the write's promise resolved (that is, after its group commit returned):
+ *
+ *   j <writer> <seq>   journal `kill|w<writer>` holds event <seq> (a snapshot every 3rd)
+ *   v <writer> <n>     value entity `kill` / `w<writer>-<n>` holds its payload
+ *
+ * The parent SIGKILLs it mid-stream and checks that every printed write survived.
+ */
+import { createPostgresStore } from "../../packages/proxy/src/store/postgres/index.js";
+
+const url = process.argv[2];
+if (url === undefined) throw new Error("usage: kill-writer.fixture.ts <postgres url>");
+
+// Never outlive a parent that died before killing us.
+setTimeout(() => process.exit(2), 60_000).unref();
+process.stdout.on("error", () => process.exit(3));
+
+const store = await createPostgresStore({ url });
+const encoder = new TextEncoder();
+process.stdout.write("ready\n");
+
+async function writer(w: number): Promise<never> {
+  for (let i = 1; ; i++) {
+    await store.append({
+      journalId: `kill|w${w}`,
+      tag: "kill",
+      firstSeq: i,
+      events: [{ typeUrl: "type.test/Event", value: encoder.encode(`w${w}:${i}`) }],
+      ...(i % 3 === 0 ? { snapshot: { typeUrl: "type.test/Snap", value: encoder.encode(`w${w}:snap:${i}`) } } : {}),
+    });
+    process.stdout.write(`j ${w} ${i}\n`);
+    await store.writeValue({
+      kind: "update",
+      persistenceId: "kill",
+      entityId: `w${w}-${i}`,
+      value: { typeUrl: "type.test/Value", value: encoder.encode(`w${w}:value:${i}`) },
+    });
+    process.stdout.write(`v ${w} ${i}\n`);
+  }
+}
+
+await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));

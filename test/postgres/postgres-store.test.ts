@@ -1,0 +1,499 @@
+/**
+ * The PostgreSQL store against a real, throw-away PostgreSQL 15 server (see
+ * `pg-server.ts`): the shared store contract, then what only a server shows (schema
+ * migration under concurrency, group commit, conflicts inside a batch, the server
+ * going away, a writer killed with SIGKILL).
+ *
+ * Run: node --import tsx --test test/postgres/postgres-store.test.ts
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { dirname, join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { Code, SwitchboardError } from "../../packages/proxy/src/errors/index.js";
+import { runStoreContract } from "../../packages/proxy/src/store/contract.case.js";
+import { createPostgresStore, type PostgresStore } from "../../packages/proxy/src/store/postgres/index.js";
+import type { AnyValue } from "../../packages/proxy/src/store/types.js";
+import { type PostgresServer, startPostgres } from "./pg-server.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+// One server for the file, started on first use; every test gets its own database.
+let shared: Promise<PostgresServer> | undefined;
+function sharedServer(): Promise<PostgresServer> {
+  shared ??= startPostgres();
+  return shared;
+}
+async function freshDatabase(): Promise<string> {
+  return (await sharedServer()).createDatabase();
+}
+after(async () => {
+  if (shared !== undefined) await (await shared).stop();
+});
+
+runStoreContract("postgres", async () => {
+  const store = await createPostgresStore({ url: await freshDatabase() });
+  return { store, cleanup: () => store.close() };
+});
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : new TextDecoder().decode(value));
+const any = (typeUrl: string, value: string): AnyValue => ({ typeUrl, value: bytes(value) });
+
+/** Runs `body` with a raw `pg` client on `url`, for looking at (or breaking) what the store wrote. */
+async function withRaw<T>(url: string, body: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await body(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function expectCode(code: Code, message?: RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof SwitchboardError, `expected a SwitchboardError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (message !== undefined) assert.match(err.message, message);
+    return true;
+  };
+}
+
+function assertRejectedWith(result: PromiseSettledResult<unknown> | undefined, code: Code): void {
+  assert.equal(result?.status, "rejected");
+  if (result?.status === "rejected") expectCode(code)(result.reason);
+}
+
+describe("postgres store", () => {
+  it("creates the schema once when several stores open a fresh database at once, and again is a no-op", async () => {
+    const url = await freshDatabase();
+    const stores = await Promise.all(Array.from({ length: 6 }, () => createPostgresStore({ url, poolSize: 2 })));
+    for (const store of stores) {
+      assert.match(store.description, /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/switchboard_\d+$/);
+    }
+    // They all work against the one schema.
+    await Promise.all(stores.map((store, i) => store.saveOffset(`c${i}`, i)));
+    await Promise.all(stores.map((store) => store.close()));
+    await (await createPostgresStore({ url })).close();
+
+    await withRaw(url, async (client) => {
+      const versions = await client.query("SELECT version FROM schema_version ORDER BY version");
+      assert.deepEqual(
+        versions.rows.map((r) => r.version),
+        [1],
+      );
+      const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename");
+      assert.deepEqual(
+        tables.rows.map((r) => r.tablename),
+        ["crdt_state", "event_journal", "eventing_offset", "schema_version", "snapshot", "value_entity"],
+      );
+      const offsets = await client.query("SELECT count(*)::int AS n FROM eventing_offset");
+      assert.equal(offsets.rows[0]?.n, 6);
+    });
+  });
+
+  it("migrates under an advisory lock: a store opening while another migrates waits for it", async () => {
+    const url = await freshDatabase();
+    await withRaw(url, async (other) => {
+      // Stand in for another proxy in the middle of its migration.
+      await other.query("BEGIN");
+      await other.query("SELECT pg_advisory_xact_lock(hashtextextended('switchboard:schema', 0))");
+      let opened = false;
+      // A lock timeout far shorter than the wait: waiting for another proxy's
+      // migration is not a lock timeout.
+      const opening = createPostgresStore({ url, lockTimeoutMs: 100 }).then((store) => {
+        opened = true;
+        return store;
+      });
+      opening.catch(() => undefined); // awaited below; keeps an early failure from being unhandled
+      await waitForSession(url, "query LIKE '%pg_try_advisory_xact_lock%'");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(opened, false);
+      await other.query("COMMIT");
+      const store = await opening;
+      await store.saveOffset("c", 1);
+      await store.close();
+    });
+  });
+
+  it("refuses a database written by a newer schema", async () => {
+    const url = await freshDatabase();
+    await (await createPostgresStore({ url })).close();
+    await withRaw(url, (client) => client.query("INSERT INTO schema_version (version) VALUES (2)"));
+    await assert.rejects(createPostgresStore({ url }), expectCode(Code.FailedPrecondition, /version 2/));
+  });
+
+  it("fails to open with UNAVAILABLE when nothing listens, and rejects a pool of fewer than 2", async () => {
+    const server = await sharedServer();
+    // A port of the loopback that the server does not use; connecting is refused at once.
+    const url = `postgres://postgres@127.0.0.1:${server.port === 1 ? 2 : 1}/switchboard`;
+    await assert.rejects(createPostgresStore({ url }), expectCode(Code.Unavailable));
+    await assert.rejects(createPostgresStore({ url: server.url, poolSize: 1 }), expectCode(Code.InvalidArgument));
+  });
+
+  it("keeps everything across close and reopen", async () => {
+    const url = await freshDatabase();
+    const first = await createPostgresStore({ url });
+    await first.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v") });
+    await first.append({
+      journalId: "p|e",
+      tag: "p",
+      firstSeq: 1,
+      events: [any("t/E", "e1"), any("t/E", "e2")],
+      snapshot: any("t/S", "s2"),
+    });
+    await first.putCrdt("p", "e", bytes("crdt"));
+    await first.saveOffset("consumer", 2);
+    await first.close();
+
+    const second = await createPostgresStore({ url });
+    try {
+      assert.equal(text((await second.getValue("p", "e"))?.value), "v");
+      assert.equal(await second.highestSeq("p|e"), 2);
+      assert.deepEqual(
+        (await second.readEvents("p|e", 0)).map((e) => text(e.payload.value)),
+        ["e1", "e2"],
+      );
+      const snapshot = await second.loadSnapshot("p|e");
+      assert.equal(snapshot?.seq, 2);
+      assert.equal(text(snapshot?.payload.value), "s2");
+      const tagged = await second.eventsByTag("p", 0, 10);
+      assert.deepEqual(
+        tagged.map((e) => [e.journalId, e.seq]),
+        [
+          ["p|e", 1],
+          ["p|e", 2],
+        ],
+      );
+      assert.equal(text(await second.getCrdt("p", "e")), "crdt");
+      assert.equal(await second.loadOffset("consumer"), 2);
+      // Offsets keep growing after a reopen.
+      await second.append({ journalId: "p|e", tag: "p", firstSeq: 3, events: [any("t/E", "e3")] });
+      const [third] = await second.eventsByTag("p", tagged[1]?.offset ?? 0, 10);
+      assert.ok(third !== undefined && third.offset > (tagged[1]?.offset ?? 0));
+      // The value entity's version counts its updates (for a later compare-and-set).
+      await second.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v2") });
+      const version = await withRaw(url, (client) => client.query("SELECT version FROM value_entity WHERE entity_id = 'e'"));
+      assert.equal(version.rows[0]?.version, "2");
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("commits 500 concurrent writes in far fewer transactions than writes", async () => {
+    const store = await createPostgresStore({ url: await freshDatabase() });
+    try {
+      const before = store.stats;
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          i % 2 === 0
+            ? store.writeValue({ kind: "update", persistenceId: "g", entityId: `e${i}`, value: any("t/V", `${i}`) })
+            : store.append({ journalId: `g|${i}`, tag: "g", firstSeq: 1, events: [any("t/E", `${i}`)] }),
+        ),
+      );
+      const afterStats = store.stats;
+      const transactions = afterStats.transactions - before.transactions;
+      assert.equal(afterStats.writes - before.writes, 500);
+      assert.ok(transactions >= 1 && transactions <= 5, `500 writes took ${transactions} transactions`);
+      assert.ok(afterStats.largestBatch >= 100, `largest batch ${afterStats.largestBatch}`);
+      assert.equal(afterStats.replayedTransactions, 0);
+      assert.equal((await store.eventsByTag("g", 0, 1000)).length, 250);
+      assert.equal(text((await store.getValue("g", "e498"))?.value), "498");
+
+      // Writes awaited one by one cannot share a transaction.
+      const sequentialBefore = store.stats.transactions;
+      for (let i = 0; i < 5; i++) await store.saveOffset("c", i);
+      assert.equal(store.stats.transactions - sequentialBefore, 5);
+    } finally {
+      await store.close();
+    }
+  });
+
+  describe("a failing write inside a batch fails alone", () => {
+    it("a taken seq: the first append wins, the second is ABORTED, the rest commit in the same transaction", async () => {
+      const store = await createPostgresStore({ url: await freshDatabase() });
+      try {
+        const before = store.stats;
+        const results = await Promise.allSettled([
+          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "first")], snapshot: any("t/S", "first") }),
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v") }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "second")], snapshot: any("t/S", "second") }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 5, events: [any("t/E", "gap")] }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 2, events: [any("t/E", "next")] }),
+          store.saveOffset("c", 7),
+        ]);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ["fulfilled", "fulfilled", "rejected", "rejected", "fulfilled", "fulfilled"],
+        );
+        assertRejectedWith(results[2], Code.Aborted);
+        assertRejectedWith(results[3], Code.Aborted);
+        assert.equal(store.stats.transactions - before.transactions, 1);
+        assert.equal(store.stats.replayedTransactions, 0);
+        assert.deepEqual(
+          (await store.readEvents("j", 0)).map((e) => text(e.payload.value)),
+          ["first", "next"],
+        );
+        // The refused append wrote no snapshot either.
+        assert.equal(text((await store.loadSnapshot("j"))?.payload.value), "first");
+        assert.equal(text((await store.getValue("p", "e"))?.value), "v");
+        assert.equal(await store.loadOffset("c"), 7);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("an SQL error (a NUL character PostgreSQL cannot store) is INVALID_ARGUMENT; the batch is replayed with savepoints", async () => {
+      const store = await createPostgresStore({ url: await freshDatabase() });
+      try {
+        const results = await Promise.allSettled([
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "ok-1", value: any("t/V", "1") }),
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "bad\u0000id", value: any("t/V", "x") }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "e1")] }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "dup")] }),
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "ok-2", value: any("t/V", "2") }),
+        ]);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ["fulfilled", "rejected", "fulfilled", "rejected", "fulfilled"],
+        );
+        assertRejectedWith(results[1], Code.InvalidArgument);
+        assertRejectedWith(results[3], Code.Aborted);
+        assert.equal(store.stats.replayedTransactions, 1);
+        assert.equal(store.stats.failedTransactions, 0);
+        assert.equal(text((await store.getValue("p", "ok-1"))?.value), "1");
+        assert.equal(text((await store.getValue("p", "ok-2"))?.value), "2");
+        assert.deepEqual(
+          (await store.readEvents("j", 0)).map((e) => text(e.payload.value)),
+          ["e1"],
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("a primary-key race with another writer (23505) is ABORTED for that append only", async () => {
+      const url = await freshDatabase();
+      const store = await createPostgresStore({ url });
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        // Another proxy has inserted seq 1 of journal "race" but not committed yet: our
+        // append passes its highest-seq check, then waits on the primary key.
+        await other.query("BEGIN");
+        await other.query("INSERT INTO event_journal (persistence_id, seq_nr, type_url, payload, tag) VALUES ('race', 1, 't/E', '\\x01', 't')");
+        const pending = Promise.allSettled([
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v") }),
+          store.append({ journalId: "race", tag: "t", firstSeq: 1, events: [any("t/E", "ours")] }),
+          store.saveOffset("c", 3),
+        ]);
+        await waitForSession(url, "wait_event_type = 'Lock'");
+        await other.query("COMMIT");
+        const results = await pending;
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ["fulfilled", "rejected", "fulfilled"],
+        );
+        assertRejectedWith(results[1], Code.Aborted);
+        assert.equal(store.stats.replayedTransactions, 1);
+        assert.equal(text((await store.getValue("p", "e"))?.value), "v");
+        assert.equal(await store.loadOffset("c"), 3);
+        const events = await store.readEvents("race", 0);
+        assert.deepEqual(
+          events.map((e) => Array.from(e.payload.value)),
+          [[1]],
+        );
+      } finally {
+        await other.end();
+        await store.close();
+      }
+    });
+  });
+
+  it("reports an undecodable row as DATA_LOSS naming the journal or entity", async () => {
+    const url = await freshDatabase();
+    const store = await createPostgresStore({ url });
+    try {
+      await store.writeValue({ kind: "update", persistenceId: "cart", entityId: "c-7", value: any("t/V", "x") });
+      await store.append({ journalId: "cart|c-7", tag: "cart", firstSeq: 1, events: [any("t/E", "x")] });
+      await store.putCrdt("presence", "room", bytes("x"));
+      await withRaw(url, async (client) => {
+        await client.query("ALTER TABLE value_entity ALTER COLUMN type_url DROP NOT NULL");
+        await client.query("UPDATE value_entity SET type_url = NULL");
+        // Beyond what a JavaScript number holds exactly.
+        await client.query("UPDATE event_journal SET seq_nr = 9007199254740993");
+        await client.query("ALTER TABLE crdt_state ALTER COLUMN state DROP NOT NULL");
+        await client.query("UPDATE crdt_state SET state = NULL");
+      });
+      await assert.rejects(store.getValue("cart", "c-7"), expectCode(Code.DataLoss, /"cart" id "c-7"/));
+      await assert.rejects(store.readEvents("cart|c-7", 0), expectCode(Code.DataLoss, /journal "cart\|c-7"/));
+      await assert.rejects(store.highestSeq("cart|c-7"), expectCode(Code.DataLoss, /journal "cart\|c-7"/));
+      await assert.rejects(store.eventsByTag("cart", 0, 10), expectCode(Code.DataLoss, /journal "cart\|c-7"/));
+      await assert.rejects(store.getCrdt("presence", "room"), expectCode(Code.DataLoss, /"presence" id "room"/));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("rejects with UNAVAILABLE while the server is down, without crashing, and recovers when it is back", { timeout: 60_000 }, async () => {
+    // Its own server: this test stops it.
+    const server = await startPostgres();
+    const warnings: string[] = [];
+    const store: PostgresStore = await createPostgresStore({
+      url: server.url,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    try {
+      await store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "before")] });
+      await store.saveOffset("c", 1);
+
+      // Writers busy while the server goes away: every failure must be UNAVAILABLE.
+      let running = true;
+      const failures: unknown[] = [];
+      let acknowledged = 0;
+      const writers = Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; running; i++) {
+          try {
+            await store.writeValue({ kind: "update", persistenceId: "busy", entityId: `w${w}`, value: any("t/V", `${i}`) });
+            acknowledged += 1;
+          } catch (err) {
+            failures.push(err);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        }
+      });
+      await until(() => acknowledged >= 200, "200 writes acknowledged before the outage");
+      await server.halt();
+      await until(() => failures.length >= 20, "20 writes failed during the outage");
+      running = false;
+      await Promise.all(writers);
+      for (const failure of failures) expectCode(Code.Unavailable)(failure);
+
+      const down = await Promise.allSettled([
+        store.append({ journalId: "j", tag: "t", firstSeq: 2, events: [any("t/E", "down")] }),
+        store.saveOffset("c", 2),
+        store.loadOffset("c"),
+        store.readEvents("j", 0),
+      ]);
+      for (const result of down) assertRejectedWith(result, Code.Unavailable);
+      assert.ok(store.stats.failedTransactions >= 1);
+      assert.ok(warnings.includes("postgres store: write batch failed"), warnings.join("; "));
+
+      await server.resume();
+      // The pool opens new connections; the first attempts may still meet dead ones.
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        try {
+          await store.append({ journalId: "j", tag: "t", firstSeq: 2, events: [any("t/E", "after")] });
+          break;
+        } catch (err) {
+          expectCode(Code.Unavailable)(err);
+          if (Date.now() > deadline) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      assert.deepEqual(
+        (await store.readEvents("j", 0)).map((e) => text(e.payload.value)),
+        ["before", "after"],
+      );
+      assert.equal(await store.loadOffset("c"), 1);
+    } finally {
+      await store.close();
+      await server.stop();
+    }
+  });
+
+  it("keeps every acknowledged write when the writing process is killed with SIGKILL", { timeout: 60_000 }, async () => {
+    const url = await freshDatabase();
+    const child = spawn(process.execPath, ["--import", "tsx", join(here, "kill-writer.fixture.ts"), url], {
+      cwd: here,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const acknowledged: string[] = [];
+    let stderr = "";
+    let pending = "";
+    let killed = false;
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      pending += chunk;
+      // Only complete lines count: a torn last line was never fully acknowledged.
+      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line !== "ready") acknowledged.push(line);
+      }
+      if (!killed && acknowledged.length >= 300) {
+        killed = true;
+        child.kill("SIGKILL");
+      }
+    });
+    const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
+    assert.equal(signal, "SIGKILL", `writer exited with code ${code}: ${stderr}`);
+    assert.ok(acknowledged.length >= 300);
+
+    const store = await createPostgresStore({ url });
+    try {
+      const highestAcked = new Map<string, number>();
+      for (const line of acknowledged) {
+        const [kind, w, n] = line.split(" ");
+        if (kind === "j") {
+          highestAcked.set(`kill|w${w}`, Math.max(highestAcked.get(`kill|w${w}`) ?? 0, Number(n)));
+        } else {
+          assert.equal(kind, "v", line);
+          assert.equal(text((await store.getValue("kill", `w${w}-${n}`))?.value), `w${w}:value:${n}`, `lost ${line}`);
+        }
+      }
+      for (const [journalId, acked] of highestAcked) {
+        const w = journalId.slice("kill|w".length);
+        const events = await store.readEvents(journalId, 0);
+        assert.ok(events.length >= acked, `${journalId}: ${events.length} events stored, ${acked} acknowledged`);
+        events.forEach((e, i) => {
+          assert.equal(e.seq, i + 1);
+          assert.equal(text(e.payload.value), `w${w}:${i + 1}`);
+        });
+        // The snapshot was written atomically with its event.
+        const snapshot = await store.loadSnapshot(journalId);
+        if (acked >= 3) {
+          assert.ok(snapshot !== undefined && snapshot.seq >= acked - (acked % 3) && snapshot.seq <= events.length);
+          assert.equal(text(snapshot.payload.value), `w${w}:snap:${snapshot.seq}`);
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** Polls `condition` every 5 ms, failing with `what` after 20 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * Waits until a session of the store matches `where` on pg_stat_activity (it waits for
+ * a row lock, or it has tried the schema lock). Polls from its own connection: inside
+ * a transaction, pg_stat_activity would keep answering from its first snapshot.
+ */
+async function waitForSession(url: string, where: string): Promise<void> {
+  await withRaw(url, async (client) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'switchboard' AND ${where}`);
+      if (rows[0]?.n > 0) return;
+      if (Date.now() > deadline) throw new Error(`no session of the store matched: ${where}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+}
