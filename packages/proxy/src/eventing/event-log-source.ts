@@ -87,17 +87,19 @@ export function startEventLogSources(options: EventLogSourceOptions): EventLogSo
         try {
           const events = await store.eventsByTag(subscription.tag, offset, batchSize);
           for (const event of events) {
-            if (stop.signal.aborted) return;
             const method = methodForEvent(subscription, event.payload.typeUrl);
             if (method === undefined) {
               log.error("no subscriber method takes this event type; skipping it", { type: event.payload.typeUrl, offset: event.offset });
             } else {
               const payload = create(AnySchema, { typeUrl: event.payload.typeUrl, value: event.payload.value });
-              await dispatcher.deliver(method, payload, cloudEventMetadata(event, subscription.tag), stop.signal);
+              // Not cancelled on shutdown: the delivery in flight finishes and its offset is saved.
+              await dispatcher.deliver(method, payload, cloudEventMetadata(event, subscription.tag));
             }
             offset = event.offset;
+            if (stop.signal.aborted) break;
           }
           if (events.length > 0) await store.saveOffset(subscription.consumer, offset);
+          if (stop.signal.aborted) return;
           failures = 0;
           if (events.length < batchSize) await sleep();
         } catch (error) {
