@@ -1,5 +1,5 @@
 import { create, type DescFile } from "@bufbuild/protobuf";
-import { type FileDescriptorProto, type FileDescriptorSet, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { type DescriptorProto, type FileDescriptorProto, type FileDescriptorSet, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as wkt from "@bufbuild/protobuf/wkt";
 import { BUNDLED_FILES } from "@switchboard/protocol";
 
@@ -18,6 +18,30 @@ function bundledFiles(): Map<string, FileDescriptorProto> {
 }
 
 let bundled: Map<string, FileDescriptorProto> | undefined;
+
+/** protoc's JSON name of a field: lowerCamelCase of its proto name. */
+export function jsonNameOf(name: string): string {
+  let out = "";
+  let upper = false;
+  for (const ch of name) {
+    if (ch === "_") upper = true;
+    else {
+      out += upper ? ch.toUpperCase() : ch;
+      upper = false;
+    }
+  }
+  return out;
+}
+
+/**
+ * Fills in missing `json_name`s. protoc always sets them, but descriptors embedded in
+ * generated code (python-support 0.1.1) leave them empty, which would make every JSON
+ * field name empty in HTTP transcoding.
+ */
+function fillJsonNames(message: DescriptorProto): void {
+  for (const field of message.field) if (field.jsonName === "") field.jsonName = jsonNameOf(field.name);
+  for (const nested of message.nestedType) fillJsonNames(nested);
+}
 
 /** Result of {@link normalizeFileSet}. */
 export type NormalizeResult =
@@ -54,6 +78,7 @@ export function normalizeFileSet(input: FileDescriptorSet): NormalizeResult {
       file = ours;
       byName.set(name, ours);
     }
+    for (const message of file.messageType) fillJsonNames(message);
     state.set(name, "visiting");
     for (const dep of file.dependency) {
       const error = visit(dep, name);
