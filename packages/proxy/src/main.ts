@@ -1,3 +1,4 @@
+import { callCommand } from "./call-command.js";
 import { parseConfig, START_HELP } from "./config/index.js";
 import { createLogger } from "./observability/logger.js";
 import { createProxy, type SwitchboardProxy } from "./proxy.js";
@@ -7,6 +8,8 @@ const HELP = `switchboard ${PROXY_VERSION}: a Cloudstate 0.2 proxy.
 
 Usage:
   switchboard start [options]   run the proxy beside a user function
+  switchboard call <package.Service/Method> [<json>]
+                                call a method of a running proxy (HTTP/JSON)
   switchboard --version         print the version
   switchboard --help            show this help ("switchboard start --help" lists the options)
 `;
@@ -25,6 +28,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     process.stdout.write(`${PROXY_VERSION}\n`);
     return 0;
   }
+  if (command === "call") return callCommand(rest, env);
   if (command !== "start") {
     process.stderr.write(`switchboard: unknown command "${command}"\n\n${HELP}`);
     return 2;
