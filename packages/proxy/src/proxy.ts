@@ -85,6 +85,10 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       passivationTimeoutMs: service.passivationTimeoutMs ?? config.passivationTimeoutMs,
       relayTimeoutMs: config.relayTimeoutMs,
       reportError: report,
+      runSideEffects: (effects) => {
+        const origin = service.methods.values().next().value;
+        return origin === undefined ? Promise.resolve() : dispatcher.runSideEffects(effects, origin);
+      },
     });
     runtimes.set(service, runtime);
     return runtime;

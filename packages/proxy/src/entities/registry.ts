@@ -1,4 +1,5 @@
 import type { EntityKind } from "../descriptors/entity-types.js";
+import { createCrdtRuntime } from "./crdt/index.js";
 import { createEventSourcedRuntime } from "./event-sourced/index.js";
 import type { EntityRuntimeFactory } from "./shared/types.js";
 import { createValueEntityRuntime } from "./value/index.js";
@@ -10,5 +11,6 @@ import { createValueEntityRuntime } from "./value/index.js";
  */
 export const ENTITY_RUNTIMES: Partial<Record<Exclude<EntityKind, "action">, EntityRuntimeFactory>> = {
   "value-entity": createValueEntityRuntime,
+  crdt: createCrdtRuntime,
   "event-sourced": createEventSourcedRuntime,
 };

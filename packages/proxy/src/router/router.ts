@@ -243,6 +243,9 @@ export function createRouter(options: RouterOptions): Dispatcher {
   }
 
   return {
+    runSideEffects(effects, origin) {
+      return runSideEffects(effects, { method: origin, payload: create(AnySchema), metadata: [], signal: undefined, deadline: undefined, chain: [] });
+    },
     async deliver(method, payload, metadata, signal) {
       const call: Call = { method, payload, metadata, signal, deadline: undefined, chain: [] };
       if (method.service.kind === "action" && method.kind !== "unary") {

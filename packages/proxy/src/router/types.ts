@@ -1,5 +1,5 @@
 import type { Any } from "@bufbuild/protobuf/wkt";
-import type { MetadataEntry } from "@switchboard/protocol";
+import type { MetadataEntry, SideEffect } from "@switchboard/protocol";
 import type { MethodModel, ServiceModel } from "../descriptors/service-model.js";
 
 /** One message for the client: a payload (absent: no message) and the reply's metadata. */
@@ -34,6 +34,8 @@ export interface Dispatcher {
    * `google.protobuf.Any` gets events of any type.
    */
   deliver(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal?: AbortSignal): Promise<Reply[]>;
+  /** Runs side effects on behalf of `origin` when no client call is waiting for them. */
+  runSideEffects(effects: readonly SideEffect[], origin: MethodModel): Promise<void>;
 }
 
 /** Read access to the current service model (swapped atomically on re-discovery). */

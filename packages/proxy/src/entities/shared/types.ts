@@ -47,6 +47,11 @@ export interface EntityRuntimeContext {
   readonly relayTimeoutMs: number;
   /** Tells the user function it broke the protocol (EntityDiscovery.reportError). */
   reportError(message: string): void;
+  /**
+   * Runs side effects that belong to no client call any more (e.g. those of a CRDT
+   * `stream_cancelled_response`), the way the router runs a reply's side effects.
+   */
+  runSideEffects(effects: readonly SideEffect[]): Promise<void>;
 }
 
 /** Builds the runtime of one entity service. */
