@@ -102,7 +102,9 @@ export function findField(message: DescMessage, name: string): DescField | undef
 }
 
 /** Result of {@link resolveFieldPath}. */
-export type FieldPathResult = { readonly value: readonly DescField[]; readonly error?: undefined } | { readonly value?: undefined; readonly error: SwitchboardError };
+export type FieldPathResult =
+  | { readonly value: readonly DescField[]; readonly error?: undefined }
+  | { readonly value?: undefined; readonly error: SwitchboardError };
 
 /**
  * Resolves a dotted field path (`a.b.c`, proto or JSON names) on `message` to fields a
@@ -121,7 +123,8 @@ export function resolveFieldPath(message: DescMessage, path: string, allowRepeat
     fields.push(field);
     const last = i === parts.length - 1;
     if (!last) {
-      if (field.fieldKind !== "message" || isStringLikeMessage(field.message)) return fail(`"${parts.slice(0, i + 1).join(".")}" is not a message field, so it has no field "${parts[i + 1]}"`);
+      if (field.fieldKind !== "message" || isStringLikeMessage(field.message))
+        return fail(`"${parts.slice(0, i + 1).join(".")}" is not a message field, so it has no field "${parts[i + 1]}"`);
       current = field.message;
       continue;
     }
@@ -151,7 +154,9 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LITERAL = /^(?:[A-Za-z0-9\-._~!$&'()+,;=:@]|%[0-9A-Fa-f]{2})+$/;
 
 /** Result of {@link parsePathTemplate}. */
-export type PathTemplateResult = { readonly value: PathTemplate; readonly error?: undefined } | { readonly value?: undefined; readonly error: SwitchboardError };
+export type PathTemplateResult =
+  | { readonly value: PathTemplate; readonly error?: undefined }
+  | { readonly value?: undefined; readonly error: SwitchboardError };
 
 /**
  * Parses a google.api.http path template and resolves its variables on `input`:
@@ -356,7 +361,8 @@ export function deriveHttpRules(methods: Iterable<MethodModel>): DerivedHttpRule
     if (main.error) warnings.push(`${main.error.rawMessage}; rule ignored`);
     else add(main.value);
     for (const extra of rule.additionalBindings) {
-      if (extra.additionalBindings.length > 0) warnings.push(`google.api.http rule of ${method.service.name}.${method.name}: nested additional_bindings are ignored`);
+      if (extra.additionalBindings.length > 0)
+        warnings.push(`google.api.http rule of ${method.service.name}.${method.name}: nested additional_bindings are ignored`);
       const binding = compileHttpRule(method, extra, "additional-binding");
       if (binding.error) warnings.push(`${binding.error.rawMessage}; binding ignored`);
       else add(binding.value);

@@ -1,10 +1,19 @@
 import type * as http from "node:http";
-import type * as http2 from "node:http2";
+import * as http2 from "node:http2";
 import type { Logger } from "../observability/logger.js";
 import type { Dispatcher, ModelSource } from "../router/types.js";
 import { createGrpcHandler } from "./grpc/grpc-handler.js";
+import { REFLECTION_PATHS } from "./grpc/reflection.js";
+import { createReflectionHandler } from "./grpc/reflection-handler.js";
+import { createGrpcWebHandler, isGrpcWebContentType } from "./grpc-web/grpc-web-handler.js";
+import { createCors } from "./http/cors.js";
+import { type HttpExchange, http1Exchange, http2Exchange } from "./http/exchange.js";
+import { createHttpHandler, sendHttpPlain } from "./http/http-handler.js";
 import { answerProbe, type Readiness } from "./http/probes.js";
-import { type FrontHandlers, sendPlain } from "./server.js";
+import { discardBody } from "./http/read-body.js";
+import type { FrontHandlers } from "./server.js";
+
+const http2Constants = http2.constants;
 
 /** Options of {@link createFrontDoor}. */
 export interface FrontDoorOptions {
@@ -12,37 +21,82 @@ export interface FrontDoorOptions {
   readonly dispatcher: Dispatcher;
   readonly readiness: Readiness;
   readonly maxMessageSize: number;
+  /** Origins allowed by CORS; empty turns CORS off. */
   readonly corsOrigins: readonly string[];
   readonly logger: Logger;
 }
 
 /**
- * Decides what each request on the front port is (clarification 6): `application/grpc*`
- * → gRPC; `application/grpc-web*` → gRPC-Web; probes (`/ready`, `/alive`,
- * `K-Network-Probe`); HTTP/JSON routes; else 404.
+ * Decides what each request on the front port is (clarification 6), in order:
+ * `application/grpc*` → gRPC (server reflection's `ServerReflectionInfo` included);
+ * `application/grpc-web*` → gRPC-Web; the probes (`/ready`, `/alive`,
+ * `K-Network-Probe`); a CORS preflight from an allowed origin; then HTTP/JSON:
+ * google.api.http rules (literal segments before variables), default
+ * `POST /<package.Service>/<Method>` routes, else 404, or 405 with `Allow`.
+ * JSON and gRPC-Web work over HTTP/1.1 and h2c alike.
  */
 export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
   const { models, dispatcher, readiness, maxMessageSize, logger } = options;
+  const cors = createCors(options.corsOrigins);
   const grpc = createGrpcHandler({ models, dispatcher, maxMessageSize, logger });
+  const reflection = createReflectionHandler({ models, maxMessageSize, logger });
+  const grpcWeb = createGrpcWebHandler({ models, dispatcher, maxMessageSize, cors, logger });
+  const json = createHttpHandler({ models, dispatcher, maxMessageSize, cors, logger });
+
+  /** Everything that is neither gRPC nor gRPC-Web. */
+  const route = (exchange: HttpExchange) => {
+    const probe = answerProbe(exchange.method, exchange.url, exchange.headers, readiness);
+    if (probe !== undefined) {
+      discardBody(exchange);
+      sendHttpPlain(exchange, probe.status, probe.body, probe.headers);
+      return;
+    }
+    const preflight = cors.preflight(exchange.method, exchange.headers);
+    if (preflight !== undefined) {
+      discardBody(exchange);
+      exchange.respond(204, { ...preflight, "content-length": 0 });
+      exchange.end();
+      return;
+    }
+    json(exchange);
+  };
+
   return {
     onHttp2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
-      const contentType = String(headers["content-type"] ?? "");
-      if (contentType.startsWith("application/grpc") && !contentType.startsWith("application/grpc-web")) {
-        grpc(stream, headers);
-        return;
+      try {
+        const contentType = headers["content-type"];
+        if (contentType?.startsWith("application/grpc")) {
+          if (isGrpcWebContentType(contentType)) grpcWeb(http2Exchange(stream, headers));
+          else if (REFLECTION_PATHS.has(String(headers[":path"]))) reflection(stream, headers);
+          else grpc(stream, headers);
+          return;
+        }
+        route(http2Exchange(stream, headers));
+      } catch (error) {
+        // A bug must cost one call, never the process.
+        logger.error("request handling failed", { path: headers[":path"], error });
+        if (!stream.destroyed) stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
       }
-      const answer = answerProbe(String(headers[":method"]), String(headers[":path"]), headers, readiness) ?? notFound(String(headers[":path"]));
-      stream.respond({ ":status": answer.status, "content-type": "text/plain; charset=utf-8" });
-      stream.end(answer.body);
     },
     onHttp1Request(request: http.IncomingMessage, response: http.ServerResponse) {
-      const answer = answerProbe(request.method ?? "GET", request.url ?? "/", request.headers, readiness) ?? notFound(request.url ?? "/");
-      request.resume();
-      sendPlain(response, answer);
+      try {
+        const exchange = http1Exchange(request, response);
+        const contentType = request.headers["content-type"];
+        if (contentType?.startsWith("application/grpc")) {
+          if (isGrpcWebContentType(contentType)) {
+            grpcWeb(exchange);
+            return;
+          }
+          // gRPC proper needs HTTP/2 trailers; point HTTP/1.1 clients at h2c or gRPC-Web.
+          discardBody(exchange);
+          sendHttpPlain(exchange, 505, "gRPC needs HTTP/2 (h2c with prior knowledge); over HTTP/1.1 use gRPC-Web (application/grpc-web) or HTTP/JSON");
+          return;
+        }
+        route(exchange);
+      } catch (error) {
+        logger.error("request handling failed", { path: request.url, error });
+        response.destroy();
+      }
     },
   };
-}
-
-function notFound(path: string) {
-  return { status: 404, body: `no route for ${path.split("?")[0]}` };
 }

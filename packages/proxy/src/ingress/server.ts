@@ -2,15 +2,14 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { Logger } from "../observability/logger.js";
-import type { PlainResponse } from "./http/probes.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /** Handlers of the front port, one per protocol family. */
 export interface FrontHandlers {
-  /** HTTP/2 streams (gRPC, and later JSON/gRPC-Web over h2c). */
+  /** HTTP/2 streams (gRPC, and JSON and gRPC-Web over h2c). */
   onHttp2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
-  /** HTTP/1.1 requests (probes, and later JSON/gRPC-Web). */
+  /** HTTP/1.1 requests (probes, JSON and gRPC-Web). */
   onHttp1Request(request: http.IncomingMessage, response: http.ServerResponse): void;
 }
 
@@ -28,13 +27,6 @@ export interface FrontServer {
   readonly port: number;
   /** Stops accepting, lets open calls finish for up to `graceMs`, then closes what is left. */
   close(graceMs?: number): Promise<void>;
-}
-
-/** Writes a plain-text response on HTTP/1.1. */
-export function sendPlain(response: http.ServerResponse, answer: PlainResponse): void {
-  const body = Buffer.from(answer.body, "utf8");
-  response.writeHead(answer.status, { "content-type": "text/plain; charset=utf-8", "content-length": body.length, ...answer.headers });
-  response.end(body);
 }
 
 /**

@@ -1,10 +1,9 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { create } from "@bufbuild/protobuf";
-import { type MetadataEntry, MetadataEntrySchema } from "@switchboard/protocol";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { AsyncQueue } from "../../internal/async-queue.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Dispatcher, ModelSource, Reply } from "../../router/types.js";
+import { replyHeaders, requestMetadata } from "../http/metadata.js";
 import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "./framing.js";
 
 /** Options of {@link createGrpcHandler}. */
@@ -13,36 +12,6 @@ export interface GrpcHandlerOptions {
   dispatcher: Dispatcher;
   maxMessageSize: number;
   logger: Logger;
-}
-
-/** Headers that never become Cloudstate metadata (clarification 13). */
-const SKIPPED_HEADERS = new Set(["te", "connection", "content-length", "content-type", "user-agent", "accept-encoding"]);
-
-/** Converts request headers to Cloudstate metadata entries; `-bin` headers go as bytes. */
-export function headersToMetadata(headers: IncomingHttpHeaders): MetadataEntry[] {
-  const entries: MetadataEntry[] = [];
-  for (const [key, raw] of Object.entries(headers)) {
-    if (key.startsWith(":") || key.startsWith("grpc-") || SKIPPED_HEADERS.has(key) || raw === undefined) continue;
-    for (const value of Array.isArray(raw) ? raw : [raw]) {
-      entries.push(
-        key.endsWith("-bin")
-          ? create(MetadataEntrySchema, { key, value: { case: "bytesValue", value: Buffer.from(value, "base64") } })
-          : create(MetadataEntrySchema, { key, value: { case: "stringValue", value } }),
-      );
-    }
-  }
-  return entries;
-}
-
-function replyHeaders(reply: Reply | undefined): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const entry of reply?.metadata ?? []) {
-    const key = entry.key.toLowerCase();
-    if (entry.value.case === "stringValue" && !key.startsWith(":") && !key.startsWith("grpc-") && key !== "content-type") {
-      headers[key] = entry.value.value;
-    }
-  }
-  return headers;
 }
 
 /**
@@ -117,7 +86,7 @@ export function createGrpcHandler(options: GrpcHandlerOptions): (stream: ServerH
     });
     const invocation = {
       method,
-      metadata: headersToMetadata(headers),
+      metadata: requestMetadata(headers),
       signal: controller.signal,
       ...(timeoutMs !== undefined ? { deadline: Date.now() + timeoutMs } : {}),
     };
