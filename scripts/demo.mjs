@@ -25,7 +25,7 @@ function stop(code) {
 }
 
 function run(name, args, env) {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, args, { cwd: process.cwd(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
   child.stdout.on("data", (chunk) => {
     process.stdout.write(chunk);
@@ -46,13 +46,16 @@ Switchboard demo: a counter value entity (com.example.counter.CounterService) on
 
   gRPC:  grpcurl -plaintext -import-path protocols/frontend -import-path examples/counter/proto -proto counter.proto \\
            -d '{"counter_id":"c1","value":5}' 127.0.0.1:9000 com.example.counter.CounterService/Increase
-  CLI:   npx switchboard call 127.0.0.1:9000 com.example.counter.CounterService/GetCurrentCounter '{"counterId":"c1"}'
-  HTTP:  curl -s -XPOST localhost:9000/com.example.counter.CounterService/Increase -d '{"counterId":"c1","value":5}'
+  CLI:   npx switchboard call com.example.counter.CounterService/GetCurrentCounter '{"counterId":"c1"}'
+  HTTP:  curl -s -XPOST localhost:9000/counters/c1/increase -H 'content-type: application/json' -d '{"value":5}'
+         curl -s localhost:9000/counters/c1
 
 Press Ctrl-C to stop.`);
 }
 
 process.once("SIGINT", () => stop(0));
 process.once("SIGTERM", () => stop(0));
-run("user function", [userFunction], { HOST: "127.0.0.1", PORT: "8080" });
-run("proxy", [proxyBin, "start"], { USER_FUNCTION_HOST: "127.0.0.1", USER_FUNCTION_PORT: "8080", HTTP_PORT: process.env.HTTP_PORT ?? "9000" });
+// Ports are the Cloudstate defaults; DEMO_USER_FUNCTION_PORT and HTTP_PORT move them (tests do).
+const userFunctionPort = process.env.DEMO_USER_FUNCTION_PORT ?? "8080";
+run("user function", [userFunction], { HOST: "127.0.0.1", PORT: userFunctionPort });
+run("proxy", [proxyBin, "start"], { USER_FUNCTION_HOST: "127.0.0.1", USER_FUNCTION_PORT: userFunctionPort, HTTP_PORT: process.env.HTTP_PORT ?? "9000" });

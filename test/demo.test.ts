@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, it } from "node:test";
+import { eventually } from "./support/grpc-client.js";
+import { SWITCHBOARD_BIN } from "./support/proxy-process.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as net.AddressInfo).port;
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** The README's demo (`npm start` runs scripts/demo.mjs) and `switchboard call` against it. */
+describe("the demo and switchboard call", () => {
+  it("serves the counter example on SQLite, answers switchboard call and HTTP, and stops both processes on Ctrl-C", async () => {
+    const httpPort = await freePort();
+    const ufPort = await freePort();
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-demo-"));
+    // Run from a scratch directory so the demo's default SQLite file lands there.
+    const demo = spawn(process.execPath, [path.join(ROOT, "scripts/demo.mjs")], {
+      cwd,
+      env: { ...process.env, HTTP_PORT: String(httpPort), DEMO_USER_FUNCTION_PORT: String(ufPort) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    demo.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    demo.stderr.resume();
+    try {
+      await eventually(() => /Press Ctrl-C to stop/.test(out), 15_000, "demo ready");
+      assert.match(out, /switchboard ready on 0\.0\.0\.0:\d+ services: com\.example\.counter\.CounterService, com\.example\.counter\.CounterFanout/);
+      const call = (...args: string[]) =>
+        spawnSync(process.execPath, [SWITCHBOARD_BIN, "call", "--address", `127.0.0.1:${httpPort}`, ...args], { encoding: "utf8" });
+      const increased = call("com.example.counter.CounterService/Increase", '{"counterId":"demo","value":5}');
+      assert.equal(increased.status, 0, increased.stderr);
+      const current = call("com.example.counter.CounterService/GetCurrentCounter", '{"counterId":"demo"}');
+      assert.deepEqual(JSON.parse(current.stdout), { value: "5" });
+      const viaRoute = await fetch(`http://127.0.0.1:${httpPort}/counters/demo`);
+      assert.deepEqual(await viaRoute.json(), { value: "5" });
+      const bad = call("com.example.counter.CounterService/Nope");
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /HTTP 404/);
+      const badJson = call("com.example.counter.CounterService/Increase", "{nope");
+      assert.equal(badJson.status, 2);
+      assert.ok(fs.existsSync(path.join(cwd, ".switchboard/switchboard.db")), "state in the default SQLite file");
+      demo.kill("SIGINT");
+      const [code] = (await once(demo, "exit")) as [number];
+      assert.equal(code, 0);
+      await eventually(
+        async () => !(await fetch(`http://127.0.0.1:${httpPort}/alive`).then(() => true, () => false)),
+        3000,
+        "proxy stopped",
+      );
+    } finally {
+      if (demo.exitCode === null) demo.kill("SIGKILL");
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
