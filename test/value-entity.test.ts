@@ -158,6 +158,24 @@ describe("value entities through the proxy", () => {
     await eventually(() => uf.reportedErrors.some((e) => e.includes("update without a value")), 2000, "reportError");
   });
 
+  it("fails a forward to an unknown service with INTERNAL and reports it to the user function", async () => {
+    const id = nextId();
+    const result = await call(id, [{ case: "fail", value: { message: TRIGGERS.forwardToUnknown } }]);
+    assert.equal(result.code, grpc.status.INTERNAL);
+    assert.match(result.details, /Forward to unknown service method no\.such\.Service\/Call \(forward of cloudstate\.tck\.model\.valueentity\.ValueEntityTckModel\/Process\)/);
+    await eventually(() => uf.reportedErrors.some((e) => e.includes("no.such.Service/Call")), 2000, "reportError");
+    assert.equal((await call(id, [])).code, grpc.status.OK, "the entity keeps working");
+  });
+
+  it("reports a side effect to an unknown service without changing the reply", async () => {
+    const id = nextId();
+    const before = uf.reportedErrors.length;
+    const result = await call(id, [{ case: "fail", value: { message: TRIGGERS.sideEffectToUnknown } }]);
+    assert.equal(result.code, grpc.status.OK);
+    assert.equal(result.messages[0]?.message, "replied");
+    await eventually(() => uf.reportedErrors.slice(before).some((e) => /Side effect to unknown service method no\.such\.Service\/Call/.test(e)), 2000, "reportError");
+  });
+
   it("rejects requests whose entity key is empty or unreadable with INVALID_ARGUMENT", async () => {
     const empty = await call("", []);
     assert.equal(empty.code, grpc.status.INVALID_ARGUMENT);

@@ -114,6 +114,8 @@ export interface Misbehaviour {
     breakStream: string;
     noReply: string;
     updateWithoutValue: string;
+    forwardToUnknown: string;
+    sideEffectToUnknown: string;
   };
 }
 
@@ -123,6 +125,8 @@ export const TRIGGERS: Misbehaviour["triggers"] = {
   breakStream: "!break-stream",
   noReply: "!no-reply",
   updateWithoutValue: "!update-without-value",
+  forwardToUnknown: "!forward-to-unknown",
+  sideEffectToUnknown: "!side-effect-to-unknown",
 };
 
 /** A running model user function. */
@@ -242,6 +246,21 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
               return;
             }
             if (text === TRIGGERS.noReply) return;
+            if (text === TRIGGERS.forwardToUnknown || text === TRIGGERS.sideEffectToUnknown) {
+              const target = { serviceName: "no.such.Service", commandName: "Call", payload: anyPack(valueentity.RequestSchema, create(valueentity.RequestSchema, { id: "x" })) };
+              call.write(
+                create(ValueEntityStreamOutSchema, {
+                  message: {
+                    case: "reply",
+                    value:
+                      text === TRIGGERS.forwardToUnknown
+                        ? { commandId: command.id, clientAction: { action: { case: "forward", value: target } } }
+                        : { commandId: command.id, clientAction: { action: { case: "reply", value: { payload: packString(valueentity.ResponseSchema, "replied") } } }, sideEffects: [target] },
+                  },
+                }),
+              );
+              return;
+            }
             if (text === TRIGGERS.updateWithoutValue) {
               call.write(create(ValueEntityStreamOutSchema, { message: { case: "reply", value: { commandId: command.id, stateAction: { action: { case: "update", value: {} } } } } }));
               return;
