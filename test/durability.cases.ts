@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { eventsourced, valueentity } from "@switchboard/protocol/tck";
-import { createTestClient } from "./support/grpc-client.js";
+import { createTestClient, eventually } from "./support/grpc-client.js";
 import { startModelUserFunction } from "./support/model-user-function.js";
 import { startProxy } from "./support/proxy-process.js";
 
@@ -22,6 +22,7 @@ export function durabilityCase(name: string, makeStore: () => Promise<{ store: s
       const acknowledgedValue = new Map<string, number>(); // entity -> highest acknowledged counter
       const acknowledgedEvents = new Map<string, string[]>(); // entity -> acknowledged event values, in order
       const attempted = new Map<string, string[]>();
+    const ackedEvents = () => [...acknowledgedEvents.values()].reduce((n, l) => n + l.length, 0);
       try {
         for (let round = 0; round < 3; round++) {
           const proxy = await startProxy({ userFunctionPort: uf.port, store });
@@ -51,13 +52,15 @@ export function durabilityCase(name: string, makeStore: () => Promise<{ store: s
               if (v.code !== grpc.status.OK || e.code !== grpc.status.OK) break;
             }
           });
-          await new Promise((r) => setTimeout(r, 400 + round * 100));
+          // Kill mid-load once this round has enough acknowledged writes (bounded in time on a busy machine).
+        const target = ackedEvents() + 60;
+        await eventually(() => ackedEvents() >= target, 20_000, "acknowledged writes before the kill");
           await proxy.kill();
           stop = true;
           await Promise.all(workers);
           client.close();
         }
-        assert.ok([...acknowledgedEvents.values()].reduce((n, l) => n + l.length, 0) > 100, "enough acknowledged writes to mean something");
+        assert.ok(ackedEvents() >= 180, "enough acknowledged writes to mean something");
 
         const proxy = await startProxy({ userFunctionPort: uf.port, store });
         const client = createTestClient(proxy.port);

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AREAS, type Area, formatResultsMarkdown, isFailedRun, type ResultsRow, type RunResults } from "@switchboard/tck";
 import { goSupport } from "./supports/go-support.js";
-import { nodeSupport, pythonSupport, typescriptSdk } from "./supports/pending-supports.js";
+import { nodeSupport, pythonSupport, typescriptSdk } from "./supports/other-supports.js";
 import type { Support } from "./supports/support.js";
 
 /** Every support, in the order of the RESULTS.md rows. */

@@ -21,8 +21,9 @@ export interface ServiceInfoOptions {
 
 /**
  * The files to describe `entities`, with every transitive import: each entity's service file,
- * and each value entity's state file (the proxy does not need those, but tools reading the set
- * can then decode stored state). Deduplicated by file name, dependencies before dependents.
+ * each value entity's and event-sourced entity's state file, and each event type's file (the
+ * proxy does not need those, but tools reading the set can then decode stored state and
+ * journals). Deduplicated by file name, dependencies before dependents.
  */
 export function collectFiles(entities: readonly EntityDefinition[]): DescFile[] {
   const files: DescFile[] = [];
@@ -36,6 +37,10 @@ export function collectFiles(entities: readonly EntityDefinition[]): DescFile[] 
   for (const entity of entities) {
     visit(entity.service.file);
     if (entity.kind === "value-entity") visit(entity.state.file);
+    if (entity.kind === "event-sourced") {
+      visit(entity.state.file);
+      for (const type of entity.eventTypes) visit(type.file);
+    }
   }
   return files;
 }
@@ -43,6 +48,11 @@ export function collectFiles(entities: readonly EntityDefinition[]): DescFile[] 
 /** A serialized `google.protobuf.FileDescriptorSet` of `files`, in order. */
 export function createFileDescriptorSet(files: readonly DescFile[]): Uint8Array {
   return toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: files.map((f) => f.proto) }));
+}
+
+/** The `passivation_strategy` of an entity with this timeout, if it has one. */
+function passivation(timeoutMs: number | undefined) {
+  return timeoutMs === undefined ? {} : { passivationStrategy: { strategy: { case: "timeout" as const, value: { timeout: BigInt(timeoutMs) } } } };
 }
 
 /**
@@ -58,16 +68,12 @@ export function createEntitySpec(entities: readonly EntityDefinition[], info: Se
         case "action":
           return base;
         case "value-entity":
+        case "event-sourced":
+        case "crdt":
           return {
             ...base,
             persistenceId: entity.persistenceId,
-            ...(entity.passivationTimeoutMs === undefined
-              ? {}
-              : {
-                  passivationStrategy: {
-                    strategy: { case: "timeout" as const, value: { timeout: BigInt(entity.passivationTimeoutMs) } },
-                  },
-                }),
+            ...passivation(entity.passivationTimeoutMs),
           };
         default: {
           const unknown: never = entity;

@@ -2,9 +2,9 @@
  * @switchboard/sdk: write Cloudstate user functions in TypeScript and serve them to a Cloudstate
  * 0.2 proxy such as Switchboard.
  *
- * Define entities with {@link action} and {@link valueEntity} from protobuf-es service
- * descriptors, then serve them with {@link serve} (or {@link createServer}). Test handlers
- * without a proxy with `@switchboard/sdk/testing`.
+ * Define entities with {@link action}, {@link valueEntity}, {@link eventSourcedEntity} and
+ * {@link crdtEntity} from protobuf-es service descriptors, then serve them with {@link serve} (or
+ * {@link createServer}). Test handlers without a proxy with `@switchboard/sdk/testing`.
  *
  * @example
  * ```ts
@@ -49,13 +49,57 @@ export type {
   ValueEntityOptions,
 } from "./entities/value/definition.js";
 export { valueEntity } from "./entities/value/definition.js";
+export type {
+  EventHandler,
+  EventHandlers,
+  EventName,
+  EventSourcedEntityDefinition,
+  EventSourcedEntityOptions,
+  EventSourcedHandler,
+  EventSourcedHandlers,
+  ShortName,
+} from "./entities/event-sourced/definition.js";
+export { eventSourcedEntity } from "./entities/event-sourced/definition.js";
+export type { CrdtEntityDefinition, CrdtEntityOptions, CrdtHandler, CrdtHandlers, CrdtOf, CrdtOption } from "./entities/crdt/definition.js";
+export { crdtEntity } from "./entities/crdt/definition.js";
 export type { EntityDefinition } from "./entities/entity-definition.js";
 export { ENTITY_TYPES } from "./entities/entity-definition.js";
 export type { AnyIterable, HandlerResult, MaybePromise } from "./entities/shared/handler-types.js";
 
+// CRDTs
+export type { Crdt, CrdtKind } from "./crdt/crdt.js";
+export { CRDT_KINDS, isCrdt } from "./crdt/crdt.js";
+export type { CrdtOfKind } from "./crdt/create-crdt.js";
+export { createCrdt } from "./crdt/create-crdt.js";
+export type { GCounter } from "./crdt/gcounter.js";
+export { createGCounter } from "./crdt/gcounter.js";
+export type { PNCounter } from "./crdt/pncounter.js";
+export { createPNCounter } from "./crdt/pncounter.js";
+export type { GSet } from "./crdt/gset.js";
+export { createGSet } from "./crdt/gset.js";
+export type { ORSet } from "./crdt/orset.js";
+export { createORSet } from "./crdt/orset.js";
+export type { LWWRegister, LWWRegisterSetOptions } from "./crdt/lww-register.js";
+export { createLWWRegister } from "./crdt/lww-register.js";
+export type { Flag } from "./crdt/flag.js";
+export { createFlag } from "./crdt/flag.js";
+export type { ORMap } from "./crdt/ormap.js";
+export { createORMap } from "./crdt/ormap.js";
+export type { Vote } from "./crdt/vote.js";
+export { createVote } from "./crdt/vote.js";
+export { CrdtClock, CrdtWriteConsistency } from "@switchboard/protocol";
+
+// Values in google.protobuf.Any
+export type { ValueCodec } from "./serde/codecs.js";
+export { codecs, createJsonAny, isJsonAny, JSON_TYPE_URL_PREFIX, jsonTypeOf, parseJsonAny, PRIMITIVE_TYPE_URL_PREFIX } from "./serde/codecs.js";
+
 // Contexts
 export type {
   ActionContext,
+  CloudEvent,
+  CrdtContext,
+  CrdtStreamContext,
+  EventSourcedContext,
   ForwardOptions,
   ForwardReply,
   Metadata,
@@ -63,6 +107,8 @@ export type {
   MetadataItem,
   MethodWithInput,
   SideEffectOptions,
+  StreamedCrdtContext,
+  StreamedMessage,
   ValueEntityContext,
 } from "./context/context.js";
 

@@ -1,6 +1,6 @@
 /**
- * The user function's gRPC server: `EntityDiscovery`, `ActionProtocol` and `ValueEntity`, served
- * with @grpc/grpc-js over plaintext HTTP/2 to the proxy.
+ * The user function's gRPC server: `EntityDiscovery`, `ActionProtocol`, `ValueEntity`,
+ * `EventSourced` and `Crdt`, served with @grpc/grpc-js over plaintext HTTP/2 to the proxy.
  *
  * @module
  */
@@ -15,12 +15,28 @@ import type {
 } from "@grpc/grpc-js";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import type { Empty } from "@bufbuild/protobuf/wkt";
-import type { ActionCommand, ActionResponse, EntitySpec, ProxyInfo, UserFunctionError, ValueEntityStreamIn, ValueEntityStreamOut } from "@switchboard/protocol";
-import { ActionProtocol, EntityDiscovery, PROTOCOL_MAJOR_VERSION, PROTOCOL_MINOR_VERSION, ValueEntity } from "@switchboard/protocol";
+import type {
+  ActionCommand,
+  ActionResponse,
+  CrdtStreamIn,
+  CrdtStreamOut,
+  EntitySpec,
+  EventSourcedStreamIn,
+  EventSourcedStreamOut,
+  ProxyInfo,
+  UserFunctionError,
+  ValueEntityStreamIn,
+  ValueEntityStreamOut,
+} from "@switchboard/protocol";
+import { ActionProtocol, Crdt, EntityDiscovery, EventSourced, PROTOCOL_MAJOR_VERSION, PROTOCOL_MINOR_VERSION, ValueEntity } from "@switchboard/protocol";
 import { createEntitySpec } from "./discovery.js";
 import type { ActionDefinition } from "./entities/action/definition.js";
 import { createActionRuntime } from "./entities/action/runtime.js";
+import type { CrdtEntityDefinition } from "./entities/crdt/definition.js";
+import { createCrdtRuntime } from "./entities/crdt/runtime.js";
 import type { EntityDefinition } from "./entities/entity-definition.js";
+import type { EventSourcedEntityDefinition } from "./entities/event-sourced/definition.js";
+import { createEventSourcedRuntime } from "./entities/event-sourced/runtime.js";
 import type { ValueEntityDefinition } from "./entities/value/definition.js";
 import { createValueEntityRuntime } from "./entities/value/runtime.js";
 import type { Logger } from "./logger.js";
@@ -30,7 +46,7 @@ import { cancellationSignal, readMessages, writeMessages } from "./transport/grp
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
-  /** The entities to serve, made with `action()` and `valueEntity()`. At least one. */
+  /** The entities to serve, made with `action()`, `valueEntity()`, `eventSourcedEntity()` and `crdtEntity()`. At least one. */
   entities: readonly EntityDefinition[];
   /** Name of this user function, sent (for information) in `ServiceInfo.service_name`. */
   serviceName?: string;
@@ -88,7 +104,8 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
 /**
  * Creates the gRPC server of a Cloudstate user function serving `entities`: it answers the
  * proxy's discovery (`cloudstate.EntityDiscovery`) and runs the entities' commands
- * (`cloudstate.action.ActionProtocol`, `cloudstate.valueentity.ValueEntity`).
+ * (`cloudstate.action.ActionProtocol`, `cloudstate.valueentity.ValueEntity`,
+ * `cloudstate.eventsourced.EventSourced`, `cloudstate.crdt.Crdt`).
  *
  * It checks the definitions and builds the discovery answer at once, so a bad definition fails
  * here rather than when the proxy connects.
@@ -128,6 +145,14 @@ export function createServer(options: ServerOptions): UserFunctionServer {
     entities.filter((e): e is ValueEntityDefinition => e.kind === "value-entity"),
     logger,
   );
+  const eventSourcedEntities = createEventSourcedRuntime(
+    entities.filter((e): e is EventSourcedEntityDefinition => e.kind === "event-sourced"),
+    logger,
+  );
+  const crdtEntities = createCrdtRuntime(
+    entities.filter((e): e is CrdtEntityDefinition => e.kind === "crdt"),
+    logger,
+  );
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   let listening = false;
@@ -144,6 +169,8 @@ export function createServer(options: ServerOptions): UserFunctionServer {
       server.addService(createGrpcServiceDefinition(EntityDiscovery), discoveryHandlers(spec, logger));
       server.addService(createGrpcServiceDefinition(ActionProtocol), actionHandlers(actions, logger));
       server.addService(createGrpcServiceDefinition(ValueEntity), valueEntityHandlers(valueEntities, logger));
+      server.addService(createGrpcServiceDefinition(EventSourced), eventSourcedHandlers(eventSourcedEntities, logger));
+      server.addService(createGrpcServiceDefinition(Crdt), crdtHandlers(crdtEntities, logger));
       const port = await new Promise<number>((resolve, reject) => {
         server.bindAsync(formatAddress(host, listenOptions.port ?? DEFAULT_PORT), ServerCredentials.createInsecure(), (error, port) => {
           if (error === null) {
@@ -223,6 +250,20 @@ function actionHandlers(runtime: ReturnType<typeof createActionRuntime>, logger:
 
 function valueEntityHandlers(runtime: ReturnType<typeof createValueEntityRuntime>, logger: Logger): UntypedServiceImplementation {
   const handle: handleBidiStreamingCall<ValueEntityStreamIn, ValueEntityStreamOut> = (call) => {
+    void writeMessages(call, runtime.handle(readMessages(call), cancellationSignal(call)), logger);
+  };
+  return { handle };
+}
+
+function eventSourcedHandlers(runtime: ReturnType<typeof createEventSourcedRuntime>, logger: Logger): UntypedServiceImplementation {
+  const handle: handleBidiStreamingCall<EventSourcedStreamIn, EventSourcedStreamOut> = (call) => {
+    void writeMessages(call, runtime.handle(readMessages(call), cancellationSignal(call)), logger);
+  };
+  return { handle };
+}
+
+function crdtHandlers(runtime: ReturnType<typeof createCrdtRuntime>, logger: Logger): UntypedServiceImplementation {
+  const handle: handleBidiStreamingCall<CrdtStreamIn, CrdtStreamOut> = (call) => {
     void writeMessages(call, runtime.handle(readMessages(call), cancellationSignal(call)), logger);
   };
   return { handle };

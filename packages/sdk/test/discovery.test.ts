@@ -6,6 +6,8 @@ import { http } from "@switchboard/protocol";
 import { SDK_VERSION } from "../src/index.js";
 import type { Harness } from "./support/harness.js";
 import { startHarness } from "./support/harness.js";
+import { crdtModelEntities } from "./support/crdt-model.js";
+import { eventSourcedModelEntities } from "./support/es-model.js";
 import { tckModelEntities } from "./support/tck-model.js";
 
 describe("EntityDiscovery on a real SDK server", () => {
@@ -103,5 +105,36 @@ describe("EntityDiscovery on a real SDK server", () => {
     const spec = await h.client.discover({ protocolMajorVersion: 0, protocolMinorVersion: 1 });
     assert.equal(spec.entities.length, 5);
     assert.ok(h.logs.some((l) => l.level === "warn" && l.message.includes("protocol 0.1")));
+  });
+});
+
+describe("EntityDiscovery with event-sourced and CRDT entities", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness([...eventSourcedModelEntities, ...crdtModelEntities]);
+  });
+  after(() => h.close());
+
+  it("describes them with their entity types, persistence ids and passivation strategies", async () => {
+    const spec = await h.client.discover();
+    const entities = spec.entities.map((e) => [
+      e.entityType,
+      e.serviceName,
+      e.persistenceId,
+      e.passivationStrategy?.strategy.case === "timeout" ? e.passivationStrategy.strategy.value.timeout : undefined,
+    ]);
+    assert.deepEqual(entities, [
+      ["cloudstate.eventsourced.EventSourced", "cloudstate.tck.model.EventSourcedTckModel", "event-sourced-tck-model", undefined],
+      ["cloudstate.eventsourced.EventSourced", "cloudstate.tck.model.EventSourcedTwo", "event-sourced-tck-model-two", undefined],
+      ["cloudstate.eventsourced.EventSourced", "cloudstate.tck.model.EventSourcedConfigured", "event-sourced-configured", 100n],
+      // A CRDT entity's persistence id defaults to its service name.
+      ["cloudstate.crdt.Crdt", "cloudstate.tck.model.crdt.CrdtTckModel", "cloudstate.tck.model.crdt.CrdtTckModel", undefined],
+      ["cloudstate.crdt.Crdt", "cloudstate.tck.model.crdt.CrdtTwo", "cloudstate.tck.model.crdt.CrdtTwo", undefined],
+      ["cloudstate.crdt.Crdt", "cloudstate.tck.model.crdt.CrdtConfigured", "cloudstate.tck.model.crdt.CrdtConfigured", 100n],
+    ]);
+    const set = fromBinary(FileDescriptorSetSchema, spec.proto);
+    const registry = createFileRegistry(set);
+    for (const entity of spec.entities) assert.ok(registry.getService(entity.serviceName), `${entity.serviceName} resolves`);
+    assert.ok(registry.getMessage("cloudstate.tck.model.Persisted"), "the event and state type is described");
   });
 });

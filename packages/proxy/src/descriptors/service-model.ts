@@ -132,7 +132,8 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
       name: desc.typeName,
       kind,
       entityType: entity.entityType,
-      persistenceId: entity.persistenceId,
+      // Some supports (go-support for CRDTs) send no persistence id: namespace state by service then, so two services never share it.
+      persistenceId: entity.persistenceId !== "" ? entity.persistenceId : desc.typeName,
       passivationTimeoutMs: timeout !== undefined && timeout > 0 ? timeout : undefined,
       methods,
       desc,

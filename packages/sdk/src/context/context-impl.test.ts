@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { MetadataSchema } from "@switchboard/protocol";
 import { action as actionModel } from "@switchboard/protocol/tck";
 import { CommandFailure, isCommandFailure } from "../errors.js";
-import { ActionContextImpl, asForwardCall, createMetadata, metadataFromProtocol } from "./context-impl.js";
+import { ActionContextImpl, asForwardCall, cloudEventOf, createMetadata, metadataFromProtocol, metadataItemsFromInit } from "./context-impl.js";
 
 describe("Metadata", () => {
   const metadata = metadataFromProtocol(
@@ -66,5 +66,41 @@ describe("ActionContextImpl", () => {
       () => ctx.fail("nope"),
       (e: unknown) => isCommandFailure(e) && e instanceof CommandFailure && e.message === "nope",
     );
+  });
+});
+
+describe("CloudEvent attributes", () => {
+  it("reads the ce-* metadata of an event, and is undefined without any", () => {
+    const ctx = new ActionContextImpl(
+      createMetadata([
+        { key: "ce-id", value: "12" },
+        { key: "ce-source", value: "shopping-cart" },
+        { key: "ce-specversion", value: "1.0" },
+        { key: "ce-type", value: "type.googleapis.com/com.example.ItemAdded" },
+        { key: "Content-Type", value: "application/vnd.cloudstate.protobuf.any" },
+        { key: "ce-subject", value: "cart-7" },
+      ]),
+      new AbortController().signal,
+    );
+    assert.deepEqual(ctx.cloudEvent, {
+      id: "12",
+      source: "shopping-cart",
+      specVersion: "1.0",
+      type: "type.googleapis.com/com.example.ItemAdded",
+      subject: "cart-7",
+      time: undefined,
+      dataSchema: undefined,
+      dataContentType: "application/vnd.cloudstate.protobuf.any",
+    });
+    assert.equal(cloudEventOf(createMetadata([{ key: "x-user", value: "u" }])), undefined);
+  });
+
+  it("passes a Metadata view on to forwards and side effects", () => {
+    const metadata = createMetadata([
+      { key: "ce-subject", value: "s" },
+      { key: "token-bin", value: new Uint8Array([1]) },
+    ]);
+    assert.deepEqual(metadataItemsFromInit(metadata), metadata.entries());
+    assert.deepEqual(metadataItemsFromInit({ a: "1" }), [{ key: "a", value: "1" }]);
   });
 });

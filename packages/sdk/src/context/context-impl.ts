@@ -11,8 +11,14 @@ import type { Metadata as ProtocolMetadata } from "@switchboard/protocol";
 import type { EffectCall, SideEffectRecord } from "../entities/shared/outcome.js";
 import { CommandFailure } from "../errors.js";
 import { packAny } from "../serde/any.js";
+import type { CrdtWriteConsistency } from "@switchboard/protocol";
+import type { Crdt } from "../crdt/crdt.js";
 import type {
   ActionContext,
+  CloudEvent,
+  CrdtContext,
+  CrdtStreamContext,
+  EventSourcedContext,
   ForwardOptions,
   ForwardReply,
   Metadata,
@@ -20,6 +26,8 @@ import type {
   MetadataItem,
   MethodWithInput,
   SideEffectOptions,
+  StreamedCrdtContext,
+  StreamedMessage,
   ValueEntityContext,
 } from "./context.js";
 
@@ -101,12 +109,40 @@ export function metadataFromProtocol(metadata: ProtocolMetadata | undefined): Me
   return createMetadata(items);
 }
 
-/** The entries of a {@link MetadataInit}, in insertion order. */
-export function metadataItemsFromInit(init: MetadataInit | undefined): MetadataItem[] {
-  return init === undefined ? [] : Object.entries(init).map(([key, value]) => ({ key, value }));
+/** Whether `value` is a {@link Metadata} view rather than a {@link MetadataInit} record. */
+function isMetadata(value: MetadataInit | Metadata): value is Metadata {
+  return (
+    value instanceof MetadataImpl || (typeof (value as Partial<Metadata>).entries === "function" && typeof (value as Partial<Metadata>).getAll === "function")
+  );
 }
 
-function effectCall<I extends DescMessage>(method: MethodWithInput<I>, request: MessageInitShape<I>, metadata: MetadataInit | undefined): EffectCall {
+/** The entries of a {@link MetadataInit} (in insertion order) or of a {@link Metadata} view. */
+export function metadataItemsFromInit(init: MetadataInit | Metadata | undefined): MetadataItem[] {
+  if (init === undefined) return [];
+  if (isMetadata(init)) return [...init.entries()];
+  return Object.entries(init).map(([key, value]) => ({ key, value }));
+}
+
+/** The CloudEvents attributes in `metadata`, if it has any `ce-*` entry. */
+export function cloudEventOf(metadata: Metadata): CloudEvent | undefined {
+  if (!metadata.entries().some((item) => item.key.toLowerCase().startsWith("ce-"))) return undefined;
+  return {
+    id: metadata.get("ce-id") ?? "",
+    source: metadata.get("ce-source") ?? "",
+    specVersion: metadata.get("ce-specversion") ?? "",
+    type: metadata.get("ce-type") ?? "",
+    subject: metadata.get("ce-subject"),
+    time: metadata.get("ce-time"),
+    dataSchema: metadata.get("ce-dataschema"),
+    dataContentType: metadata.get("content-type"),
+  };
+}
+
+function effectCall<I extends DescMessage>(
+  method: MethodWithInput<I>,
+  request: MessageInitShape<I>,
+  metadata: MetadataInit | Metadata | undefined,
+): EffectCall {
   const message = create(method.input, request);
   return {
     method,
@@ -124,6 +160,10 @@ export class ActionContextImpl implements ActionContext {
     readonly metadata: Metadata,
     readonly signal: AbortSignal,
   ) {}
+
+  get cloudEvent(): CloudEvent | undefined {
+    return cloudEventOf(this.metadata);
+  }
 
   forward<I extends DescMessage>(method: MethodWithInput<I>, request: MessageInitShape<I>, options?: ForwardOptions): ForwardReply {
     const call = effectCall(method, request, options?.metadata);
@@ -198,5 +238,162 @@ export class ValueEntityContextImpl<State extends DescMessage> extends ActionCon
   /** The net state change of the command: the last update, or a delete. */
   stateChange(): ValueEntityStateChange<State> | undefined {
     return this.#change;
+  }
+}
+
+/**
+ * What an event-sourced command runs against: the working state and the emitted events, owned by
+ * the entity instance.
+ */
+export interface EventSourcedCommandSession {
+  /** The working state: the entity's state with the command's events applied. */
+  readonly state: Message;
+  /** The sequence number of the last event, emitted ones included. */
+  readonly sequenceNumber: bigint;
+  /** Applies and records an event (a message of a declared event type, or an Any). */
+  emit(event: Message): void;
+}
+
+function isMessageSchema(value: unknown): value is DescMessage {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Partial<DescMessage>).kind === "message" &&
+    typeof (value as Partial<DescMessage>).typeName === "string"
+  );
+}
+
+/** {@link EventSourcedContext} implementation over a command session. */
+export class EventSourcedContextImpl<State extends DescMessage, Event extends DescMessage>
+  extends ActionContextImpl
+  implements EventSourcedContext<State, Event>
+{
+  readonly #session: EventSourcedCommandSession;
+
+  constructor(
+    metadata: Metadata,
+    signal: AbortSignal,
+    readonly entityId: string,
+    session: EventSourcedCommandSession,
+  ) {
+    super(metadata, signal);
+    this.#session = session;
+  }
+
+  get state(): MessageShape<State> {
+    return this.#session.state as MessageShape<State>;
+  }
+
+  get sequenceNumber(): bigint {
+    return this.#session.sequenceNumber;
+  }
+
+  emit(event: MessageShape<Event> | Any): void;
+  emit<E extends Event>(type: E, init: MessageInitShape<E>): void;
+  emit(eventOrType: unknown, init?: unknown): void {
+    if (isMessageSchema(eventOrType)) {
+      this.#session.emit(create(eventOrType, init as MessageInitShape<DescMessage>));
+      return;
+    }
+    if (typeof eventOrType !== "object" || eventOrType === null || typeof (eventOrType as Partial<Message>).$typeName !== "string") {
+      throw new TypeError("emit() takes an event message (made with create()), an Any, or an event type and an init object");
+    }
+    this.#session.emit(eventOrType as Message);
+  }
+}
+
+/** What a CRDT command runs against, owned by the entity instance. */
+export interface CrdtCommandSession<C extends Crdt> {
+  /** The CRDT, made from the entity's `crdt` option on first use. */
+  crdt(): C;
+}
+
+/** A subscription a streamed CRDT command registered. */
+export interface CrdtSubscription<C extends Crdt> {
+  onStateChange?: (state: C, ctx: CrdtStreamContext) => unknown;
+  onCancel?: (state: C, ctx: CrdtContext<C>) => unknown;
+}
+
+/** {@link CrdtContext} and {@link StreamedCrdtContext} implementation. */
+export class CrdtContextImpl<C extends Crdt, O extends DescMessage = DescMessage> extends ActionContextImpl implements StreamedCrdtContext<C, O> {
+  readonly #session: CrdtCommandSession<C>;
+  readonly #allowSubscriptions: boolean;
+  #deleted = false;
+  #subscription: CrdtSubscription<C> | undefined;
+  writeConsistency: CrdtWriteConsistency = 0;
+
+  /**
+   * @param streamed - `Command.streamed`.
+   * @param allowSubscriptions - whether `onStateChange`/`onCancel` may be called (a streamed
+   *   command's handler; not a cancellation callback).
+   */
+  constructor(
+    metadata: Metadata,
+    signal: AbortSignal,
+    readonly entityId: string,
+    readonly streamed: boolean,
+    session: CrdtCommandSession<C>,
+    allowSubscriptions: boolean,
+  ) {
+    super(metadata, signal);
+    this.#session = session;
+    this.#allowSubscriptions = allowSubscriptions;
+  }
+
+  get state(): C {
+    return this.#session.crdt();
+  }
+
+  delete(): void {
+    this.#deleted = true;
+  }
+
+  // biome-ignore lint/suspicious/noConfusingVoidType: lets a callback end without `return` (no message)
+  onStateChange(callback: (state: C, ctx: CrdtStreamContext) => StreamedMessage<O> | void): void {
+    this.#subscribe("onStateChange").onStateChange = callback;
+  }
+
+  onCancel(callback: (state: C, ctx: CrdtContext<C>) => void): void {
+    this.#subscribe("onCancel").onCancel = callback;
+  }
+
+  #subscribe(what: string): CrdtSubscription<C> {
+    if (!this.#allowSubscriptions) throw new Error(`${what}() can only be called by the handler of a server-streaming method`);
+    if (!this.streamed) throw new Error(`${what}() needs a streamed call; this command is not streamed (check ctx.streamed first)`);
+    this.#subscription ??= {};
+    return this.#subscription;
+  }
+
+  /** Whether the command asked to delete the CRDT. */
+  get deleted(): boolean {
+    return this.#deleted;
+  }
+
+  /** The subscription the command registered, if any. */
+  get subscription(): CrdtSubscription<C> | undefined {
+    return this.#subscription;
+  }
+}
+
+/** {@link CrdtStreamContext} implementation. */
+export class CrdtStreamContextImpl extends ActionContextImpl implements CrdtStreamContext {
+  #ended = false;
+
+  constructor(
+    metadata: Metadata,
+    signal: AbortSignal,
+    readonly entityId: string,
+    readonly commandId: bigint,
+  ) {
+    super(metadata, signal);
+  }
+
+  endStream(): void {
+    this.#ended = true;
+  }
+
+  /** Whether `endStream()` was called. */
+  get ended(): boolean {
+    return this.#ended;
   }
 }

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { action as actionModel, crdt, valueentity } from "@switchboard/protocol/tck";
+import { action as actionModel, crdt, eventlogeventing, eventsourced, valueentity } from "@switchboard/protocol/tck";
+import { createGCounter } from "../crdt/gcounter.js";
+import { crdtEntity } from "./crdt/definition.js";
+import { eventSourcedEntity } from "./event-sourced/definition.js";
 import { action } from "./action/definition.js";
 import { valueEntity } from "./value/definition.js";
 import type { ValueEntityHandlers } from "./value/definition.js";
@@ -90,11 +93,86 @@ describe("action()", () => {
   });
 });
 
+describe("eventSourcedEntity()", () => {
+  const base = { service: eventsourced.EventSourcedTwo, persistenceId: "two", state: eventsourced.PersistedSchema, handlers: { call: () => ({}) } };
+
+  it("builds a definition: snapshots every 100 events by default, event handlers by type name", () => {
+    const def = eventSourcedEntity({ ...base, eventTypes: [eventsourced.PersistedSchema], events: { Persisted: () => {} } });
+    assert.equal(def.kind, "event-sourced");
+    assert.equal(def.snapshotEvery, 100);
+    assert.deepEqual([...def.eventHandlers.keys()], ["cloudstate.tck.model.Persisted"]);
+    assert.equal(eventSourcedEntity(base).eventTypes.length, 0);
+  });
+
+  it("rejects a bad snapshotEvery, persistence id or passivation timeout", () => {
+    assert.throws(() => eventSourcedEntity({ ...base, snapshotEvery: -1 }), /snapshotEvery must be a non-negative integer/);
+    assert.throws(() => eventSourcedEntity({ ...base, persistenceId: "" }), /persistenceId must be a non-empty string/);
+    assert.throws(() => eventSourcedEntity({ ...base, passivationTimeoutMs: 0 }), /passivationTimeoutMs must be a positive integer/);
+  });
+
+  it("rejects a missing event handler, a handler of no declared type, and two types with one short name", () => {
+    assert.throws(
+      () => eventSourcedEntity({ ...base, eventTypes: [eventsourced.PersistedSchema], events: {} as never }),
+      /no event handler for cloudstate\.tck\.model\.Persisted \(key "Persisted" in events\)/,
+    );
+    assert.throws(
+      () => eventSourcedEntity({ ...base, events: { Persisted: () => {} } as never }),
+      /events has a handler "Persisted" for no type in eventTypes/,
+    );
+    assert.throws(
+      () =>
+        eventSourcedEntity({ ...base, eventTypes: [eventsourced.ResponseSchema, eventlogeventing.ResponseSchema], events: { Response: () => {} } as never }),
+      /event types cloudstate\.tck\.model\.Response and cloudstate\.tck\.model\.eventlogeventing\.Response have the same short name/,
+    );
+  });
+
+  it("rejects streamed methods and methods without an entity key", () => {
+    assert.throws(
+      () => eventSourcedEntity({ ...base, service: crdt.CrdtTckModel, handlers: { process: () => undefined, processStreamed: () => undefined } }),
+      /ProcessStreamed is server_streaming; event-sourced entity methods must be unary/,
+    );
+    assert.throws(() => eventSourcedEntity({ ...base, service: actionModel.ActionTwo, handlers: { call: () => undefined } }), /has no entity key field/);
+  });
+});
+
+describe("crdtEntity()", () => {
+  it("builds a definition from a type name or a factory; the persistence id defaults to the service name", () => {
+    const def = crdtEntity({ service: crdt.CrdtTwo, crdt: "PNCounter", handlers: { call: () => ({}) } });
+    assert.equal(def.kind, "crdt");
+    assert.equal(def.persistenceId, "cloudstate.tck.model.crdt.CrdtTwo");
+    assert.equal(def.createCrdt("x").kind, "PNCounter");
+    const made = crdtEntity({ service: crdt.CrdtTwo, crdt: () => createGCounter(), persistenceId: "counters", handlers: { call: () => ({}) } });
+    assert.equal(made.persistenceId, "counters");
+    assert.equal(made.createCrdt("x").kind, "GCounter");
+  });
+
+  it("allows server-streaming methods, and rejects a bad crdt option", () => {
+    assert.doesNotThrow(() =>
+      crdtEntity({ service: crdt.CrdtTckModel, crdt: "Vote", handlers: { process: () => undefined, processStreamed: () => undefined } }),
+    );
+    assert.throws(
+      () => crdtEntity({ service: crdt.CrdtTwo, crdt: "Counter" as "Flag", handlers: { call: () => ({}) } }),
+      /crdt must be one of GCounter, PNCounter/,
+    );
+    const notACrdt = crdtEntity({ service: crdt.CrdtTwo, crdt: () => ({}) as ReturnType<typeof createGCounter>, handlers: { call: () => ({}) } });
+    assert.throws(() => notACrdt.createCrdt("x"), /is not a CRDT/);
+  });
+
+  it("rejects client-streaming methods", () => {
+    assert.throws(
+      () => crdtEntity({ service: actionModel.ActionTckModel, crdt: "Flag", handlers: {} as never }),
+      /ProcessStreamedIn is client_streaming; CRDT entity methods must be unary or server_streaming/,
+    );
+  });
+});
+
 describe("ENTITY_TYPES", () => {
   it("names the Cloudstate protocol services", async () => {
     const { ENTITY_TYPES } = await import("./entity-definition.js");
-    const { ActionProtocol, ValueEntity } = await import("@switchboard/protocol");
+    const { ActionProtocol, Crdt, EventSourced, ValueEntity } = await import("@switchboard/protocol");
     assert.equal(ENTITY_TYPES.action, ActionProtocol.typeName);
     assert.equal(ENTITY_TYPES["value-entity"], ValueEntity.typeName);
+    assert.equal(ENTITY_TYPES["event-sourced"], EventSourced.typeName);
+    assert.equal(ENTITY_TYPES.crdt, Crdt.typeName);
   });
 });

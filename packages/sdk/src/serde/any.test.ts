@@ -37,3 +37,16 @@ describe("packAny / unpackAny", () => {
     assert.match(bad.error, /^cannot decode the google\.protobuf\.Duration payload: /);
   });
 });
+
+describe("unpackAny into google.protobuf.Any", () => {
+  it("gives the payload itself, whatever its type (methods taking Any, eventing subscribers)", () => {
+    const json = create(AnySchema, { typeUrl: "json.cloudstate.io/T", value: new Uint8Array([10, 2, 123, 125]) });
+    const unpacked = unpackAny(AnySchema, json);
+    assert.ok("value" in unpacked);
+    assert.equal(unpacked.value, json);
+    // An Any packed in an Any is unpacked once.
+    const wrapped = packAny(AnySchema, json);
+    const inner = unpackAny(AnySchema, wrapped);
+    assert.ok("value" in inner && inner.value.typeUrl === "json.cloudstate.io/T");
+  });
+});

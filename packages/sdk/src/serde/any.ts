@@ -33,10 +33,17 @@ export type UnpackResult<Desc extends DescMessage> = { value: MessageShape<Desc>
  * type URL with bytes is decoded as `schema`, as node-support does, to be lenient with proxies
  * that leave it out. Any host part of the type URL is accepted; only the type name after the last
  * `/` has to match.
+ *
+ * When `schema` is `google.protobuf.Any` itself, a payload of any other type is the value: a
+ * method taking `google.protobuf.Any` receives the payload as is (an eventing subscriber gets
+ * journal events of any type, JSON ones included, this way; protocol §2.12).
  */
 export function unpackAny<Desc extends DescMessage>(schema: Desc, packed: Any | undefined): UnpackResult<Desc> {
   if (packed === undefined) {
     return { value: create(schema) };
+  }
+  if (schema.typeName === AnySchema.typeName && packed.typeUrl !== typeUrlOf(AnySchema)) {
+    return { value: packed as unknown as MessageShape<Desc> };
   }
   if (packed.typeUrl !== "") {
     const typeName = packed.typeUrl.slice(packed.typeUrl.lastIndexOf("/") + 1);

@@ -8,11 +8,25 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import type { ClientDuplexStream, MethodDefinition, StatusObject } from "@grpc/grpc-js";
 import { Client, credentials, Metadata as GrpcMetadata } from "@grpc/grpc-js";
-import type { ActionCommand, ActionResponse, EntitySpec, ValueEntityStreamIn, ValueEntityStreamOut } from "@switchboard/protocol";
+import type {
+  ActionCommand,
+  ActionResponse,
+  CrdtStreamIn,
+  CrdtStreamOut,
+  EntitySpec,
+  EventSourcedStreamIn,
+  EventSourcedStreamOut,
+  ValueEntityStreamIn,
+  ValueEntityStreamOut,
+} from "@switchboard/protocol";
 import {
   ActionCommandSchema,
   ActionProtocol,
+  Crdt,
+  CrdtStreamInSchema,
   EntityDiscovery,
+  EventSourced,
+  EventSourcedStreamInSchema,
   PROTOCOL_MAJOR_VERSION,
   PROTOCOL_MINOR_VERSION,
   ProxyInfoSchema,
@@ -25,6 +39,8 @@ import { createGrpcServiceDefinition } from "../../src/internal.js";
 const discovery = createGrpcServiceDefinition(EntityDiscovery);
 const actionProtocol = createGrpcServiceDefinition(ActionProtocol);
 const valueEntity = createGrpcServiceDefinition(ValueEntity);
+const eventSourced = createGrpcServiceDefinition(EventSourced);
+const crdt = createGrpcServiceDefinition(Crdt);
 
 /** Packs a message given as an init object. */
 export function payload<D extends DescMessage>(schema: D, init: MessageInitShape<D>): Any {
@@ -114,6 +130,8 @@ export interface ProtocolClient {
   handleStreamedOut(command: MessageInitShape<typeof ActionCommandSchema>): Promise<StreamEnd<ActionResponse>>;
   handleStreamed(): Session<MessageInitShape<typeof ActionCommandSchema>, ActionResponse>;
   valueEntity(): Session<MessageInitShape<typeof ValueEntityStreamInSchema>, ValueEntityStreamOut>;
+  eventSourced(): Session<MessageInitShape<typeof EventSourcedStreamInSchema>, EventSourcedStreamOut>;
+  crdt(): Session<MessageInitShape<typeof CrdtStreamInSchema>, CrdtStreamOut>;
   close(): void;
 }
 
@@ -137,7 +155,12 @@ export function createProtocolClient(port: number): ProtocolClient {
         protocolMinorVersion: PROTOCOL_MINOR_VERSION,
         proxyName: "sdk-test",
         proxyVersion: "0.0.0",
-        supportedEntityTypes: ["cloudstate.action.ActionProtocol", "cloudstate.valueentity.ValueEntity"],
+        supportedEntityTypes: [
+          "cloudstate.action.ActionProtocol",
+          "cloudstate.valueentity.ValueEntity",
+          "cloudstate.eventsourced.EventSourced",
+          "cloudstate.crdt.Crdt",
+        ],
         ...info,
       });
       return unary(client, discovery.discover, request);
@@ -187,6 +210,22 @@ export function createProtocolClient(port: number): ProtocolClient {
         client,
         valueEntity.handle,
         (init: MessageInitShape<typeof ValueEntityStreamInSchema>): ValueEntityStreamIn => create(ValueEntityStreamInSchema, init),
+        new GrpcMetadata(),
+      );
+    },
+    eventSourced() {
+      return openSession(
+        client,
+        eventSourced.handle,
+        (init: MessageInitShape<typeof EventSourcedStreamInSchema>): EventSourcedStreamIn => create(EventSourcedStreamInSchema, init),
+        new GrpcMetadata(),
+      );
+    },
+    crdt() {
+      return openSession(
+        client,
+        crdt.handle,
+        (init: MessageInitShape<typeof CrdtStreamInSchema>): CrdtStreamIn => create(CrdtStreamInSchema, init),
         new GrpcMetadata(),
       );
     },

@@ -5,11 +5,11 @@
  * @module
  */
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
-import { create, hasOption } from "@bufbuild/protobuf";
-import { entity_key, legacy_entity_key } from "@switchboard/protocol";
+import { create } from "@bufbuild/protobuf";
 import type { ValueEntityContext } from "../../context/context.js";
 import type { HandlerResult, HandlerTable, MaybePromise } from "../shared/handler-types.js";
 import { checkHandlers } from "../shared/handler-types.js";
+import { checkEntityMethods, checkPassivationTimeout, checkPersistenceId } from "../shared/validate.js";
 
 /** Handler of one value entity method (value entity methods are always unary). */
 export type ValueEntityHandler<M extends DescMethod, State extends DescMessage> = (
@@ -89,23 +89,9 @@ export interface ValueEntityDefinition<S extends DescService = DescService, Stat
 export function valueEntity<S extends DescService, State extends DescMessage>(options: ValueEntityOptions<S, State>): ValueEntityDefinition<S, State> {
   const { service, persistenceId, state, passivationTimeoutMs } = options;
   const what = `valueEntity(${service.typeName})`;
-  if (typeof persistenceId !== "string" || persistenceId === "") {
-    throw new Error(`${what}: persistenceId must be a non-empty string`);
-  }
-  if (passivationTimeoutMs !== undefined && !(Number.isSafeInteger(passivationTimeoutMs) && passivationTimeoutMs > 0)) {
-    throw new Error(`${what}: passivationTimeoutMs must be a positive integer, got ${passivationTimeoutMs}`);
-  }
-  for (const method of service.methods) {
-    if (method.methodKind !== "unary") {
-      throw new Error(`${what}: ${method.name} is ${method.methodKind}; value entity methods must be unary`);
-    }
-    const hasKey = method.input.fields.some((f) => hasOption(f, entity_key) || hasOption(f, legacy_entity_key));
-    if (!hasKey) {
-      throw new Error(
-        `${what}: the input of ${method.name}, ${method.input.typeName}, has no entity key field; mark one with [(cloudstate.entity_key) = true]`,
-      );
-    }
-  }
+  checkPersistenceId(what, persistenceId);
+  checkPassivationTimeout(what, passivationTimeoutMs);
+  checkEntityMethods(what, service, "value entity", ["unary"]);
   const handlers = checkHandlers(what, service, options.handlers);
   const makeInitial = options.initial;
   return {
