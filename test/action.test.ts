@@ -33,7 +33,9 @@ describe("actions through the proxy", () => {
 
   it("relays a unary call with its payload type URL and request headers as metadata", async () => {
     const before = uf.actionCalls.length;
-    const result = await client.unary(`${SERVICE}/ProcessUnary`, RequestSchema, ResponseSchema, request(group(reply("one"))), { metadata: { "x-custom": "hello" } });
+    const result = await client.unary(`${SERVICE}/ProcessUnary`, RequestSchema, ResponseSchema, request(group(reply("one"))), {
+      metadata: { "x-custom": "hello" },
+    });
     assert.equal(result.code, grpc.status.OK);
     assert.equal(result.messages[0]?.message, "one");
     const recorded = uf.actionCalls[before];
@@ -55,7 +57,12 @@ describe("actions through the proxy", () => {
   });
 
   it("turns a failure into UNKNOWN with the description", async () => {
-    const result = await client.unary(`${SERVICE}/ProcessUnary`, RequestSchema, ResponseSchema, request(group({ case: "fail", value: { message: "expected failure" } })));
+    const result = await client.unary(
+      `${SERVICE}/ProcessUnary`,
+      RequestSchema,
+      ResponseSchema,
+      request(group({ case: "fail", value: { message: "expected failure" } })),
+    );
     assert.equal(result.code, grpc.status.UNKNOWN);
     assert.equal(result.details, "expected failure");
   });
@@ -73,17 +80,30 @@ describe("actions through the proxy", () => {
 
   it("runs a side effect after replying, and a failure's side effects too", async () => {
     const before = callsTo("ActionTwo").length;
-    const result = await client.unary(`${SERVICE}/ProcessUnary`, RequestSchema, ResponseSchema, request(group(reply("r"), { case: "effect", value: { id: "another", synchronous: false } })));
+    const result = await client.unary(
+      `${SERVICE}/ProcessUnary`,
+      RequestSchema,
+      ResponseSchema,
+      request(group(reply("r"), { case: "effect", value: { id: "another", synchronous: false } })),
+    );
     assert.equal(result.messages[0]?.message, "r");
     await eventually(() => callsTo("ActionTwo").length > before, 2000, "side effect");
-    const failed = await client.unary(`${SERVICE}/ProcessUnary`, RequestSchema, ResponseSchema, request(group({ case: "effect", value: { id: "sync", synchronous: true } }, { case: "fail", value: { message: "boom" } })));
+    const failed = await client.unary(
+      `${SERVICE}/ProcessUnary`,
+      RequestSchema,
+      ResponseSchema,
+      request(group({ case: "effect", value: { id: "sync", synchronous: true } }, { case: "fail", value: { message: "boom" } })),
+    );
     assert.equal(failed.details, "boom");
     assert.equal(callsTo("ActionTwo").length, before + 2, "the synchronous side effect ran before the failure was returned");
   });
 
   it("streams in: sends the header first, then payload-only messages, and returns one reply", async () => {
     const before = uf.actionCalls.length;
-    const result = await client.clientStream(`${SERVICE}/ProcessStreamedIn`, RequestSchema, ResponseSchema, [request(group(reply("one"))), request(group(reply("two")))]);
+    const result = await client.clientStream(`${SERVICE}/ProcessStreamedIn`, RequestSchema, ResponseSchema, [
+      request(group(reply("one"))),
+      request(group(reply("two"))),
+    ]);
     assert.equal(result.code, grpc.status.OK);
     assert.equal(result.messages[0]?.message, "two");
     const recorded = uf.actionCalls[before];
@@ -96,9 +116,17 @@ describe("actions through the proxy", () => {
   });
 
   it("streams out: one command in, a reply per group out, in order", async () => {
-    const result = await client.serverStream(`${SERVICE}/ProcessStreamedOut`, RequestSchema, ResponseSchema, request(group(reply("A")), group(reply("B")), group(), group(reply("C"))));
+    const result = await client.serverStream(
+      `${SERVICE}/ProcessStreamedOut`,
+      RequestSchema,
+      ResponseSchema,
+      request(group(reply("A")), group(reply("B")), group(), group(reply("C"))),
+    );
     assert.equal(result.code, grpc.status.OK);
-    assert.deepEqual(result.messages.map((m) => m.message), ["A", "B", "C"]);
+    assert.deepEqual(
+      result.messages.map((m) => m.message),
+      ["A", "B", "C"],
+    );
   });
 
   it("streams both ways, with forwards resolved in order", async () => {
@@ -108,13 +136,22 @@ describe("actions through the proxy", () => {
       request(group(reply("Y")), group(reply("Z"))),
     ]);
     assert.equal(result.code, grpc.status.OK);
-    assert.deepEqual(result.messages.map((m) => m.message), ["X", "", "Y", "Z"]);
+    assert.deepEqual(
+      result.messages.map((m) => m.message),
+      ["X", "", "Y", "Z"],
+    );
   });
 
   it("ends a streamed call with the failure's description", async () => {
-    const result = await client.bidi(`${SERVICE}/ProcessStreamed`, RequestSchema, ResponseSchema, [request(group(reply("ok"))), request(group({ case: "fail", value: { message: "expected failure" } }))]);
+    const result = await client.bidi(`${SERVICE}/ProcessStreamed`, RequestSchema, ResponseSchema, [
+      request(group(reply("ok"))),
+      request(group({ case: "fail", value: { message: "expected failure" } })),
+    ]);
     assert.equal(result.code, grpc.status.UNKNOWN);
     assert.equal(result.details, "expected failure");
-    assert.deepEqual(result.messages.map((m) => m.message), ["ok"]);
+    assert.deepEqual(
+      result.messages.map((m) => m.message),
+      ["ok"],
+    );
   });
 });

@@ -59,7 +59,11 @@ describe("the demo and switchboard call", () => {
       const [code] = (await once(demo, "exit")) as [number];
       assert.equal(code, 0);
       await eventually(
-        async () => !(await fetch(`http://127.0.0.1:${httpPort}/alive`).then(() => true, () => false)),
+        async () =>
+          !(await fetch(`http://127.0.0.1:${httpPort}/alive`).then(
+            () => true,
+            () => false,
+          )),
         3000,
         "proxy stopped",
       );

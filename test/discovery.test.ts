@@ -80,14 +80,22 @@ describe("discovery, readiness and the command line", () => {
     try {
       assert.equal((await client.unary(PROCESS, valueentity.RequestSchema, valueentity.ResponseSchema, { id: "r" })).code, grpc.status.OK);
       await uf.close();
-      await eventually(async () => (await client.unary(PROCESS, valueentity.RequestSchema, valueentity.ResponseSchema, { id: "r" })).code === grpc.status.UNAVAILABLE, 3000, "UNAVAILABLE");
+      await eventually(
+        async () => (await client.unary(PROCESS, valueentity.RequestSchema, valueentity.ResponseSchema, { id: "r" })).code === grpc.status.UNAVAILABLE,
+        3000,
+        "UNAVAILABLE",
+      );
       const started = Date.now();
       const down = await client.unary(PROCESS, valueentity.RequestSchema, valueentity.ResponseSchema, { id: "r" });
       assert.equal(down.code, grpc.status.UNAVAILABLE);
       assert.ok(Date.now() - started < 1000);
       uf = await startModelUserFunction({ port: ufPort });
       await eventually(() => uf.discoverCalls.length === 1, 10_000, "re-discovery");
-      await eventually(async () => (await client.unary(PROCESS, valueentity.RequestSchema, valueentity.ResponseSchema, { id: "r" })).code === grpc.status.OK, 5000, "calls work again");
+      await eventually(
+        async () => (await client.unary(PROCESS, valueentity.RequestSchema, valueentity.ResponseSchema, { id: "r" })).code === grpc.status.OK,
+        5000,
+        "calls work again",
+      );
       assert.equal(uf.discoverCalls.length, 1, "discover called once per connection");
     } finally {
       client.close();
@@ -104,9 +112,17 @@ describe("discovery, readiness and the command line", () => {
       const unknownService = await client.unary("/no.such.Service/Call", valueentity.RequestSchema, valueentity.ResponseSchema, { id: "a" });
       assert.equal(unknownService.code, grpc.status.UNIMPLEMENTED);
       assert.match(unknownService.details, /unknown service no\.such\.Service/);
-      const unknownMethod = await client.unary("/cloudstate.tck.model.valueentity.ValueEntityTckModel/Nope", valueentity.RequestSchema, valueentity.ResponseSchema, { id: "a" });
+      const unknownMethod = await client.unary(
+        "/cloudstate.tck.model.valueentity.ValueEntityTckModel/Nope",
+        valueentity.RequestSchema,
+        valueentity.ResponseSchema,
+        { id: "a" },
+      );
       assert.equal(unknownMethod.code, grpc.status.UNIMPLEMENTED);
-      const big = await client.unary(PROCESS, valueentity.RequestSchema, valueentity.ResponseSchema, { id: "a", actions: [{ action: { case: "update", value: { value: "x".repeat(5000) } } }] });
+      const big = await client.unary(PROCESS, valueentity.RequestSchema, valueentity.ResponseSchema, {
+        id: "a",
+        actions: [{ action: { case: "update", value: { value: "x".repeat(5000) } } }],
+      });
       assert.equal(big.code, grpc.status.RESOURCE_EXHAUSTED);
       assert.match(big.details, /exceeds the maximum of 1000 bytes/);
       const fine = await client.unary(PROCESS, valueentity.RequestSchema, valueentity.ResponseSchema, { id: "a" });
@@ -120,10 +136,18 @@ describe("discovery, readiness and the command line", () => {
 
   it("accepts descriptor sets out of order and without well-known imports, with a warning", async () => {
     const spec = defaultSpec({
-      proto: descriptorSetOf([valueentity.file_cloudstate_tck_model_valueentity, action.file_cloudstate_tck_model_action, eventsourced.file_cloudstate_tck_model_eventsourced, eventlogeventing.file_cloudstate_tck_model_eventlogeventing], {
-        reverse: true,
-        omit: ["google/protobuf/descriptor.proto", "google/api/http.proto", "google/api/annotations.proto", "cloudstate/entity_key.proto"],
-      }),
+      proto: descriptorSetOf(
+        [
+          valueentity.file_cloudstate_tck_model_valueentity,
+          action.file_cloudstate_tck_model_action,
+          eventsourced.file_cloudstate_tck_model_eventsourced,
+          eventlogeventing.file_cloudstate_tck_model_eventlogeventing,
+        ],
+        {
+          reverse: true,
+          omit: ["google/protobuf/descriptor.proto", "google/api/http.proto", "google/api/annotations.proto", "cloudstate/entity_key.proto"],
+        },
+      ),
     });
     const uf = await startModelUserFunction({ spec });
     const proxy = await startProxy({ userFunctionPort: uf.port });
@@ -151,12 +175,20 @@ describe("discovery, readiness and the command line", () => {
   });
 
   const fatalCases: [string, () => ReturnType<typeof defaultSpec>, RegExp, string[]][] = [
-    ["another major protocol version", () => defaultSpec({ protocolMajor: 1, protocolMinor: 0 }), /Incompatible protocol version 1\.0, only 0\.2 is supported/, []],
+    [
+      "another major protocol version",
+      () => defaultSpec({ protocolMajor: 1, protocolMinor: 0 }),
+      /Incompatible protocol version 1\.0, only 0\.2 is supported/,
+      [],
+    ],
     [
       "a service missing from the descriptor set",
       () => {
         const spec = defaultSpec();
-        spec.entities.push(create(EntitySpecSchema, { entities: [{ entityType: "cloudstate.valueentity.ValueEntity", serviceName: "no.such.Service", persistenceId: "x" }] }).entities[0] as never);
+        spec.entities.push(
+          create(EntitySpecSchema, { entities: [{ entityType: "cloudstate.valueentity.ValueEntity", serviceName: "no.such.Service", persistenceId: "x" }] })
+            .entities[0] as never,
+        );
         return spec;
       },
       /service "no\.such\.Service" is not in the descriptor set/,
@@ -193,7 +225,10 @@ describe("discovery, readiness and the command line", () => {
         const [code] = (await once(proxy.child, "exit")) as [number];
         assert.equal(code, 1);
         assert.match(proxy.stderr(), new RegExp(`^switchboard: .*${reason.source}`, "m"));
-        assert.ok(uf.reportedErrors.some((e) => reason.test(e)), `reportError got: ${uf.reportedErrors.join(" | ")}`);
+        assert.ok(
+          uf.reportedErrors.some((e) => reason.test(e)),
+          `reportError got: ${uf.reportedErrors.join(" | ")}`,
+        );
         assert.equal(proxy.stdout(), "", "never ready");
       } finally {
         await proxy.kill();

@@ -22,7 +22,7 @@ export function durabilityCase(name: string, makeStore: () => Promise<{ store: s
       const acknowledgedValue = new Map<string, number>(); // entity -> highest acknowledged counter
       const acknowledgedEvents = new Map<string, string[]>(); // entity -> acknowledged event values, in order
       const attempted = new Map<string, string[]>();
-    const ackedEvents = () => [...acknowledgedEvents.values()].reduce((n, l) => n + l.length, 0);
+      const ackedEvents = () => [...acknowledgedEvents.values()].reduce((n, l) => n + l.length, 0);
       try {
         for (let round = 0; round < 3; round++) {
           const proxy = await startProxy({ userFunctionPort: uf.port, store });
@@ -53,8 +53,8 @@ export function durabilityCase(name: string, makeStore: () => Promise<{ store: s
             }
           });
           // Kill mid-load once this round has enough acknowledged writes (bounded in time on a busy machine).
-        const target = ackedEvents() + 60;
-        await eventually(() => ackedEvents() >= target, 20_000, "acknowledged writes before the kill");
+          const target = ackedEvents() + 60;
+          await eventually(() => ackedEvents() >= target, 20_000, "acknowledged writes before the kill");
           await proxy.kill();
           stop = true;
           await Promise.all(workers);

@@ -33,7 +33,10 @@ describe("event-sourced entities over a damaged SQLite journal", () => {
     const uf = await startModelUserFunction();
     const PROCESS = "/cloudstate.tck.model.EventSourcedTckModel/Process";
     const call = (client: ReturnType<typeof createTestClient>, id: string, emit?: string) =>
-      client.unary(PROCESS, eventsourced.RequestSchema, eventsourced.ResponseSchema, { id, actions: emit ? [{ action: { case: "emit", value: { value: emit } } }] : [] });
+      client.unary(PROCESS, eventsourced.RequestSchema, eventsourced.ResponseSchema, {
+        id,
+        actions: emit ? [{ action: { case: "emit", value: { value: emit } } }] : [],
+      });
     try {
       let proxy = await startProxy({ userFunctionPort: uf.port, store: `sqlite:${file}` });
       let client = createTestClient(proxy.port);

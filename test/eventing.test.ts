@@ -19,7 +19,8 @@ describe("event-log eventing", () => {
   let proxy: ProxyProcess;
   let client: TestClient;
   let dir: string;
-  const subscriberCalls = (name: string) => uf.actionCalls.filter((c) => c.commands[0]?.serviceName.endsWith("EventLogSubscriberModel") && c.commands[0]?.name === name);
+  const subscriberCalls = (name: string) =>
+    uf.actionCalls.filter((c) => c.commands[0]?.serviceName.endsWith("EventLogSubscriberModel") && c.commands[0]?.name === name);
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-eventing-"));
@@ -36,10 +37,15 @@ describe("event-log eventing", () => {
 
   it("delivers a journal event to the subscriber with CloudEvents metadata", async () => {
     const id = "eventlogeventing:1";
-    const result = await client.unary("/cloudstate.tck.model.eventlogeventing.EventSourcedEntityOne/EmitEvent", eventlogeventing.EmitEventRequestSchema, EmptySchema, {
-      id,
-      event: { case: "eventOne", value: { step: { step: { case: "reply", value: { message: "some message" } } } } },
-    });
+    const result = await client.unary(
+      "/cloudstate.tck.model.eventlogeventing.EventSourcedEntityOne/EmitEvent",
+      eventlogeventing.EmitEventRequestSchema,
+      EmptySchema,
+      {
+        id,
+        event: { case: "eventOne", value: { step: { step: { case: "reply", value: { message: "some message" } } } } },
+      },
+    );
     assert.equal(result.code, grpc.status.OK);
     await eventually(() => subscriberCalls("ProcessEventOne").length === 1, 3000, "subscriber call");
     const call = subscriberCalls("ProcessEventOne")[0];
@@ -71,7 +77,10 @@ describe("event-log eventing", () => {
   it("sends an event type with a streaming subscriber through handleStreamedOut", async () => {
     await client.unary("/cloudstate.tck.model.eventlogeventing.EventSourcedEntityOne/EmitEvent", eventlogeventing.EmitEventRequestSchema, EmptySchema, {
       id: "eventlogeventing:4",
-      event: { case: "eventTwo", value: { step: [{ step: { case: "reply", value: { message: "a" } } }, { step: { case: "reply", value: { message: "b" } } }] } },
+      event: {
+        case: "eventTwo",
+        value: { step: [{ step: { case: "reply", value: { message: "a" } } }, { step: { case: "reply", value: { message: "b" } } }] },
+      },
     });
     await eventually(() => subscriberCalls("ProcessEventTwo").length === 1, 3000, "ProcessEventTwo call");
     assert.equal(subscriberCalls("ProcessEventTwo")[0]?.rpc, "handleStreamedOut");
@@ -100,7 +109,12 @@ describe("event-log eventing", () => {
     });
     await eventually(() => subscriberCalls("ProcessEventOne").some((c) => metadataOf(c.commands[0])["ce-subject"] === "eventlogeventing:5"), 3000, "new event");
     await new Promise((r) => setTimeout(r, 300));
-    const redelivered = uf.actionCalls.slice(before).filter((c) => c.commands[0]?.serviceName.endsWith("EventLogSubscriberModel") && metadataOf(c.commands[0])["ce-subject"] !== "eventlogeventing:5");
-    assert.deepEqual(redelivered.map((c) => metadataOf(c.commands[0])["ce-subject"]), []);
+    const redelivered = uf.actionCalls
+      .slice(before)
+      .filter((c) => c.commands[0]?.serviceName.endsWith("EventLogSubscriberModel") && metadataOf(c.commands[0])["ce-subject"] !== "eventlogeventing:5");
+    assert.deepEqual(
+      redelivered.map((c) => metadataOf(c.commands[0])["ce-subject"]),
+      [],
+    );
   });
 });

@@ -17,8 +17,7 @@ describe("value entities through the proxy", () => {
   let client: TestClient;
   let n = 0;
   const nextId = () => `entity-${++n}`;
-  const call = (id: string, actions: Action[]) =>
-    client.unary(PROCESS, RequestSchema, ResponseSchema, { id, actions: actions.map((action) => ({ action })) });
+  const call = (id: string, actions: Action[]) => client.unary(PROCESS, RequestSchema, ResponseSchema, { id, actions: actions.map((action) => ({ action })) });
   const update = (value: string) => ({ case: "update" as const, value: { value } });
   const streamsOf = (id: string) => uf.streams.filter((s) => s.messages[0]?.message.case === "init" && s.messages[0].message.value.entityId === id);
 
@@ -49,7 +48,10 @@ describe("value entities through the proxy", () => {
       assert.equal(init.value.state?.value, undefined);
     }
     const commands = stream.messages.slice(1).map((m) => (m.message.case === "command" ? m.message.value : undefined));
-    assert.deepEqual(commands.map((c) => c?.id), [1n, 2n, 3n]);
+    assert.deepEqual(
+      commands.map((c) => c?.id),
+      [1n, 2n, 3n],
+    );
     for (const c of commands) {
       assert.equal(c?.name, "Process");
       assert.equal(c?.entityId, id);
@@ -79,7 +81,12 @@ describe("value entities through the proxy", () => {
     const id = nextId();
     const result = await call(id, [{ case: "forward", value: { id } }]);
     assert.equal(result.code, grpc.status.OK);
-    const two = uf.streams.find((s) => s.messages[0]?.message.case === "init" && s.messages[0].message.value.serviceName.endsWith("ValueEntityTwo") && s.messages[0].message.value.entityId === id);
+    const two = uf.streams.find(
+      (s) =>
+        s.messages[0]?.message.case === "init" &&
+        s.messages[0].message.value.serviceName.endsWith("ValueEntityTwo") &&
+        s.messages[0].message.value.entityId === id,
+    );
     assert.ok(two, "ValueEntityTwo stream opened");
     const command = two.messages[1]?.message;
     assert.equal(command?.case === "command" ? command.value.name : undefined, "Call");
@@ -88,9 +95,19 @@ describe("value entities through the proxy", () => {
 
   it("runs synchronous side effects before the reply and asynchronous ones after", async () => {
     const id = nextId();
-    const result = await call(id, [update("x"), { case: "effect", value: { id, synchronous: true } }, { case: "effect", value: { id: `${id}-async`, synchronous: false } }]);
+    const result = await call(id, [
+      update("x"),
+      { case: "effect", value: { id, synchronous: true } },
+      { case: "effect", value: { id: `${id}-async`, synchronous: false } },
+    ]);
     assert.equal(result.messages[0]?.message, "x");
-    const twoStream = (eid: string) => uf.streams.find((s) => s.messages[0]?.message.case === "init" && s.messages[0].message.value.serviceName.endsWith("ValueEntityTwo") && s.messages[0].message.value.entityId === eid);
+    const twoStream = (eid: string) =>
+      uf.streams.find(
+        (s) =>
+          s.messages[0]?.message.case === "init" &&
+          s.messages[0].message.value.serviceName.endsWith("ValueEntityTwo") &&
+          s.messages[0].message.value.entityId === eid,
+      );
     assert.ok(twoStream(id)?.messages[1], "synchronous side effect arrived before the reply");
     await eventually(() => twoStream(`${id}-async`)?.messages[1] !== undefined, 3000, "asynchronous side effect");
   });
@@ -100,12 +117,20 @@ describe("value entities through the proxy", () => {
     uf.replyDelayMs = 5;
     try {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => call(id, [update(String(i))])));
-      assert.deepEqual(results.map((r) => r.messages[0]?.message), Array.from({ length: 20 }, (_, i) => String(i)));
+      assert.deepEqual(
+        results.map((r) => r.messages[0]?.message),
+        Array.from({ length: 20 }, (_, i) => String(i)),
+      );
     } finally {
       uf.replyDelayMs = 0;
     }
-    const ids = streamsOf(id)[0]?.messages.slice(1).map((m) => (m.message.case === "command" ? m.message.value.id : 0n));
-    assert.deepEqual(ids, Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+    const ids = streamsOf(id)[0]
+      ?.messages.slice(1)
+      .map((m) => (m.message.case === "command" ? m.message.value.id : 0n));
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 20 }, (_, i) => BigInt(i + 1)),
+    );
   });
 
   it("passivates an entity after its own idle timeout and rehydrates it from the store", async () => {
@@ -162,7 +187,10 @@ describe("value entities through the proxy", () => {
     const id = nextId();
     const result = await call(id, [{ case: "fail", value: { message: TRIGGERS.forwardToUnknown } }]);
     assert.equal(result.code, grpc.status.INTERNAL);
-    assert.match(result.details, /Forward to unknown service method no\.such\.Service\/Call \(forward of cloudstate\.tck\.model\.valueentity\.ValueEntityTckModel\/Process\)/);
+    assert.match(
+      result.details,
+      /Forward to unknown service method no\.such\.Service\/Call \(forward of cloudstate\.tck\.model\.valueentity\.ValueEntityTckModel\/Process\)/,
+    );
     await eventually(() => uf.reportedErrors.some((e) => e.includes("no.such.Service/Call")), 2000, "reportError");
     assert.equal((await call(id, [])).code, grpc.status.OK, "the entity keeps working");
   });
@@ -173,7 +201,11 @@ describe("value entities through the proxy", () => {
     const result = await call(id, [{ case: "fail", value: { message: TRIGGERS.sideEffectToUnknown } }]);
     assert.equal(result.code, grpc.status.OK);
     assert.equal(result.messages[0]?.message, "replied");
-    await eventually(() => uf.reportedErrors.slice(before).some((e) => /Side effect to unknown service method no\.such\.Service\/Call/.test(e)), 2000, "reportError");
+    await eventually(
+      () => uf.reportedErrors.slice(before).some((e) => /Side effect to unknown service method no\.such\.Service\/Call/.test(e)),
+      2000,
+      "reportError",
+    );
   });
 
   it("rejects requests whose entity key is empty or unreadable with INVALID_ARGUMENT", async () => {
@@ -181,11 +213,25 @@ describe("value entities through the proxy", () => {
     assert.equal(empty.code, grpc.status.INVALID_ARGUMENT);
     assert.match(empty.details, /entity key .* is empty/);
     const raw = await new Promise<grpc.ServiceError | null>((resolve) => {
-      client.raw.makeUnaryRequest(PROCESS, (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x0a, 0x05, 0x61]), new grpc.Metadata(), (error) => resolve(error));
+      client.raw.makeUnaryRequest(
+        PROCESS,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x0a, 0x05, 0x61]),
+        new grpc.Metadata(),
+        (error) => resolve(error),
+      );
     });
     assert.equal(raw?.code, grpc.status.INVALID_ARGUMENT);
     const badUtf8 = await new Promise<grpc.ServiceError | null>((resolve) => {
-      client.raw.makeUnaryRequest(PROCESS, (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x0a, 0x02, 0xc3, 0x28]), new grpc.Metadata(), (error) => resolve(error));
+      client.raw.makeUnaryRequest(
+        PROCESS,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x0a, 0x02, 0xc3, 0x28]),
+        new grpc.Metadata(),
+        (error) => resolve(error),
+      );
     });
     assert.equal(badUtf8?.code, grpc.status.INVALID_ARGUMENT);
     assert.match(badUtf8?.details ?? "", /UTF-8/);

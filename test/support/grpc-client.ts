@@ -15,9 +15,25 @@ export interface CallResult<O> {
 
 /** A client to the proxy's front port. */
 export interface TestClient {
-  unary<I extends DescMessage, O extends DescMessage>(path: string, input: I, output: O, request: MessageInitShape<I>, options?: { metadata?: Record<string, string>; deadlineMs?: number }): Promise<CallResult<MessageShape<O>>>;
-  serverStream<I extends DescMessage, O extends DescMessage>(path: string, input: I, output: O, request: MessageInitShape<I>): Promise<CallResult<MessageShape<O>>>;
-  clientStream<I extends DescMessage, O extends DescMessage>(path: string, input: I, output: O, requests: MessageInitShape<I>[]): Promise<CallResult<MessageShape<O>>>;
+  unary<I extends DescMessage, O extends DescMessage>(
+    path: string,
+    input: I,
+    output: O,
+    request: MessageInitShape<I>,
+    options?: { metadata?: Record<string, string>; deadlineMs?: number },
+  ): Promise<CallResult<MessageShape<O>>>;
+  serverStream<I extends DescMessage, O extends DescMessage>(
+    path: string,
+    input: I,
+    output: O,
+    request: MessageInitShape<I>,
+  ): Promise<CallResult<MessageShape<O>>>;
+  clientStream<I extends DescMessage, O extends DescMessage>(
+    path: string,
+    input: I,
+    output: O,
+    requests: MessageInitShape<I>[],
+  ): Promise<CallResult<MessageShape<O>>>;
   bidi<I extends DescMessage, O extends DescMessage>(path: string, input: I, output: O, requests: MessageInitShape<I>[]): Promise<CallResult<MessageShape<O>>>;
   /** The raw grpc-js client, for unusual calls. */
   readonly raw: grpc.Client;
@@ -70,14 +86,22 @@ export function createTestClient(port: number, options: { maxMessageSize?: numbe
       });
     },
     serverStream(path, input, output, request) {
-      return collect(raw.makeServerStreamRequest(path, ser(input) as (v: unknown) => Buffer, de(output) as (b: Buffer) => MessageShape<typeof output>, request, meta()));
+      return collect(
+        raw.makeServerStreamRequest(path, ser(input) as (v: unknown) => Buffer, de(output) as (b: Buffer) => MessageShape<typeof output>, request, meta()),
+      );
     },
     clientStream(path, input, output, requests) {
       return new Promise((resolve) => {
-        const call = raw.makeClientStreamRequest(path, ser(input) as (v: unknown) => Buffer, de(output) as (b: Buffer) => MessageShape<typeof output>, meta(), (error, response) => {
-          if (error) resolve({ messages: [], code: error.code, details: error.details, metadata: undefined });
-          else resolve({ messages: response === undefined ? [] : [response], code: grpc.status.OK, details: "", metadata: undefined });
-        });
+        const call = raw.makeClientStreamRequest(
+          path,
+          ser(input) as (v: unknown) => Buffer,
+          de(output) as (b: Buffer) => MessageShape<typeof output>,
+          meta(),
+          (error, response) => {
+            if (error) resolve({ messages: [], code: error.code, details: error.details, metadata: undefined });
+            else resolve({ messages: response === undefined ? [] : [response], code: grpc.status.OK, details: "", metadata: undefined });
+          },
+        );
         for (const r of requests) call.write(r);
         call.end();
       });

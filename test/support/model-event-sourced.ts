@@ -119,7 +119,11 @@ export function addEventSourcedModel(server: grpc.Server, state: EventSourcedMod
             return;
           }
           // A failure: this model drops the command's events itself (restart asks the proxy to replay).
-          reply(command.id, { clientAction: { action: { case: "failure", value: { commandId: command.id, description: text, restart: state.restartOnFailure && emitted.length > 0 } } } });
+          reply(command.id, {
+            clientAction: {
+              action: { case: "failure", value: { commandId: command.id, description: text, restart: state.restartOnFailure && emitted.length > 0 } },
+            },
+          });
           return;
         }
       }
@@ -127,12 +131,17 @@ export function addEventSourcedModel(server: grpc.Server, state: EventSourcedMod
       for (const e of emitted) value += e;
       sequence += emitted.length;
       const events = emitted.map((v) => anyPack(eventsourced.PersistedSchema, create(eventsourced.PersistedSchema, { value: v })));
-      const snapshot = Math.floor(sequence / 5) > Math.floor(before / 5) ? anyPack(eventsourced.PersistedSchema, create(eventsourced.PersistedSchema, { value })) : undefined;
+      const snapshot =
+        Math.floor(sequence / 5) > Math.floor(before / 5) ? anyPack(eventsourced.PersistedSchema, create(eventsourced.PersistedSchema, { value })) : undefined;
       const clientAction = forward
         ? {
             action: {
               case: "forward",
-              value: { serviceName: "cloudstate.tck.model.EventSourcedTwo", commandName: "Call", payload: anyPack(eventsourced.RequestSchema, create(eventsourced.RequestSchema, { id: forward })) },
+              value: {
+                serviceName: "cloudstate.tck.model.EventSourcedTwo",
+                commandName: "Call",
+                payload: anyPack(eventsourced.RequestSchema, create(eventsourced.RequestSchema, { id: forward })),
+              },
             },
           }
         : { action: { case: "reply", value: { payload: anyPack(eventsourced.ResponseSchema, create(eventsourced.ResponseSchema, { message: value })) } } };

@@ -30,9 +30,19 @@ import { action as actionModel, eventlogeventing, eventsourced, valueentity } fr
 import { addEventSourcedModel, type EventSourcedModelState } from "./model-event-sourced.js";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 
-type Handler = grpc.handleUnaryCall<unknown, unknown> | grpc.handleBidiStreamingCall<unknown, unknown> | grpc.handleClientStreamingCall<unknown, unknown> | grpc.handleServerStreamingCall<unknown, unknown>;
+type Handler =
+  | grpc.handleUnaryCall<unknown, unknown>
+  | grpc.handleBidiStreamingCall<unknown, unknown>
+  | grpc.handleClientStreamingCall<unknown, unknown>
+  | grpc.handleServerStreamingCall<unknown, unknown>;
 
-function method(path: string, input: DescMessage, output: DescMessage, requestStream: boolean, responseStream: boolean): grpc.MethodDefinition<unknown, unknown> {
+function method(
+  path: string,
+  input: DescMessage,
+  output: DescMessage,
+  requestStream: boolean,
+  responseStream: boolean,
+): grpc.MethodDefinition<unknown, unknown> {
   return {
     path,
     requestStream,
@@ -59,11 +69,18 @@ export function descriptorSetOf(files: readonly DescFile[], options: { reverse?:
 }
 
 /** The default spec: the TCK Action and Value-entity model services. */
-export function defaultSpec(overrides: Partial<{ protocolMajor: number; protocolMinor: number; proto: Uint8Array; configuredTimeoutMs: number }> = {}): EntitySpec {
+export function defaultSpec(
+  overrides: Partial<{ protocolMajor: number; protocolMinor: number; proto: Uint8Array; configuredTimeoutMs: number }> = {},
+): EntitySpec {
   return create(EntitySpecSchema, {
     proto:
       overrides.proto ??
-      descriptorSetOf([valueentity.file_cloudstate_tck_model_valueentity, actionModel.file_cloudstate_tck_model_action, eventsourced.file_cloudstate_tck_model_eventsourced, eventlogeventing.file_cloudstate_tck_model_eventlogeventing]),
+      descriptorSetOf([
+        valueentity.file_cloudstate_tck_model_valueentity,
+        actionModel.file_cloudstate_tck_model_action,
+        eventsourced.file_cloudstate_tck_model_eventsourced,
+        eventlogeventing.file_cloudstate_tck_model_eventlogeventing,
+      ]),
     serviceInfo: {
       serviceName: "model-user-function",
       supportLibraryName: "switchboard-test-fixture",
@@ -72,8 +89,16 @@ export function defaultSpec(overrides: Partial<{ protocolMajor: number; protocol
       protocolMinorVersion: overrides.protocolMinor ?? 2,
     },
     entities: [
-      { entityType: "cloudstate.valueentity.ValueEntity", serviceName: "cloudstate.tck.model.valueentity.ValueEntityTckModel", persistenceId: "value-entity-tck-model" },
-      { entityType: "cloudstate.valueentity.ValueEntity", serviceName: "cloudstate.tck.model.valueentity.ValueEntityTwo", persistenceId: "value-entity-tck-model-two" },
+      {
+        entityType: "cloudstate.valueentity.ValueEntity",
+        serviceName: "cloudstate.tck.model.valueentity.ValueEntityTckModel",
+        persistenceId: "value-entity-tck-model",
+      },
+      {
+        entityType: "cloudstate.valueentity.ValueEntity",
+        serviceName: "cloudstate.tck.model.valueentity.ValueEntityTwo",
+        persistenceId: "value-entity-tck-model-two",
+      },
       {
         entityType: "cloudstate.valueentity.ValueEntity",
         serviceName: "cloudstate.tck.model.valueentity.ValueEntityConfigured",
@@ -81,7 +106,11 @@ export function defaultSpec(overrides: Partial<{ protocolMajor: number; protocol
         passivationStrategy: { strategy: { case: "timeout", value: { timeout: BigInt(overrides.configuredTimeoutMs ?? 100) } } },
       },
       { entityType: "cloudstate.action.ActionProtocol", serviceName: "cloudstate.tck.model.action.ActionTckModel" },
-      { entityType: "cloudstate.eventsourced.EventSourced", serviceName: "cloudstate.tck.model.EventSourcedTckModel", persistenceId: "event-sourced-tck-model" },
+      {
+        entityType: "cloudstate.eventsourced.EventSourced",
+        serviceName: "cloudstate.tck.model.EventSourcedTckModel",
+        persistenceId: "event-sourced-tck-model",
+      },
       { entityType: "cloudstate.eventsourced.EventSourced", serviceName: "cloudstate.tck.model.EventSourcedTwo", persistenceId: "EventSourcedTwo" },
       {
         entityType: "cloudstate.eventsourced.EventSourced",
@@ -91,8 +120,16 @@ export function defaultSpec(overrides: Partial<{ protocolMajor: number; protocol
       },
       { entityType: "cloudstate.action.ActionProtocol", serviceName: "cloudstate.tck.model.action.ActionTwo" },
       { entityType: "cloudstate.action.ActionProtocol", serviceName: "cloudstate.tck.model.eventlogeventing.EventLogSubscriberModel" },
-      { entityType: "cloudstate.eventsourced.EventSourced", serviceName: "cloudstate.tck.model.eventlogeventing.EventSourcedEntityOne", persistenceId: "eventlogeventing-one" },
-      { entityType: "cloudstate.eventsourced.EventSourced", serviceName: "cloudstate.tck.model.eventlogeventing.EventSourcedEntityTwo", persistenceId: "eventlogeventing-two" },
+      {
+        entityType: "cloudstate.eventsourced.EventSourced",
+        serviceName: "cloudstate.tck.model.eventlogeventing.EventSourcedEntityOne",
+        persistenceId: "eventlogeventing-one",
+      },
+      {
+        entityType: "cloudstate.eventsourced.EventSourced",
+        serviceName: "cloudstate.tck.model.eventlogeventing.EventSourcedEntityTwo",
+        persistenceId: "eventlogeventing-two",
+      },
     ],
   });
 }
@@ -204,7 +241,14 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
       const command = m.value;
       const respond = () => {
         if (serviceName !== "cloudstate.tck.model.valueentity.ValueEntityTckModel") {
-          call.write(create(ValueEntityStreamOutSchema, { message: { case: "reply", value: { commandId: command.id, clientAction: { action: { case: "reply", value: { payload: packString(valueentity.ResponseSchema, "") } } } } } }));
+          call.write(
+            create(ValueEntityStreamOutSchema, {
+              message: {
+                case: "reply",
+                value: { commandId: command.id, clientAction: { action: { case: "reply", value: { payload: packString(valueentity.ResponseSchema, "") } } } },
+              },
+            }),
+          );
           return;
         }
         const request = command.payload ? anyUnpack(command.payload, valueentity.RequestSchema) : undefined;
@@ -238,7 +282,11 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
               return;
             }
             if (text === TRIGGERS.topLevelFailure) {
-              call.write(create(ValueEntityStreamOutSchema, { message: { case: "failure", value: { commandId: command.id, description: "boom from the user function" } } }));
+              call.write(
+                create(ValueEntityStreamOutSchema, {
+                  message: { case: "failure", value: { commandId: command.id, description: "boom from the user function" } },
+                }),
+              );
               return;
             }
             if (text === TRIGGERS.breakStream) {
@@ -247,7 +295,11 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
             }
             if (text === TRIGGERS.noReply) return;
             if (text === TRIGGERS.forwardToUnknown || text === TRIGGERS.sideEffectToUnknown) {
-              const target = { serviceName: "no.such.Service", commandName: "Call", payload: anyPack(valueentity.RequestSchema, create(valueentity.RequestSchema, { id: "x" })) };
+              const target = {
+                serviceName: "no.such.Service",
+                commandName: "Call",
+                payload: anyPack(valueentity.RequestSchema, create(valueentity.RequestSchema, { id: "x" })),
+              };
               call.write(
                 create(ValueEntityStreamOutSchema, {
                   message: {
@@ -255,19 +307,35 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
                     value:
                       text === TRIGGERS.forwardToUnknown
                         ? { commandId: command.id, clientAction: { action: { case: "forward", value: target } } }
-                        : { commandId: command.id, clientAction: { action: { case: "reply", value: { payload: packString(valueentity.ResponseSchema, "replied") } } }, sideEffects: [target] },
+                        : {
+                            commandId: command.id,
+                            clientAction: { action: { case: "reply", value: { payload: packString(valueentity.ResponseSchema, "replied") } } },
+                            sideEffects: [target],
+                          },
                   },
                 }),
               );
               return;
             }
             if (text === TRIGGERS.updateWithoutValue) {
-              call.write(create(ValueEntityStreamOutSchema, { message: { case: "reply", value: { commandId: command.id, stateAction: { action: { case: "update", value: {} } } } } }));
+              call.write(
+                create(ValueEntityStreamOutSchema, {
+                  message: { case: "reply", value: { commandId: command.id, stateAction: { action: { case: "update", value: {} } } } },
+                }),
+              );
               return;
             }
             call.write(
               create(ValueEntityStreamOutSchema, {
-                message: { case: "reply", value: { commandId: command.id, clientAction: create(ClientActionSchema, { action: { case: "failure", value: create(FailureSchema, { commandId: command.id, description: text }) } }) } },
+                message: {
+                  case: "reply",
+                  value: {
+                    commandId: command.id,
+                    clientAction: create(ClientActionSchema, {
+                      action: { case: "failure", value: create(FailureSchema, { commandId: command.id, description: text }) },
+                    }),
+                  },
+                },
               }),
             );
             return;
@@ -285,7 +353,9 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
                 }),
               },
             })
-          : create(ClientActionSchema, { action: { case: "reply", value: create(ReplySchema, { payload: packString(valueentity.ResponseSchema, state ?? "") }) } });
+          : create(ClientActionSchema, {
+              action: { case: "reply", value: create(ReplySchema, { payload: packString(valueentity.ResponseSchema, state ?? "") }) },
+            });
         call.write(
           create(ValueEntityStreamOutSchema, {
             message: {
@@ -295,7 +365,14 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
                 clientAction,
                 sideEffects,
                 ...(stateAction === "update"
-                  ? { stateAction: { action: { case: "update", value: { value: anyPack(valueentity.PersistedSchema, create(valueentity.PersistedSchema, { value: state ?? "" })) } } } }
+                  ? {
+                      stateAction: {
+                        action: {
+                          case: "update",
+                          value: { value: anyPack(valueentity.PersistedSchema, create(valueentity.PersistedSchema, { value: state ?? "" })) },
+                        },
+                      },
+                    }
                   : stateAction === "delete"
                     ? { stateAction: { action: { case: "delete", value: {} } } }
                     : {}),
@@ -318,10 +395,9 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
       recorded.closed = true;
     });
   };
-  server.addService(
-    { handle: method("/cloudstate.valueentity.ValueEntity/handle", ValueEntityStreamInSchema, ValueEntityStreamOutSchema, true, true) },
-    { handle: valueEntityHandle as Handler } as grpc.UntypedServiceImplementation,
-  );
+  server.addService({ handle: method("/cloudstate.valueentity.ValueEntity/handle", ValueEntityStreamInSchema, ValueEntityStreamOutSchema, true, true) }, {
+    handle: valueEntityHandle as Handler,
+  } as grpc.UntypedServiceImplementation);
 
   // Actions: the TCK model semantics (each request group yields one response).
   const responseFor = (steps: actionModel.ProcessStep[]) => {
@@ -333,7 +409,11 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
       else if (s.case === "forward")
         response = {
           case: "forward",
-          value: create(ForwardSchema, { serviceName: "cloudstate.tck.model.action.ActionTwo", commandName: "Call", payload: anyPack(actionModel.OtherRequestSchema, create(actionModel.OtherRequestSchema, { id: s.value.id })) }),
+          value: create(ForwardSchema, {
+            serviceName: "cloudstate.tck.model.action.ActionTwo",
+            commandName: "Call",
+            payload: anyPack(actionModel.OtherRequestSchema, create(actionModel.OtherRequestSchema, { id: s.value.id })),
+          }),
         };
       else if (s.case === "fail") response = { case: "failure", value: create(FailureSchema, { description: s.value.message }) };
       else if (s.case === "effect")
@@ -368,13 +448,25 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
       });
     }
     const message = step.step.case === "reply" ? step.step.value.message : "";
-    return create(ActionResponseSchema, { response: { case: "reply", value: create(ReplySchema, { payload: anyPack(eventlogeventing.ResponseSchema, create(eventlogeventing.ResponseSchema, { id, message })) }) } });
+    return create(ActionResponseSchema, {
+      response: {
+        case: "reply",
+        value: create(ReplySchema, { payload: anyPack(eventlogeventing.ResponseSchema, create(eventlogeventing.ResponseSchema, { id, message })) }),
+      },
+    });
   };
   const subscriberResponse = (command: ActionCommand) => {
     const id = subjectOf(command);
     if (command.name === "Effect" && command.payload) {
       const request = anyUnpack(command.payload, eventlogeventing.EffectRequestSchema);
-      return create(ActionResponseSchema, { response: { case: "reply", value: create(ReplySchema, { payload: anyPack(eventlogeventing.ResponseSchema, create(eventlogeventing.ResponseSchema, { id, message: request?.message ?? "" })) }) } });
+      return create(ActionResponseSchema, {
+        response: {
+          case: "reply",
+          value: create(ReplySchema, {
+            payload: anyPack(eventlogeventing.ResponseSchema, create(eventlogeventing.ResponseSchema, { id, message: request?.message ?? "" })),
+          }),
+        },
+      });
     }
     if (command.name === "ProcessAnyEvent" && command.payload) {
       // JSON event: the JSON text is in bytes field 1 of the Any's value.
@@ -387,7 +479,14 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
         if (b < 0x80) break;
       }
       const json = JSON.parse(new TextDecoder().decode(bytes.subarray(at, at + length))) as { message?: string };
-      return create(ActionResponseSchema, { response: { case: "reply", value: create(ReplySchema, { payload: anyPack(eventlogeventing.ResponseSchema, create(eventlogeventing.ResponseSchema, { id, message: json.message ?? "" })) }) } });
+      return create(ActionResponseSchema, {
+        response: {
+          case: "reply",
+          value: create(ReplySchema, {
+            payload: anyPack(eventlogeventing.ResponseSchema, create(eventlogeventing.ResponseSchema, { id, message: json.message ?? "" })),
+          }),
+        },
+      });
     }
     const one = command.payload ? anyUnpack(command.payload, eventlogeventing.EventOneSchema) : undefined;
     return subscriberStep(command, one?.step ?? create(eventlogeventing.ProcessStepSchema));
@@ -402,7 +501,12 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
         return;
       }
       if (command.serviceName.endsWith("ActionTwo")) {
-        callback(null, create(ActionResponseSchema, { response: { case: "reply", value: create(ReplySchema, { payload: anyPack(actionModel.ResponseSchema, create(actionModel.ResponseSchema)) }) } }));
+        callback(
+          null,
+          create(ActionResponseSchema, {
+            response: { case: "reply", value: create(ReplySchema, { payload: anyPack(actionModel.ResponseSchema, create(actionModel.ResponseSchema)) }) },
+          }),
+        );
         return;
       }
       const request = decodeRequest(command.payload);

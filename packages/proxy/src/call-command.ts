@@ -19,7 +19,9 @@ Example:
  * answer; otherwise 1, with the HTTP status and the error body on stderr.
  */
 export async function callCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: { address: { type: "string" }; help: { type: "boolean"; short: "h" } }; allowPositionals: true }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: { address: { type: "string" }; help: { type: "boolean"; short: "h" } }; allowPositionals: true }>
+  >;
   try {
     parsed = parseArgs({ args: [...argv], options: { address: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
   } catch (error) {
@@ -50,21 +52,24 @@ export async function callCommand(argv: readonly string[], env: Readonly<Record<
     return 2;
   }
   return new Promise<number>((resolve) => {
-    const request = http.request({ host, port, method: "POST", path: `/${method}`, headers: { "content-type": "application/json", accept: "application/json" } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (c: Buffer) => chunks.push(c));
-      response.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        const status = response.statusCode ?? 0;
-        if (status >= 200 && status < 300) {
-          process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
-          resolve(0);
-        } else {
-          process.stderr.write(`switchboard call: HTTP ${status}: ${text}\n`);
-          resolve(1);
-        }
-      });
-    });
+    const request = http.request(
+      { host, port, method: "POST", path: `/${method}`, headers: { "content-type": "application/json", accept: "application/json" } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (c: Buffer) => chunks.push(c));
+        response.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = response.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+            resolve(0);
+          } else {
+            process.stderr.write(`switchboard call: HTTP ${status}: ${text}\n`);
+            resolve(1);
+          }
+        });
+      },
+    );
     request.on("error", (error) => {
       process.stderr.write(`switchboard call: cannot reach ${address}: ${error.message}\n`);
       resolve(1);

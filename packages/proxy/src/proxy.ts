@@ -70,7 +70,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
-  });  let runtimes = new Map<EntityServiceModel, EntityRuntime>();
+  });
+  let runtimes = new Map<EntityServiceModel, EntityRuntime>();
   const runtimeFor = (service: EntityServiceModel): EntityRuntime | undefined => {
     let runtime = runtimes.get(service);
     if (runtime !== undefined) return runtime;

@@ -28,7 +28,9 @@ describe("normalizeFileSet", () => {
     const result = normalizeFileSet(create(FileDescriptorSetSchema, { file: files }));
     assert.equal(result.error, undefined);
     assert.ok(result.set);
-    const field = createFileRegistry(result.set).getMessage("com.example.shoppingcart.AddLineItem")?.fields.find((f) => f.name === "product_id");
+    const field = createFileRegistry(result.set)
+      .getMessage("com.example.shoppingcart.AddLineItem")
+      ?.fields.find((f) => f.name === "product_id");
     assert.equal(field?.jsonName, "productId");
   });
 
@@ -46,7 +48,9 @@ describe("normalizeFileSet", () => {
   });
 
   it("names the file whose user import is missing", () => {
-    const files = cartFiles().map((f) => (f.name === "shoppingcart/shoppingcart.proto" ? Object.assign(f, { dependency: [...f.dependency, "my/own.proto"] }) : f));
+    const files = cartFiles().map((f) =>
+      f.name === "shoppingcart/shoppingcart.proto" ? Object.assign(f, { dependency: [...f.dependency, "my/own.proto"] }) : f,
+    );
     const result = normalizeFileSet(create(FileDescriptorSetSchema, { file: files }));
     assert.match(result.error ?? "", /lacks "my\/own\.proto", imported by "shoppingcart\/shoppingcart\.proto"/);
   });

@@ -1,4 +1,14 @@
-import { createFileRegistry, type DescField, type DescMessage, type DescMethod, type DescService, type FileRegistry, getOption, hasOption, ScalarType } from "@bufbuild/protobuf";
+import {
+  createFileRegistry,
+  type DescField,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type FileRegistry,
+  getOption,
+  hasOption,
+  ScalarType,
+} from "@bufbuild/protobuf";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
 import { type Entity, entity_key as entityKey, legacy_entity_key as legacyEntityKey } from "@switchboard/protocol";
 import { ENTITY_KIND_LABEL, type EntityKind, entityKindOf } from "./entity-types.js";

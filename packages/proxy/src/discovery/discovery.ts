@@ -1,6 +1,13 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { EntityDiscovery, type EntitySpec, PROTOCOL_MAJOR_VERSION, PROTOCOL_MINOR_VERSION, ProxyInfoSchema, UserFunctionErrorSchema } from "@switchboard/protocol";
+import {
+  EntityDiscovery,
+  type EntitySpec,
+  PROTOCOL_MAJOR_VERSION,
+  PROTOCOL_MINOR_VERSION,
+  ProxyInfoSchema,
+  UserFunctionErrorSchema,
+} from "@switchboard/protocol";
 import { ENTITY_KIND_LABEL, ENTITY_TYPES, type EntityKind } from "../descriptors/entity-types.js";
 import { buildServiceModel, type ServiceModel } from "../descriptors/service-model.js";
 import { Code, SwitchboardError } from "../errors/index.js";

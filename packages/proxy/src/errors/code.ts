@@ -24,5 +24,8 @@ export enum Code {
 
 /** The upper-snake name of a code, as gRPC tools print it (`INVALID_ARGUMENT`). */
 export function codeName(code: Code): string {
-  return (Code[code] ?? "Unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase().replace("CANCELED", "CANCELLED");
+  return (Code[code] ?? "Unknown")
+    .replace(/([a-z])([A-Z])/g, "$1_$2")
+    .toUpperCase()
+    .replace("CANCELED", "CANCELLED");
 }

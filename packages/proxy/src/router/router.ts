@@ -138,8 +138,7 @@ export function createRouter(options: RouterOptions): Dispatcher {
 
   function settleActionResponse(response: ActionResponse, call: Call): Promise<Reply> {
     const r = response.response;
-    const clientAction: ClientAction | undefined =
-      r.case === undefined ? undefined : ({ $typeName: "cloudstate.ClientAction", action: r } as ClientAction);
+    const clientAction: ClientAction | undefined = r.case === undefined ? undefined : ({ $typeName: "cloudstate.ClientAction", action: r } as ClientAction);
     return settle(clientAction, response.sideEffects, call);
   }
 

@@ -176,10 +176,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       it("rejects a duplicate seq with ABORTED and writes nothing of the failed append", () =>
         withStore(async (store) => {
           await store.append(appendOf("cart|c1", 1, 2, "first"));
-          await assertCode(
-            store.append({ ...appendOf("cart|c1", 1, 3, "second"), snapshot: any("t/Lost", [1]) }),
-            Code.Aborted,
-          );
+          await assertCode(store.append({ ...appendOf("cart|c1", 1, 3, "second"), snapshot: any("t/Lost", [1]) }), Code.Aborted);
           assert.equal(await store.highestSeq("cart|c1"), 2);
           assertEvents(await store.readEvents("cart|c1", 0), "cart|c1", 1, 2, "first");
           assert.equal(await store.loadSnapshot("cart|c1"), undefined);
@@ -228,9 +225,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         withStore(async (store) => {
           const journals = range(200).map((i) => `many|${i}`);
           await Promise.all(
-            journals.map((id, i) =>
-              store.append(i % 2 === 0 ? { ...appendOf(id, 1, 2), snapshot: any("t/S", [i % 256]) } : appendOf(id, 1, 2)),
-            ),
+            journals.map((id, i) => store.append(i % 2 === 0 ? { ...appendOf(id, 1, 2), snapshot: any("t/S", [i % 256]) } : appendOf(id, 1, 2))),
           );
           await Promise.all(journals.map((id) => store.append(appendOf(id, 3, 1))));
           for (const [i, id] of journals.entries()) {
@@ -552,13 +547,7 @@ function appendOf(journalId: string, firstSeq: number, count: number, label = "e
   };
 }
 
-function assertEvents(
-  events: ReadonlyArray<{ seq: number; payload: AnyValue }>,
-  journalId: string,
-  fromSeq: number,
-  toSeq: number,
-  label = "e",
-): void {
+function assertEvents(events: ReadonlyArray<{ seq: number; payload: AnyValue }>, journalId: string, fromSeq: number, toSeq: number, label = "e"): void {
   assert.deepEqual(
     events.map((e) => e.seq),
     range(toSeq - fromSeq + 1).map((i) => fromSeq + i),

@@ -11,10 +11,7 @@ export function validateAppend(append: JournalAppend): SwitchboardError | undefi
     return new SwitchboardError(`journal "${append.journalId}": an append needs at least one event`, Code.InvalidArgument);
   }
   if (!Number.isSafeInteger(append.firstSeq) || append.firstSeq < 1) {
-    return new SwitchboardError(
-      `journal "${append.journalId}": first seq must be a positive integer, got ${append.firstSeq}`,
-      Code.InvalidArgument,
-    );
+    return new SwitchboardError(`journal "${append.journalId}": first seq must be a positive integer, got ${append.firstSeq}`, Code.InvalidArgument);
   }
   return undefined;
 }

@@ -35,7 +35,11 @@ export type ChannelEvent = "ready" | "lost";
 export interface UserFunctionClient {
   /** `host:port` of the user function, for messages. */
   readonly target: string;
-  unary<I extends DescMessage, O extends DescMessage>(method: DescMethod & { input: I; output: O }, request: MessageShape<I>, options?: CallOptions): Promise<MessageShape<O>>;
+  unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethod & { input: I; output: O },
+    request: MessageShape<I>,
+    options?: CallOptions,
+  ): Promise<MessageShape<O>>;
   /** Opens a client-streaming, server-streaming or bidi call. `first` is the request of a server-streaming call. */
   stream<I extends DescMessage, O extends DescMessage>(
     method: DescMethod & { input: I; output: O },

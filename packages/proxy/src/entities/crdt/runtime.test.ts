@@ -220,7 +220,16 @@ describe("CRDT runtime (in process)", () => {
     const ran: string[] = [];
     const peers: Peer[] = [];
     const runtime = createCrdtEntityRuntime(
-      { service, client: fakeClient(peers), store, logger: silentLogger, passivationTimeoutMs: 60_000, relayTimeoutMs: 5_000, reportError() {}, runSideEffects: async () => {} },
+      {
+        service,
+        client: fakeClient(peers),
+        store,
+        logger: silentLogger,
+        passivationTimeoutMs: 60_000,
+        relayTimeoutMs: 5_000,
+        reportError() {},
+        runSideEffects: async () => {},
+      },
       { runSideEffects: async (effects) => void ran.push(...effects.map((e) => e.commandName)) },
     );
     const stream = streamedCall(runtime, { method: method("Watch"), entityId: "e1", payload });

@@ -56,7 +56,9 @@ export function eventSourcedProtocol(context: EntityRuntimeContext): SerialProto
           return [
             create(StreamIn, { message: { case: "init", value: init } }),
             ...events.map((event) =>
-              create(StreamIn, { message: { case: "event", value: create(EventSourcedEventSchema, { sequence: BigInt(event.seq), payload: toAny(event.payload) }) } }),
+              create(StreamIn, {
+                message: { case: "event", value: create(EventSourcedEventSchema, { sequence: BigInt(event.seq), payload: toAny(event.payload) }) },
+              }),
             ),
           ];
         },
@@ -75,11 +77,13 @@ export function eventSourcedProtocol(context: EntityRuntimeContext): SerialProto
             return { kind: "reply", commandId: reply.commandId, outcome, restart: true };
           }
           if (reply.events.length === 0) {
-            if (reply.snapshot !== undefined) return { kind: "violation", message: `${where} sent a snapshot without events in its reply to command ${reply.commandId}` };
+            if (reply.snapshot !== undefined)
+              return { kind: "violation", message: `${where} sent a snapshot without events in its reply to command ${reply.commandId}` };
             return { kind: "reply", commandId: reply.commandId, outcome };
           }
           const bad = reply.events.findIndex((event) => event.typeUrl === "");
-          if (bad >= 0) return { kind: "violation", message: `${where} sent event ${bad + 1} of its reply to command ${reply.commandId} with an empty type URL` };
+          if (bad >= 0)
+            return { kind: "violation", message: `${where} sent event ${bad + 1} of its reply to command ${reply.commandId} with an empty type URL` };
           if (reply.snapshot !== undefined && reply.snapshot.typeUrl === "") {
             return { kind: "violation", message: `${where} sent a snapshot with an empty type URL in its reply to command ${reply.commandId}` };
           }

@@ -230,7 +230,10 @@ class SerialEntity<I extends DescMessage, O extends DescMessage> {
     const reason =
       error === undefined
         ? new SwitchboardError("Unexpected entity termination", Code.Unknown)
-        : new SwitchboardError(error.code === Code.Unavailable ? error.rawMessage : `Unexpected entity termination: ${error.rawMessage}`, error.code === Code.Canceled ? Code.Unavailable : error.code);
+        : new SwitchboardError(
+            error.code === Code.Unavailable ? error.rawMessage : `Unexpected entity termination: ${error.rawMessage}`,
+            error.code === Code.Canceled ? Code.Unavailable : error.code,
+          );
     this.logger.warn("entity stream ended unexpectedly", { error: reason.rawMessage });
     this.stop(reason, new SwitchboardError("Entity terminated", reason.code), false);
   }

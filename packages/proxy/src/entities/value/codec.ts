@@ -26,7 +26,10 @@ export function valueEntityProtocol(context: EntityRuntimeContext): SerialProtoc
       return {
         async activation() {
           const stored = await store.getValue(service.persistenceId, entityId);
-          const state = create(ValueEntityInitStateSchema, stored === undefined ? {} : { value: create(AnySchema, { typeUrl: stored.typeUrl, value: stored.value }) });
+          const state = create(
+            ValueEntityInitStateSchema,
+            stored === undefined ? {} : { value: create(AnySchema, { typeUrl: stored.typeUrl, value: stored.value }) },
+          );
           return [create(StreamIn, { message: { case: "init", value: create(ValueEntityInitSchema, { serviceName: service.name, entityId, state }) } })];
         },
         command(command) {
@@ -47,7 +50,8 @@ export function valueEntityProtocol(context: EntityRuntimeContext): SerialProtoc
                   kind: "reply",
                   commandId: reply.commandId,
                   outcome,
-                  persist: () => store.writeValue({ kind: "update", persistenceId: service.persistenceId, entityId, value: { typeUrl: value.typeUrl, value: value.value } }),
+                  persist: () =>
+                    store.writeValue({ kind: "update", persistenceId: service.persistenceId, entityId, value: { typeUrl: value.typeUrl, value: value.value } }),
                 };
               }
               return {

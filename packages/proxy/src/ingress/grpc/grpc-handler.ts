@@ -28,14 +28,15 @@ export function createGrpcHandler(options: GrpcHandlerOptions): (stream: ServerH
     const respond = (reply: Reply | undefined) => {
       if (responded || stream.destroyed) return;
       responded = true;
-      stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity", ...replyHeaders(reply) }, { waitForTrailers: true });
+      stream.respond(
+        { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity", ...replyHeaders(reply) },
+        { waitForTrailers: true },
+      );
     };
     const finish = (error: SwitchboardError | undefined) => {
       if (finished || stream.destroyed || stream.closed) return;
       finished = true;
-      const trailers = error
-        ? { "grpc-status": String(error.code), "grpc-message": encodeGrpcMessage(error.rawMessage) }
-        : { "grpc-status": "0" };
+      const trailers = error ? { "grpc-status": String(error.code), "grpc-message": encodeGrpcMessage(error.rawMessage) } : { "grpc-status": "0" };
       if (!responded) {
         // Trailers-only response: status in the headers of a single frame.
         responded = true;
@@ -105,14 +106,23 @@ export function createGrpcHandler(options: GrpcHandlerOptions): (stream: ServerH
       stream.once("end", () => {
         if (finished) return;
         if (messages.length !== 1 || parser.pending) {
-          finish(new SwitchboardError(`expected exactly one request message for ${path}, got ${messages.length}${parser.pending ? " and a truncated one" : ""}`, Code.Internal));
+          finish(
+            new SwitchboardError(
+              `expected exactly one request message for ${path}, got ${messages.length}${parser.pending ? " and a truncated one" : ""}`,
+              Code.Internal,
+            ),
+          );
           return;
         }
         const request = messages[0] as Buffer;
         if (method.kind === "unary") {
           dispatcher.unary(invocation, request).then((reply) => {
             // A unary call with no reply answers the empty output message (zero bytes).
-            write(reply.payload === undefined ? { ...reply, payload: { $typeName: "google.protobuf.Any", typeUrl: method.outputTypeUrl, value: new Uint8Array() } } : reply);
+            write(
+              reply.payload === undefined
+                ? { ...reply, payload: { $typeName: "google.protobuf.Any", typeUrl: method.outputTypeUrl, value: new Uint8Array() } }
+                : reply,
+            );
             finish(undefined);
           }, fail);
         } else {

@@ -167,10 +167,7 @@ export function createMemoryStore(): Store {
 
 /** The error of an append whose first seq is not the journal's highest + 1. */
 function conflict(journalId: string, highest: number, firstSeq: number): SwitchboardError {
-  return new SwitchboardError(
-    `journal "${journalId}": append at seq ${firstSeq} conflicts, highest stored seq is ${highest}`,
-    Code.Aborted,
-  );
+  return new SwitchboardError(`journal "${journalId}": append at seq ${firstSeq} conflicts, highest stored seq is ${highest}`, Code.Aborted);
 }
 
 /** The inner map for `key`, created on first use. */

@@ -166,11 +166,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     } catch (err) {
       counters.failedTransactions += 1;
       const cause = err instanceof BatchLost ? err.cause : err;
-      const error = new SwitchboardError(
-        `${description}: write batch of ${batch.length} failed: ${messageOf(cause)}`,
-        Code.Unavailable,
-        { cause },
-      );
+      const error = new SwitchboardError(`${description}: write batch of ${batch.length} failed: ${messageOf(cause)}`, Code.Unavailable, { cause });
       logger?.warn("sqlite store: write batch failed", { path: description, writes: batch.length, error: messageOf(cause) });
       // Every write gets the batch error, even one that had failed on its own: a
       // conflict it saw may have been with a write of this batch, now rolled back too.
@@ -251,9 +247,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     readEvents(journalId, afterSeq) {
       const context = journalContext(journalId);
       return read(context, () =>
-        sql.readEvents
-          .all(journalId, afterSeq)
-          .map((row): JournalEvent => ({ seq: decodeInt(row.seq_nr, context), payload: decodeAny(row, context) })),
+        sql.readEvents.all(journalId, afterSeq).map((row): JournalEvent => ({ seq: decodeInt(row.seq_nr, context), payload: decodeAny(row, context) })),
       );
     },
 
@@ -275,10 +269,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
         // UNIQUE key still guards against another process writing the same file.
         const highest = decodeInt(sql.highestSeq.get(journalId), context);
         if (firstSeq !== highest + 1) {
-          throw new SwitchboardError(
-            `${context}: append at seq ${firstSeq} conflicts, highest stored seq is ${highest}`,
-            Code.Aborted,
-          );
+          throw new SwitchboardError(`${context}: append at seq ${firstSeq} conflicts, highest stored seq is ${highest}`, Code.Aborted);
         }
         const now = Date.now();
         events.forEach((e, i) => {
@@ -379,13 +370,9 @@ function prepareStatements(db: Database) {
        ON CONFLICT (persistence_id) DO UPDATE
        SET seq_nr = excluded.seq_nr, type_url = excluded.type_url, payload = excluded.payload`,
     ),
-    readEvents: rows<EventRow>(
-      "SELECT seq_nr, type_url, payload FROM event_journal WHERE persistence_id = ? AND seq_nr > ? ORDER BY seq_nr",
-    ),
+    readEvents: rows<EventRow>("SELECT seq_nr, type_url, payload FROM event_journal WHERE persistence_id = ? AND seq_nr > ? ORDER BY seq_nr"),
     highestSeq: scalar("SELECT COALESCE(MAX(seq_nr), 0) FROM event_journal WHERE persistence_id = ?"),
-    insertEvent: db.prepare(
-      "INSERT INTO event_journal (persistence_id, seq_nr, type_url, payload, tag, written_at) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
+    insertEvent: db.prepare("INSERT INTO event_journal (persistence_id, seq_nr, type_url, payload, tag, written_at) VALUES (?, ?, ?, ?, ?, ?)"),
     eventsByTag: rows<TaggedRow>(
       `SELECT ordering, persistence_id, seq_nr, type_url, payload FROM event_journal
        WHERE tag = ? AND ordering > ? ORDER BY ordering LIMIT ?`,
