@@ -12,7 +12,8 @@ import { createLogger, type Logger } from "./observability/logger.js";
 import { openStore } from "./open-store.js";
 import { createRouter } from "./router/router.js";
 import type { Store } from "./store/types.js";
-import { createUserFunctionClient, type UserFunctionClient } from "./user-function/client.js";
+import type { UserFunctionClient } from "./user-function/client.js";
+import { createHttp2UserFunctionClient } from "./user-function/http2-client.js";
 import { PROXY_VERSION } from "./version.js";
 
 /** Options of {@link createProxy}. */
@@ -49,7 +50,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const store = options.store ?? (await openStore(config.store, logger));
-  const client: UserFunctionClient = createUserFunctionClient({
+  const client: UserFunctionClient = createHttp2UserFunctionClient({
     host: config.userFunctionHost,
     port: config.userFunctionPort,
     // Discovery answers can be large whatever the client limit: never accept less than the Cloudstate default from the user function.

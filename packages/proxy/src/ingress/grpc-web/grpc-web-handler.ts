@@ -2,7 +2,7 @@ import { Code, SwitchboardError } from "../../errors/index.js";
 import { AsyncQueue } from "../../internal/async-queue.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Dispatcher, Invocation, ModelSource, Reply } from "../../router/types.js";
-import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "../grpc/framing.js";
+import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "../../internal/grpc-framing.js";
 import type { Cors } from "../http/cors.js";
 import type { HttpExchange } from "../http/exchange.js";
 import { sendHttpPlain } from "../http/http-handler.js";

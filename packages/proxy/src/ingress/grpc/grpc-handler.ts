@@ -4,7 +4,7 @@ import { AsyncQueue } from "../../internal/async-queue.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Dispatcher, ModelSource, Reply } from "../../router/types.js";
 import { replyHeaders, requestMetadata } from "../http/metadata.js";
-import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "./framing.js";
+import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "../../internal/grpc-framing.js";
 
 /** Options of {@link createGrpcHandler}. */
 export interface GrpcHandlerOptions {

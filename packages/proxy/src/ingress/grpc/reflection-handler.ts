@@ -4,7 +4,7 @@ import { v1alpha } from "@switchboard/protocol/reflection";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import type { Logger } from "../../observability/logger.js";
 import type { ModelSource } from "../../router/types.js";
-import { encodeGrpcMessage, FrameParser, frameMessage } from "./framing.js";
+import { encodeGrpcMessage, FrameParser, frameMessage } from "../../internal/grpc-framing.js";
 import { createReflectionSession, reflectionIndexFor } from "./reflection.js";
 
 /** Options of {@link createReflectionHandler}. */

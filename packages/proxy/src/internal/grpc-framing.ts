@@ -1,4 +1,4 @@
-import { Code, SwitchboardError } from "../../errors/index.js";
+import { Code, SwitchboardError } from "../errors/index.js";
 
 /** Frames one message in gRPC's length-prefixed format (uncompressed). */
 export function frameMessage(message: Uint8Array, flags = 0): Buffer {
@@ -74,5 +74,15 @@ export function parseGrpcTimeout(value: string | undefined): number | undefined 
       return amount / 1000;
     default:
       return amount / 1_000_000;
+  }
+}
+
+/** Decodes a percent-encoded grpc-message value (invalid escapes are kept as they are). */
+export function decodeGrpcMessage(value: string): string {
+  if (!value.includes("%")) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
   }
 }
