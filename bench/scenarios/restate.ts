@@ -1,0 +1,163 @@
+/**
+ * Issue #2, the peer: Restate 1.7 doing the same job — a keyed counter virtual object
+ * (Restate TypeScript SDK), 64 concurrent callers over 1,000 keys, through its HTTP
+ * ingress with our load generator (undici, one connection per caller), durable in
+ * Restate's own store with its default settings. Switchboard runs the value-entity
+ * headline stack (the counter example on SQLite synchronous=FULL when built) and the
+ * two alternate in rounds. Target: Switchboard ≥ 10× Restate's throughput, at a lower
+ * p99. Both sides are read back afterwards (stored total = acknowledged increments).
+ */
+import * as path from "node:path";
+import type { Watched } from "../load/cpu.js";
+import { type Caller, closedLoop, interleave, type PointResult } from "../load/driver.js";
+import { HttpClient } from "../load/http.js";
+import { ms, pointsTable, rate, ratioWithCpu } from "../support/format.js";
+import { type RestatePeer, RestateUnavailable, startRestate } from "../support/restate.js";
+import { counterExampleBuilt, forEachLimited, incrementWorkload, touchKeys, type SwitchboardStack, startSwitchboard } from "../support/stacks.js";
+import type { BenchContext, Check, Scenario, ScenarioResult } from "./types.js";
+import { KEYS } from "./value-entity.js";
+
+function cpuPerCall(p: PointResult): string {
+  const all: [string, number][] = [...Object.entries(p.cpu.processes), ["generator", p.cpu.generatorPct]];
+  return all
+    .filter(([, c]) => Number.isFinite(c) && c > 0.5)
+    .map(([label, c]) => `${label} ${Math.round(((c / 100) * 1e6) / p.throughput)} µs`)
+    .join(", ");
+}
+
+function notRun(scenario: Scenario, reason: string): ScenarioResult {
+  return {
+    id: scenario.id,
+    title: scenario.title,
+    checks: [
+      {
+        name: "Durable increments vs Restate 1.7 (same generator, concurrency and keys)",
+        measured: "–",
+        comparison: "–",
+        ratio: "–",
+        target: "≥ 10× Restate's throughput at a lower p99",
+        status: "not run",
+        note: reason,
+      },
+    ],
+    body: `Not run: ${reason}.`,
+    points: [],
+    data: {},
+  };
+}
+
+export const restateScenario: Scenario = {
+  id: "restate",
+  title: "Peer: Restate 1.7 keyed counter vs Switchboard value entity",
+  issue: 2,
+  async run(ctx: BenchContext): Promise<ScenarioResult> {
+    let peer: RestatePeer;
+    try {
+      peer = await startRestate(path.join(ctx.tmpDir, "restate-data"), ctx.log);
+    } catch (error) {
+      if (error instanceof RestateUnavailable) return notRun(this, `Restate could not be run here; failed step: ${error.message}`);
+      throw error;
+    }
+    const kind = counterExampleBuilt() ? "counter" : "model";
+    let stack: SwitchboardStack | undefined;
+    const http = new HttpClient(`http://127.0.0.1:${peer.ingressPort}`, ctx.concurrency);
+    let points: PointResult[];
+    const verifications: string[] = [];
+    try {
+      stack = await startSwitchboard({ kind, store: `sqlite:${path.join(ctx.tmpDir, "restate-vs-switchboard.db")}`, sessions: ctx.sessions });
+      const sb = stack;
+      const workload = incrementWorkload(sb, kind, KEYS);
+      let restateAcked = 0;
+      const paths = Array.from({ length: KEYS }, (_, i) => `/Counter/c-${i}/add`);
+      const headers = { "content-type": "application/json" };
+      const restateCall: Caller = (_w, seq, done) => {
+        http.call({ path: paths[seq % KEYS] as string, headers, body: "1" }).then(
+          (r) => {
+            if (r.ok) {
+              restateAcked++;
+              done();
+            } else done(`HTTP ${r.status}: ${r.body.toString("utf8").slice(0, 80)}`);
+          },
+          (e: Error) => done(`request failed: ${e.message}`),
+        );
+      };
+      const restateWatched: Watched[] = [
+        { label: "restate-server", pid: peer.server.pid, multiCore: true },
+        { label: "restate service", pid: peer.service.pid },
+      ];
+      ctx.log("restate: touching every key once on both systems (activation outside the measurement)");
+      await touchKeys(workload.call, KEYS, ctx.concurrency);
+      await touchKeys(restateCall, KEYS, ctx.concurrency);
+      ctx.log(`restate: Switchboard (${kind}) vs Restate, ${ctx.concurrency} concurrent over ${KEYS} keys`);
+      points = await interleave(
+        [
+          {
+            label: "Switchboard",
+            run: (durationMs, warmupMs) =>
+              closedLoop({
+                label: `Switchboard (${kind === "counter" ? "counter example, SDK" : "TCK model"}), SQLite FULL`,
+                concurrency: ctx.concurrency,
+                durationMs,
+                warmupMs,
+                watched: sb.watched,
+                call: workload.call,
+              }),
+          },
+          {
+            label: "Restate",
+            run: (durationMs, warmupMs) =>
+              closedLoop({
+                label: `Restate ${peer.version.replace(/^restate-server\s*/, "")} (counter object, TS SDK)`,
+                concurrency: ctx.concurrency,
+                durationMs,
+                warmupMs,
+                watched: restateWatched,
+                call: restateCall,
+              }),
+          },
+        ],
+        { rounds: ctx.rounds, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, log: ctx.log },
+      );
+      const v = await workload.verify();
+      if (v) verifications.push(`Switchboard: ${v.ok ? "OK" : "MISMATCH"} — ${v.detail}`);
+      let stored = 0;
+      await forEachLimited(KEYS, 32, async (i) => {
+        const r = await http.call({ path: `/Counter/c-${i}/get`, headers, body: "" });
+        if (r.ok) stored += Number(r.body.toString("utf8"));
+      });
+      verifications.push(
+        `Restate: ${stored === restateAcked ? "OK" : "MISMATCH"} — ${restateAcked.toLocaleString("en-US")} increments acknowledged, ${stored.toLocaleString("en-US")} stored over ${KEYS} counters`,
+      );
+    } finally {
+      await http.close().catch(() => {});
+      await stack?.stop();
+      await peer.stop();
+    }
+    const [sbPoint, rsPoint] = points as [PointResult, PointResult];
+    const r = sbPoint.throughput / rsPoint.throughput;
+    const lowerP99 = sbPoint.latency.p99Ms < rsPoint.latency.p99Ms;
+    const checks: Check[] = [
+      {
+        name: "Durable increments vs Restate 1.7 (same generator, concurrency and keys)",
+        measured: `Switchboard ${rate(sbPoint.throughput)} (p99 ${ms(sbPoint.latency.p99Ms)})`,
+        comparison: `Restate ${rate(rsPoint.throughput)} (p99 ${ms(rsPoint.latency.p99Ms)})`,
+        ratio: ratioWithCpu(sbPoint, rsPoint),
+        target: "≥ 10× at a lower p99",
+        status: r >= 10 && lowerP99 && sbPoint.errors === 0 ? "met" : "not met",
+        ...(r >= 10 && !lowerP99 ? { note: "p99 not lower" } : {}),
+        ...(r < 10 ? { note: `CPU per call: Switchboard ${cpuPerCall(sbPoint)}; Restate ${cpuPerCall(rsPoint)}` } : {}),
+      },
+    ];
+    const body = [
+      `Restate: \`${peer.version}\` (npm @restatedev/restate-server, its single binary) with default settings (durable: RocksDB WAL fsync on, 24 partitions), data under bench/.tmp on the repository's disk; ` +
+        "the counter is a virtual object (`Counter/<key>/add`, state read with `ctx.get` and written with `ctx.set`) on @restatedev/restate-sdk 1.17.2 (Node 20 needs its `Promise.withResolvers` polyfill, in bench/peers/restate/counter.mjs), served over HTTP/2 to restate-server. " +
+        `Load: HTTP/1.1 POST with body \`1\` over undici, ${ctx.concurrency} keep-alive connections. ` +
+        `Switchboard: ${kind === "counter" ? "the counter example (SDK) `Increase`" : "the TCK model value entity"} over gRPC on SQLite synchronous=FULL. Everything on 127.0.0.1; the two systems alternate in ${ctx.rounds} rounds (both stay up; only the one measured gets load).`,
+      "",
+      pointsTable(points),
+      "",
+      `Read-back after the run: ${verifications.join("; ")}.`,
+    ].join("\n");
+    return { id: this.id, title: this.title, checks, body, points, data: { ratio: r } };
+  },
+};
