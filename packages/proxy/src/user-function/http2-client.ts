@@ -228,13 +228,17 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
       } catch (error) {
         const e = SwitchboardError.from(error, Code.Unavailable);
         queueMicrotask(() => handlers.onEnd(e));
-        return { send() {}, end() {}, cancel() {} };
+        return { send() {}, sendEncoded() {}, end() {}, cancel() {} };
       }
       const { stream } = call;
       if (method.methodKind === "server_streaming") stream.end(encode(callOptions?.first));
       return {
         send(message) {
           if (!stream.closed && !stream.writableEnded) stream.write(encode(message));
+        },
+        sendEncoded(messages) {
+          if (stream.closed || stream.writableEnded || messages.length === 0) return;
+          stream.write(Buffer.concat(messages.map((m) => frameMessage(m))));
         },
         end() {
           if (!stream.closed && !stream.writableEnded) stream.end();

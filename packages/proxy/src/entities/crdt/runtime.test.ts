@@ -55,6 +55,9 @@ function fakeClient(peers: Peer[]): UserFunctionClient {
       peers.push(peer);
       const stream: ClientStream<CrdtStreamIn> = {
         send: (m) => peer.push(m),
+        sendEncoded: () => {
+          throw new Error("the CRDT runtime sends no pre-encoded messages");
+        },
         end: () => {
           peer.ended = true;
           peer.close();

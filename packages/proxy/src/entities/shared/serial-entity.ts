@@ -21,8 +21,11 @@ export type Interpreted =
 
 /** The per-activation half of an entity protocol (it may keep state, e.g. the ES sequence). */
 export interface SerialCodec<In> {
-  /** Messages sent first on a new stream: `init`, then (ES) the replayed events. Reads the store. */
-  activation(): Promise<In[]>;
+  /**
+   * What a new stream gets first: `init`, then (ES) the replayed events, which may come
+   * already encoded so a long journal is not turned into message objects. Reads the store.
+   */
+  activation(): Promise<{ readonly messages: In[]; readonly encoded?: readonly Uint8Array[] }>;
   /** Wraps a command for the stream. */
   command(command: Command): In;
   /** Interprets a message from the user function. */
@@ -122,9 +125,10 @@ class SerialEntity<I extends DescMessage, O extends DescMessage> {
     this.stream = stream;
     this.logger.debug("entity activating");
     this.codec.activation().then(
-      (messages) => {
+      ({ messages, encoded }) => {
         if (this.stream !== stream || this.phase === "stopped") return;
         for (const message of messages) stream.send(message);
+        if (encoded !== undefined) stream.sendEncoded(encoded);
         this.phase = "running";
         this.pump();
       },
