@@ -118,6 +118,73 @@ export class GrpcClient {
     req.end(body);
   }
 
+  /**
+   * Starts one server-streaming call of `path` with the framed request `body`: `onMessage`
+   * gets every reply message as it arrives, `done` the final status (its `reply` is
+   * undefined). Returns a function that cancels the call (RST_STREAM CANCEL).
+   */
+  stream(path: string, body: Buffer, onMessage: (message: Buffer) => void, done: GrpcDone, session?: number): () => void {
+    const index = session ?? this.next++ % this.sessions.length;
+    const s = this.sessions[index % this.sessions.length] as http2.ClientHttp2Session;
+    let status = -1;
+    let text = "";
+    let settled = false;
+    let pending: Buffer = Buffer.alloc(0);
+    const finish = (code: number, message: string) => {
+      if (settled) return;
+      settled = true;
+      done(code, message, undefined);
+    };
+    let req: http2.ClientHttp2Stream;
+    try {
+      req = s.request(
+        {
+          [HTTP2_HEADER_METHOD]: "POST",
+          [HTTP2_HEADER_PATH]: path,
+          [HTTP2_HEADER_CONTENT_TYPE]: "application/grpc",
+          [HTTP2_HEADER_TE]: "trailers",
+        },
+        { endStream: false },
+      );
+    } catch (error) {
+      finish(14, `request failed: ${(error as Error).message}`);
+      return () => {};
+    }
+    req.on("response", (headers) => {
+      const st = headers["grpc-status"];
+      if (st !== undefined) {
+        status = Number(st);
+        text = decodeURIComponent(String(headers["grpc-message"] ?? ""));
+      } else if (headers[":status"] !== 200) {
+        status = 14;
+        text = `HTTP ${headers[":status"]}`;
+      }
+    });
+    req.on("trailers", (trailers) => {
+      status = Number(trailers["grpc-status"] ?? -1);
+      text = decodeURIComponent(String(trailers["grpc-message"] ?? ""));
+    });
+    req.on("data", (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 5) {
+        const size = pending.readUInt32BE(1);
+        if (pending.length < 5 + size) break;
+        const message = pending.subarray(5, 5 + size);
+        pending = pending.subarray(5 + size);
+        onMessage(message);
+      }
+    });
+    req.on("error", (error: Error) => finish(14, `stream error: ${error.message}`));
+    req.on("close", () => {
+      if (status === -1) finish(req.rstCode === http2.constants.NGHTTP2_CANCEL ? 1 : 14, `stream closed without status (rst ${req.rstCode})`);
+      else finish(status, text);
+    });
+    req.end(body);
+    return () => {
+      if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+    };
+  }
+
   /** Promise form of {@link call}: resolves to the reply bytes, rejects on a non-OK status. */
   unary(path: string, body: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) =>

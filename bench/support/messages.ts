@@ -2,10 +2,10 @@
  * Pre-encoded request messages of the scenarios. The load generator never builds a
  * message during a run: requests are encoded once here (per key) and framed once.
  */
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { ActionCommandSchema } from "@switchboard/protocol";
-import { action, eventsourced, valueentity } from "@switchboard/protocol/tck";
+import { action, crdt, eventsourced, valueentity } from "@switchboard/protocol/tck";
 import { IncreaseValueSchema } from "../../examples/counter/src/gen/counter_pb.js";
 import { AddLineItemSchema, GetShoppingCartSchema } from "../../examples/shopping-cart/src/gen/shoppingcart/shoppingcart_pb.js";
 import { frame } from "../load/grpc.js";
@@ -19,6 +19,8 @@ export const PATHS = {
   counterIncrease: "/com.example.counter.CounterService/Increase",
   cartAddItem: "/com.example.shoppingcart.ShoppingCart/AddItem",
   cartGet: "/com.example.shoppingcart.ShoppingCart/GetCart",
+  crdtProcess: "/cloudstate.tck.model.crdt.CrdtTckModel/Process",
+  crdtProcessStreamed: "/cloudstate.tck.model.crdt.CrdtTckModel/ProcessStreamed",
 } as const;
 
 /** The Action request of the unary scenario: one group with one reply step. */
@@ -81,4 +83,21 @@ export function addItemRequest(userId: string): Buffer {
 /** A framed GetCart of `userId`. */
 export function getCartRequest(userId: string): Buffer {
   return frame(toBinary(GetShoppingCartSchema, create(GetShoppingCartSchema, { userId })));
+}
+
+/** A framed CRDT TCK `Process` adding `change` to the PNCounter `id` (`PNCounter-…`); no actions with change undefined (a read). */
+export function pnCounterRequest(id: string, change?: bigint): Buffer {
+  const actions = change === undefined ? [] : [{ action: { case: "update" as const, value: { update: { case: "pncounter" as const, value: { change } } } } }];
+  return frame(toBinary(crdt.RequestSchema, create(crdt.RequestSchema, { id, actions })));
+}
+
+/** A framed CRDT TCK `ProcessStreamed` watching entity `id`: its state now, then on every change. */
+export function crdtWatchRequest(id: string): Buffer {
+  return frame(toBinary(crdt.StreamedRequestSchema, create(crdt.StreamedRequestSchema, { id })));
+}
+
+/** The PNCounter value in a CRDT TCK `Response` (undefined if it holds no PNCounter state). */
+export function pnCounterValue(reply: Uint8Array): bigint | undefined {
+  const state = fromBinary(crdt.ResponseSchema, reply).state?.value;
+  return state?.case === "pncounter" ? state.value.value : undefined;
 }

@@ -190,10 +190,21 @@ export async function freePort(): Promise<number> {
 }
 
 /** Which user function serves the benchmark. */
-export type UserFunctionKind = "model" | "counter" | "shopping-cart";
+export type UserFunctionKind = "model" | "counter" | "shopping-cart" | "tck-sdk";
 
 /** Starts a user function in its own process on 127.0.0.1:`port`. */
 export function startUserFunction(kind: UserFunctionKind, port: number): Promise<Child> {
+  if (kind === "tck-sdk") {
+    // The Cloudstate TCK model written with our SDK (the conformance suite's user function).
+    return startChild({
+      label: "user function (TCK model on the TypeScript SDK)",
+      command: process.execPath,
+      args: ["--import", "tsx", path.join(ROOT, "test/conformance/supports/typescript-sdk/main.ts")],
+      env: { HOST: "127.0.0.1", PORT: String(port) },
+      ready: { port },
+      timeoutMs: 30_000,
+    });
+  }
   if (kind === "counter" || kind === "shopping-cart") {
     return startChild({
       label: `user function (examples/${kind}, TypeScript SDK)`,
