@@ -2,7 +2,7 @@ import * as http2 from "node:http2";
 import { type DescMessage, type DescMethod, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage } from "../internal/grpc-framing.js";
-import type { CallOptions, ChannelEvent, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import type { CallOptions, ChannelEvent, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -58,7 +58,10 @@ function openCall<O>(
   if (options.signal?.aborted) queueMicrotask(onAbort);
   else options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.deadline !== undefined) {
-    timer = setTimeout(() => fail(new SwitchboardError(`user function at ${options.target} did not answer in time`, Code.DeadlineExceeded)), Math.max(0, options.deadline - Date.now()));
+    timer = setTimeout(
+      () => fail(new SwitchboardError(`user function at ${options.target} did not answer in time`, Code.DeadlineExceeded)),
+      Math.max(0, options.deadline - Date.now()),
+    );
   }
   const readStatus = (h: http2.IncomingHttpHeaders) => {
     const raw = h["grpc-status"];
@@ -80,7 +83,9 @@ function openCall<O>(
       messages = parser.push(chunk);
     } catch (error) {
       const e = error as SwitchboardError;
-      fail(e.code === Code.ResourceExhausted ? new SwitchboardError(`message from the user function is too large: ${e.rawMessage}`, Code.ResourceExhausted) : e);
+      fail(
+        e.code === Code.ResourceExhausted ? new SwitchboardError(`message from the user function is too large: ${e.rawMessage}`, Code.ResourceExhausted) : e,
+      );
       return;
     }
     for (const message of messages) {
@@ -228,7 +233,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
       } catch (error) {
         const e = SwitchboardError.from(error, Code.Unavailable);
         queueMicrotask(() => handlers.onEnd(e));
-        return { send() {}, sendEncoded() {}, end() {}, cancel() {} };
+        return { send() {}, sendFramed() {}, end() {}, cancel() {} };
       }
       const { stream } = call;
       if (method.methodKind === "server_streaming") stream.end(encode(callOptions?.first));
@@ -236,9 +241,8 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
         send(message) {
           if (!stream.closed && !stream.writableEnded) stream.write(encode(message));
         },
-        sendEncoded(messages) {
-          if (stream.closed || stream.writableEnded || messages.length === 0) return;
-          stream.write(Buffer.concat(messages.map((m) => frameMessage(m))));
+        sendFramed(frames) {
+          if (!stream.closed && !stream.writableEnded && frames.byteLength > 0) stream.write(frames);
         },
         end() {
           if (!stream.closed && !stream.writableEnded) stream.end();

@@ -9,7 +9,6 @@ import {
   type EventSourcedStreamOut,
   type EventSourcedStreamOutSchema,
 } from "@switchboard/protocol";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { AnyValue, JournalEvent } from "../../store/types.js";
 import type { Interpreted, SerialProtocol } from "../shared/serial-entity.js";
 import type { EntityRuntimeContext } from "../shared/types.js";
@@ -19,26 +18,75 @@ export function journalIdOf(persistenceId: string, entityId: string): string {
   return `${persistenceId}|${entityId}`;
 }
 
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buffer: Buffer, offset: number, value: number): number {
+  while (value >= 0x80) {
+    buffer[offset++] = (value % 128) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  buffer[offset++] = value;
+  return offset;
+}
+
 /**
- * `EventSourcedStreamIn{event: EventSourcedEvent{sequence, payload}}` written straight to
- * the wire: replaying a long journal without building a message object per event is what
- * keeps activation fast.
+ * The replayed events as gRPC frames of `EventSourcedStreamIn{event: EventSourcedEvent{sequence,
+ * payload}}`, written into one buffer in one pass. Replaying a long journal without
+ * building a message object (or a writer) per event is what keeps activation fast.
  */
-function encodeEvent(event: JournalEvent): Uint8Array {
-  return new BinaryWriter()
-    .tag(2, WireType.LengthDelimited)
-    .fork()
-    .tag(1, WireType.Varint)
-    .int64(event.seq)
-    .tag(2, WireType.LengthDelimited)
-    .fork()
-    .tag(1, WireType.LengthDelimited)
-    .string(event.payload.typeUrl)
-    .tag(2, WireType.LengthDelimited)
-    .bytes(event.payload.value)
-    .join()
-    .join()
-    .finish();
+export function frameReplay(events: readonly JournalEvent[]): Buffer {
+  const typeUrls = new Map<string, Buffer>();
+  const sizes: number[] = [];
+  let total = 0;
+  for (const event of events) {
+    let typeUrl = typeUrls.get(event.payload.typeUrl);
+    if (typeUrl === undefined) {
+      typeUrl = Buffer.from(event.payload.typeUrl, "utf8");
+      typeUrls.set(event.payload.typeUrl, typeUrl);
+    }
+    const value = event.payload.value.byteLength;
+    // proto3 leaves out empty bytes, and so do we, to write exactly what protobuf-es writes.
+    const any = 1 + varintSize(typeUrl.length) + typeUrl.length + (value === 0 ? 0 : 1 + varintSize(value) + value);
+    const inner = 1 + varintSize(event.seq) + 1 + varintSize(any) + any;
+    const message = 1 + varintSize(inner) + inner;
+    sizes.push(any, inner, message);
+    total += 5 + message;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  events.forEach((event, i) => {
+    const any = sizes[i * 3] as number;
+    const inner = sizes[i * 3 + 1] as number;
+    const message = sizes[i * 3 + 2] as number;
+    const typeUrl = typeUrls.get(event.payload.typeUrl) as Buffer;
+    out[at] = 0; // uncompressed
+    out.writeUInt32BE(message, at + 1);
+    at += 5;
+    out[at++] = 0x12; // EventSourcedStreamIn.event (2, length-delimited)
+    at = writeVarint(out, at, inner);
+    out[at++] = 0x08; // EventSourcedEvent.sequence (1, varint)
+    at = writeVarint(out, at, event.seq);
+    out[at++] = 0x12; // EventSourcedEvent.payload (2, length-delimited)
+    at = writeVarint(out, at, any);
+    out[at++] = 0x0a; // Any.type_url (1)
+    at = writeVarint(out, at, typeUrl.length);
+    typeUrl.copy(out, at);
+    at += typeUrl.length;
+    if (event.payload.value.byteLength > 0) {
+      out[at++] = 0x12; // Any.value (2)
+      at = writeVarint(out, at, event.payload.value.byteLength);
+      out.set(event.payload.value, at);
+      at += event.payload.value.byteLength;
+    }
+  });
+  return out;
 }
 
 function toAny(value: AnyValue): Any {
@@ -75,7 +123,7 @@ export function eventSourcedProtocol(context: EntityRuntimeContext): SerialProto
               ? {}
               : { snapshot: create(EventSourcedSnapshotSchema, { snapshotSequence: BigInt(snapshot.seq), snapshot: toAny(snapshot.payload) }) }),
           });
-          return { messages: [create(StreamIn, { message: { case: "init", value: init } })], encoded: events.map(encodeEvent) };
+          return { messages: [create(StreamIn, { message: { case: "init", value: init } })], framed: frameReplay(events) };
         },
         command(command) {
           return create(StreamIn, { message: { case: "command", value: command } });

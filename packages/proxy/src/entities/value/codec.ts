@@ -30,7 +30,9 @@ export function valueEntityProtocol(context: EntityRuntimeContext): SerialProtoc
             ValueEntityInitStateSchema,
             stored === undefined ? {} : { value: create(AnySchema, { typeUrl: stored.typeUrl, value: stored.value }) },
           );
-          return { messages: [create(StreamIn, { message: { case: "init", value: create(ValueEntityInitSchema, { serviceName: service.name, entityId, state }) } })] };
+          return {
+            messages: [create(StreamIn, { message: { case: "init", value: create(ValueEntityInitSchema, { serviceName: service.name, entityId, state }) } })],
+          };
         },
         command(command) {
           return create(StreamIn, { message: { case: "command", value: command } });
