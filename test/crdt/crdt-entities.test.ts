@@ -290,7 +290,7 @@ describe("CRDT entities through the proxy", () => {
     await ok(id, [act.update({ case: "pncounter", value: { change: 3n } })]);
     const failed = await call(id, [act.fail(CRDT_TRIGGERS.topLevelFailure)]);
     assert.equal(failed.code, grpc.status.UNKNOWN);
-    assert.equal(failed.details, "Failed to update CRDT at requested write consistency");
+    assert.equal(failed.details, "Unexpected entity failure");
     const ignored = await call(id, [act.fail(CRDT_TRIGGERS.failureWithoutCommand)]);
     assert.equal(ignored.code, grpc.status.OK);
     assert.equal(stateOf(ignored.messages[0]), 3n);

@@ -12,10 +12,11 @@ import { StreamedCall } from "./streamed-call.js";
 
 /**
  * What a client sees when the user function answers one of its commands with a top-level
- * `CrdtStreamOut.failure`: the reference proxy's fixed text (protocol §1.4), not the
- * user function's description, which is logged. Only that command fails.
+ * `CrdtStreamOut.failure`: the text every entity type gives for a top-level failure
+ * (clarification 7, which wins over the reference proxy's CRDT-specific wording); the user
+ * function's description is logged. As in the reference proxy, only that command fails.
  */
-export const CRDT_COMMAND_FAILURE = "Failed to update CRDT at requested write consistency";
+export const CRDT_COMMAND_FAILURE = "Unexpected entity failure";
 
 /** The node id of a proxy that is not part of a cluster. Stable, so a restart keeps its CRDT entries. */
 export const SINGLE_NODE_ID = "single-node";
