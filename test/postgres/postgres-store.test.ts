@@ -409,7 +409,7 @@ describe("postgres store", () => {
 
   it("keeps every acknowledged write when the writing process is killed with SIGKILL", { timeout: 60_000 }, async () => {
     const url = await freshDatabase();
-    const child = spawn(process.execPath, ["--import", "tsx", join(here, "kill-writer.fixture.ts"), url], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(here, "../../packages/proxy/src/store/kill-writer.fixture.ts"), url], {
       cwd: here,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -225,7 +225,7 @@ describe("sqlite store", () => {
 
   it("keeps every acknowledged write when the process is killed with SIGKILL", { timeout: 60_000 }, async () => {
     const path = join(tempDir(), "kill.db");
-    const child = spawn(process.execPath, ["--import", "tsx", join(here, "kill-writer.fixture.ts"), path], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(here, "../kill-writer.fixture.ts"), `sqlite:${path}`], {
       cwd: here,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -1,6 +1,7 @@
 /**
- * Child process of the kill -9 durability test in `postgres-store.test.ts`; not
- * library code. It opens the PostgreSQL store at the URL given as argv[2] and writes
+ * Child process of the kill -9 durability tests of the SQLite and PostgreSQL stores
+ * (`sqlite/sqlite-store.test.ts`, `test/postgres/postgres-store.test.ts`); not library
+ * code. It opens the store named by argv[2] (`sqlite:<file>` or `postgres://…`) and writes
  * without end from several concurrent writers, printing one line per write only after
  * the write's promise resolved (that is, after its group commit returned):
  *
@@ -9,16 +10,19 @@
  *
  * The parent SIGKILLs it mid-stream and checks that every printed write survived.
  */
-import { createPostgresStore } from "../../packages/proxy/src/store/postgres/index.js";
+import { createPostgresStore } from "./postgres/index.js";
+import { createSqliteStore } from "./sqlite/sqlite-store.js";
 
-const url = process.argv[2];
-if (url === undefined) throw new Error("usage: kill-writer.fixture.ts <postgres url>");
+const target = process.argv[2];
+if (target === undefined || !(target.startsWith("sqlite:") || target.startsWith("postgres://"))) {
+  throw new Error("usage: kill-writer.fixture.ts sqlite:<db file> | postgres://<url>");
+}
 
 // Never outlive a parent that died before killing us.
 setTimeout(() => process.exit(2), 60_000).unref();
 process.stdout.on("error", () => process.exit(3));
 
-const store = await createPostgresStore({ url });
+const store = target.startsWith("sqlite:") ? await createSqliteStore({ path: target.slice("sqlite:".length) }) : await createPostgresStore({ url: target });
 const encoder = new TextEncoder();
 process.stdout.write("ready\n");
 
