@@ -9,6 +9,21 @@ export function frameMessage(message: Uint8Array, flags = 0): Buffer {
   return frame;
 }
 
+/** Frames many messages into one buffer (one write for a batch such as a journal replay). */
+export function frameMessages(messages: readonly Uint8Array[]): Buffer {
+  let total = 0;
+  for (const m of messages) total += 5 + m.byteLength;
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const m of messages) {
+    out[at] = 0;
+    out.writeUInt32BE(m.byteLength, at + 1);
+    out.set(m, at + 5);
+    at += 5 + m.byteLength;
+  }
+  return out;
+}
+
 /**
  * Incremental parser of gRPC length-prefixed messages. Feed it body chunks; it returns
  * the complete messages found so far. Rejects compressed messages (we advertise

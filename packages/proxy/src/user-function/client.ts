@@ -11,11 +11,8 @@ export interface StreamHandlers<O> {
 /** The writable side of an open user-function stream. */
 export interface ClientStream<I> {
   send(message: I): void;
-  /**
-   * Writes messages that are already encoded as `I` and framed (gRPC length prefix), in one
-   * write: the hot path of journal replay.
-   */
-  sendFramed(frames: Uint8Array): void;
+  /** Sends messages already encoded as `I` in one write (the hot path of journal replay). */
+  sendEncoded(messages: readonly Uint8Array[]): void;
   /** Half-closes the stream (no more messages from the proxy). */
   end(): void;
   /** Cancels the call (RST); `onEnd` is still called, with a CANCELLED error. */

@@ -1,7 +1,7 @@
 import * as http2 from "node:http2";
 import { type DescMessage, type DescMethod, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { Code, SwitchboardError } from "../errors/index.js";
-import { decodeGrpcMessage, FrameParser, frameMessage } from "../internal/grpc-framing.js";
+import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
 import type { CallOptions, ChannelEvent, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
 
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -233,7 +233,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
       } catch (error) {
         const e = SwitchboardError.from(error, Code.Unavailable);
         queueMicrotask(() => handlers.onEnd(e));
-        return { send() {}, sendFramed() {}, end() {}, cancel() {} };
+        return { send() {}, sendEncoded() {}, end() {}, cancel() {} };
       }
       const { stream } = call;
       if (method.methodKind === "server_streaming") stream.end(encode(callOptions?.first));
@@ -241,8 +241,9 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
         send(message) {
           if (!stream.closed && !stream.writableEnded) stream.write(encode(message));
         },
-        sendFramed(frames) {
-          if (!stream.closed && !stream.writableEnded && frames.byteLength > 0) stream.write(frames);
+        sendEncoded(messages) {
+          if (stream.closed || stream.writableEnded || messages.length === 0) return;
+          stream.write(frameMessages(messages));
         },
         end() {
           if (!stream.closed && !stream.writableEnded) stream.end();

@@ -55,7 +55,7 @@ function fakeClient(peers: Peer[]): UserFunctionClient {
       peers.push(peer);
       const stream: ClientStream<CrdtStreamIn> = {
         send: (m) => peer.push(m),
-        sendFramed: () => {
+        sendEncoded: () => {
           throw new Error("the CRDT runtime sends no pre-encoded messages");
         },
         end: () => {

@@ -37,11 +37,12 @@ function writeVarint(buffer: Buffer, offset: number, value: number): number {
 }
 
 /**
- * The replayed events as gRPC frames of `EventSourcedStreamIn{event: EventSourcedEvent{sequence,
- * payload}}`, written into one buffer in one pass. Replaying a long journal without
- * building a message object (or a writer) per event is what keeps activation fast.
+ * The replayed events as encoded `EventSourcedStreamIn{event: EventSourcedEvent{sequence,
+ * payload}}` messages, written into one buffer in one pass (one view per message).
+ * Replaying a long journal without building a message object (or a writer) per event is
+ * what keeps activation fast.
  */
-export function frameReplay(events: readonly JournalEvent[]): Buffer {
+export function encodeReplay(events: readonly JournalEvent[]): Uint8Array[] {
   const typeUrls = new Map<string, Buffer>();
   const sizes: number[] = [];
   let total = 0;
@@ -57,18 +58,17 @@ export function frameReplay(events: readonly JournalEvent[]): Buffer {
     const inner = 1 + varintSize(event.seq) + 1 + varintSize(any) + any;
     const message = 1 + varintSize(inner) + inner;
     sizes.push(any, inner, message);
-    total += 5 + message;
+    total += message;
   }
   const out = Buffer.allocUnsafe(total);
+  const messages: Uint8Array[] = [];
   let at = 0;
   events.forEach((event, i) => {
     const any = sizes[i * 3] as number;
     const inner = sizes[i * 3 + 1] as number;
     const message = sizes[i * 3 + 2] as number;
     const typeUrl = typeUrls.get(event.payload.typeUrl) as Buffer;
-    out[at] = 0; // uncompressed
-    out.writeUInt32BE(message, at + 1);
-    at += 5;
+    const start = at;
     out[at++] = 0x12; // EventSourcedStreamIn.event (2, length-delimited)
     at = writeVarint(out, at, inner);
     out[at++] = 0x08; // EventSourcedEvent.sequence (1, varint)
@@ -85,8 +85,9 @@ export function frameReplay(events: readonly JournalEvent[]): Buffer {
       out.set(event.payload.value, at);
       at += event.payload.value.byteLength;
     }
+    messages.push(out.subarray(start, start + message));
   });
-  return out;
+  return messages;
 }
 
 function toAny(value: AnyValue): Any {
@@ -123,7 +124,7 @@ export function eventSourcedProtocol(context: EntityRuntimeContext): SerialProto
               ? {}
               : { snapshot: create(EventSourcedSnapshotSchema, { snapshotSequence: BigInt(snapshot.seq), snapshot: toAny(snapshot.payload) }) }),
           });
-          return { messages: [create(StreamIn, { message: { case: "init", value: init } })], framed: frameReplay(events) };
+          return { messages: [create(StreamIn, { message: { case: "init", value: init } })], encoded: encodeReplay(events) };
         },
         command(command) {
           return create(StreamIn, { message: { case: "command", value: command } });

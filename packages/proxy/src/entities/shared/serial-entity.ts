@@ -23,10 +23,10 @@ export type Interpreted =
 export interface SerialCodec<In> {
   /**
    * What a new stream gets first: `init`, then (ES) the replayed events, which may come
-   * already encoded and framed so a long journal is not turned into message objects.
+   * already encoded so a long journal is not turned into message objects.
    * Reads the store.
    */
-  activation(): Promise<{ readonly messages: In[]; readonly framed?: Uint8Array }>;
+  activation(): Promise<{ readonly messages: In[]; readonly encoded?: readonly Uint8Array[] }>;
   /** Wraps a command for the stream. */
   command(command: Command): In;
   /** Interprets a message from the user function. */
@@ -126,10 +126,10 @@ class SerialEntity<I extends DescMessage, O extends DescMessage> {
     this.stream = stream;
     this.logger.debug("entity activating");
     this.codec.activation().then(
-      ({ messages, framed }) => {
+      ({ messages, encoded }) => {
         if (this.stream !== stream || this.phase === "stopped") return;
         for (const message of messages) stream.send(message);
-        if (framed !== undefined) stream.sendFramed(framed);
+        if (encoded !== undefined) stream.sendEncoded(encoded);
         this.phase = "running";
         this.pump();
       },
