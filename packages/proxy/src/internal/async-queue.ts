@@ -1,7 +1,7 @@
 /**
  * An unbounded push-based async iterable: producers `push` values and `end` or `fail`
  * it; one consumer iterates. Used to turn callback streams (HTTP/2 request bodies,
- * grpc-js streams) into the AsyncIterables the router works with.
+ * user-function responses) into the AsyncIterables the router works with.
  */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   private readonly values: T[] = [];
