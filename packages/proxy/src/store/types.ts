@@ -12,6 +12,20 @@
  * `Code.DataLoss`.
  */
 
+/**
+ * Who writes: the lease (an entity shard, e.g. `shard/17`) the writer holds and its
+ * fencing token. A write whose `lease` is non-empty is accepted only while the store
+ * holds that lease with exactly that token, unexpired on the store's clock; otherwise it
+ * is refused with `Code.FailedPrecondition` (`stale writer: …`).
+ */
+export interface WriterToken {
+  readonly lease: string;
+  readonly token: number;
+}
+
+/** The writer of a proxy that is not part of a cluster: never refused. */
+export const LOCAL_WRITER: WriterToken = Object.freeze({ lease: "", token: 0 });
+
 /** A `google.protobuf.Any` exactly as the user function sent it. */
 export interface AnyValue {
   readonly typeUrl: string;
