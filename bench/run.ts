@@ -1,5 +1,5 @@
 /**
- * Runs the Switchboard benchmarks and writes bench/RESULTS.md (clarification 19).
+ * Runs the Switchboard benchmarks and writes bench/RESULTS.md (see bench/README.md).
  *
  *   npm run bench                                   # every scenario, 5 s per point
  *   npm run bench -- --scenario action,value-entity --duration 10

@@ -2,7 +2,7 @@
  * A throw-away PostgreSQL 15 server for the benchmark: `initdb` + `pg_ctl` as the
  * `postgres` user (initdb refuses root) on a data directory under bench/.tmp, listening
  * on 127.0.0.1 only. Durable settings: fsync=on, synchronous_commit=on (the defaults;
- * only shared_buffers is raised, as in cluster-design Appendix A.2).
+ * only shared_buffers is raised; docs/design.md#benchmark-servers).
  */
 import { execFile } from "node:child_process";
 import { chownSync, existsSync, mkdirSync } from "node:fs";

@@ -1,7 +1,7 @@
 /**
  * The conformance matrix: obtains each language support, runs `switchboard-tck` against
  * Switchboard for it, prints the matrix and writes `test/conformance/RESULTS.md`
- * (clarification 18).
+ * (format: docs/protocol.md#conformance).
  *
  *   node --import tsx test/conformance/run.ts [--only <support>[,<support>]]
  *

@@ -1,5 +1,5 @@
 /**
- * Error mapping and bad input on the HTTP/JSON side (clarification 7): every gRPC code
+ * Error mapping and bad input on the HTTP/JSON side (docs/protocol.md#errors): every gRPC code
  * through the one table (checked against docs/http.md), and through the real proxy the
  * user-function failure, 400s that name the problem, 404, 405, 413, 503 and 504, with
  * the proxy still serving afterwards.
@@ -63,7 +63,7 @@ describe("the code → HTTP status table", () => {
     }
   });
 
-  it("the clarification-7 cases: failure 500, unavailable 503, deadline 504, conflict 409, oversized 413, unimplemented 501", () => {
+  it("the documented cases: failure 500, unavailable 503, deadline 504, conflict 409, oversized 413, unimplemented 501", () => {
     assert.equal(httpStatusFor(Code.Unknown), 500);
     assert.equal(httpStatusFor(Code.Unavailable), 503);
     assert.equal(httpStatusFor(Code.DeadlineExceeded), 504);

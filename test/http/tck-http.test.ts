@@ -1,5 +1,5 @@
 /**
- * The TCK's HTTP expectations (Cloudstate protocol §3.5 and §3.6) against the model
+ * The TCK's HTTP expectations (docs/protocol.md#conformance) against the model
  * user function: annotated and default routes, compact JSON with defaults, 200
  * application/json, and a failure as 500 whose body is exactly its description.
  */
@@ -52,7 +52,7 @@ describe("TCK HTTP cases on the model user function", () => {
     assert.equal(two.text, '{"message":""}');
   });
 
-  it("the annotated method also answers its default route (clarification 6)", async () => {
+  it("the annotated method also answers its default route (every method has one)", async () => {
     const result = await post("/cloudstate.tck.model.valueentity.ValueEntityTckModel/Process", { id: "default-too" });
     assert.equal(result.text, '{"message":""}');
   });

@@ -56,8 +56,8 @@ function passivation(timeoutMs: number | undefined) {
 }
 
 /**
- * The `EntitySpec` answering `discover`: the descriptor set (protocol §1.4: "including all
- * imports"), one `Entity` per definition, and `ServiceInfo` with protocol version 0.2.
+ * The `EntitySpec` answering `discover`: the descriptor set (with all its
+ * imports, docs/protocol.md#discovery), one `Entity` per definition, and `ServiceInfo` with protocol version 0.2.
  */
 export function createEntitySpec(entities: readonly EntityDefinition[], info: ServiceInfoOptions = {}): EntitySpec {
   return create(EntitySpecSchema, {

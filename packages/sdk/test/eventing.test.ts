@@ -17,7 +17,7 @@ import { payload } from "./support/protocol-client.js";
 
 const SUBSCRIBER = "cloudstate.tck.model.eventlogeventing.EventLogSubscriberModel";
 
-/** The metadata the proxy sends with a journal event (protocol §2.12). */
+/** The metadata the proxy sends with a journal event (docs/protocol.md#eventing). */
 function cloudEventMetadata(event: Any, subject: string): { entries: MetadataEntry[] } {
   const entries: [string, string][] = [
     ["ce-id", "7"],

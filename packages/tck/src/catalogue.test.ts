@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 describe("catalogue", () => {
   const catalogue = loadCatalogue();
 
-  test("names the 186 upstream cases with the counts of protocol §3.6", () => {
+  test("names the 186 upstream cases with the upstream counts per area", () => {
     const upstream = catalogue.filter((c) => c.upstream);
     assert.equal(upstream.length, UPSTREAM_CASE_COUNT);
     const count = (area: string, kind: string) => upstream.filter((c) => c.area === area && c.kind === kind).length;

@@ -166,7 +166,7 @@ function cell(text: string): string {
 /**
  * `test/conformance/RESULTS.md`: date and commit, then one table with a row per support
  * and a column per area, each cell `<n> passed, <n> failed, <n> pending` or
- * `not run: <reason>` (clarification 18).
+ * `not run: <reason>` (docs/protocol.md#conformance).
  */
 export function formatResultsMarkdown(input: { date: Date; commit: string; rows: readonly ResultsRow[] }): string {
   const header = `| support | ${AREAS.join(" | ")} |`;

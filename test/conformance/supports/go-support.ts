@@ -3,7 +3,7 @@
  * proxy, whose TCK command (`tck/cmd/tck_eventsourced`) registers all 15 TCK entities and the
  * shopping cart. The binary is cached under `.tck/bin`.
  *
- * Order of attempts (clarification 4):
+ * Order of attempts:
  *   1. `go install …/tck/cmd/tck_eventsourced@v0.3.0` in module mode;
  *   2. if that fails (e.g. the proxy refuses the `@v/list` query `go install` makes to look up
  *      deprecations), `go mod download` the exact version and `go build` the command inside the

@@ -9,7 +9,7 @@
  * Every case runs even when an earlier one failed; a 404 from the HTTP/JSON ingress is a
  * failure like any other (never a skip).
  *
- * Failure expectations (clarification 7): a user-function Failure is gRPC UNKNOWN with
+ * Failure expectations (docs/protocol.md#errors): a user-function Failure is gRPC UNKNOWN with
  * exactly the failure's description, and HTTP 500 `text/plain` whose body is exactly that
  * description. The description itself belongs to the support's shopping cart; by default any
  * non-empty text is accepted, and the HTTP body must equal the gRPC description of the same

@@ -6,7 +6,7 @@ import type { MethodModel } from "./service-model.js";
 /**
  * HTTP routes derived from the `google.api.http` annotations of the discovered
  * methods, plus the default `POST /<package.Service>/<Method>` route every method
- * has (clarification 6). Pure: templates are parsed and their field paths resolved
+ * has (docs/protocol.md#front-port). Pure: templates are parsed and their field paths resolved
  * against the input message once per discovery; the ingress only matches.
  */
 

@@ -49,7 +49,7 @@ export function eventLogSubscriptions(model: ServiceModel): { subscriptions: Eve
 }
 
 /**
- * Picks the subscriber method for an event (Cloudstate §2.12): JSON and primitive
+ * Picks the subscriber method for an event (docs/protocol.md#eventing): JSON and primitive
  * events go to the method taking `google.protobuf.Any`; others to the method whose input
  * type is the event's type, else to the `Any` method. Undefined when none fits.
  */

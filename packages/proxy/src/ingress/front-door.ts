@@ -27,7 +27,7 @@ export interface FrontDoorOptions {
 }
 
 /**
- * Decides what each request on the front port is (clarification 6), in order:
+ * Decides what each request on the front port is (docs/protocol.md#front-port), in order:
  * `application/grpc*` → gRPC (server reflection's `ServerReflectionInfo` included);
  * `application/grpc-web*` → gRPC-Web; the probes (`/ready`, `/alive`,
  * `K-Network-Probe`); a CORS preflight from an allowed origin; then HTTP/JSON:

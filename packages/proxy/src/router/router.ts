@@ -51,7 +51,7 @@ function metadataOf(entries: readonly MetadataEntry[]): Metadata {
 
 /**
  * Dispatches calls to Actions and entity runtimes and post-processes every answer
- * (Cloudstate §2.2): side effects first (synchronous ones awaited in order, the others
+ * (docs/protocol.md#replies-forwards-and-side-effects): side effects first (synchronous ones awaited in order, the others
  * fire-and-forget, results ignored), then a forward (routed like a fresh call, its
  * reply becomes the client's), a reply, or a failure (UNKNOWN with its description).
  * Effects run here, outside the entity's command queue, so an entity forwarding to

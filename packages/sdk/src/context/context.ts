@@ -18,7 +18,7 @@ import type { Crdt } from "../crdt/crdt.js";
 import type { CommandFailure } from "../errors.js";
 
 /**
- * Transport metadata of a command: the request headers for actions (protocol §2.7). Keys are
+ * Transport metadata of a command: the request headers for actions (docs/protocol.md#metadata). Keys are
  * compared case-insensitively. Value entity commands normally carry none.
  *
  * @example
@@ -74,7 +74,7 @@ export interface SideEffectOptions {
 
 /**
  * The CloudEvents attributes of a command that carries an event: what the proxy sends with each
- * journal event it delivers to an eventing subscriber (protocol §2.12), read from the `ce-*`
+ * journal event it delivers to an eventing subscriber (docs/protocol.md#eventing), read from the `ce-*`
  * metadata (HTTP binary binding names).
  */
 export interface CloudEvent {

@@ -3,7 +3,7 @@
  * drives (deltas, snapshots for rollback).
  *
  * In the Cloudstate CRDT protocol the proxy owns the real, replicated CRDT; the user function
- * holds its current value and exchanges deltas with the proxy (protocol §1.8). So each CRDT here
+ * holds its current value and exchanges deltas with the proxy (docs/protocol.md#crdt-entities). So each CRDT here
  * records the local changes made since the last reply as one coalesced delta, and applies the
  * deltas the proxy sends without recording them.
  *

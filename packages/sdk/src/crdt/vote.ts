@@ -98,7 +98,7 @@ class VoteImpl implements Vote, CrdtImpl {
   }
 
   deltaAsNew(): CrdtDelta {
-    // The user function sends only its own vote; the proxy ignores the totals (protocol §1.8).
+    // The user function sends only its own vote; the proxy ignores the totals (docs/protocol.md#crdt-entities).
     return create(CrdtDeltaSchema, { delta: { case: "vote", value: { selfVote: this.#selfVote } } });
   }
 

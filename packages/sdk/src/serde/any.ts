@@ -1,5 +1,5 @@
 /**
- * `google.protobuf.Any` packing and unpacking with the Cloudstate conventions (protocol §1.10):
+ * `google.protobuf.Any` packing and unpacking with the Cloudstate conventions (docs/protocol.md#payloads):
  * protobuf messages travel as `type.googleapis.com/<full.message.Name>`.
  *
  * @module
@@ -36,7 +36,7 @@ export type UnpackResult<Desc extends DescMessage> = { value: MessageShape<Desc>
  *
  * When `schema` is `google.protobuf.Any` itself, a payload of any other type is the value: a
  * method taking `google.protobuf.Any` receives the payload as is (an eventing subscriber gets
- * journal events of any type, JSON ones included, this way; protocol §2.12).
+ * journal events of any type, JSON ones included, this way; docs/protocol.md#eventing).
  */
 export function unpackAny<Desc extends DescMessage>(schema: Desc, packed: Any | undefined): UnpackResult<Desc> {
   if (packed === undefined) {

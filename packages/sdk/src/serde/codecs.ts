@@ -1,6 +1,6 @@
 /**
  * Value codecs: how a JavaScript value travels in a `google.protobuf.Any` under the Cloudstate
- * conventions (protocol §1.10). CRDT elements, keys and register values, JSON events and
+ * conventions (docs/protocol.md#payloads). CRDT elements, keys and register values, JSON events and
  * primitive events use them.
  *
  * | codec                | type URL                              | value                        |

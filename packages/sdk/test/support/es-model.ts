@@ -1,5 +1,5 @@
 /**
- * The Cloudstate TCK event-sourced model services (protocol §1.11), written with the SDK for its
+ * The Cloudstate TCK event-sourced model services (protocols/tck/cloudstate/tck/model), written with the SDK for its
  * protocol tests: the state is the concatenation of the `Persisted` events' values, snapshotted
  * every 5 events.
  *

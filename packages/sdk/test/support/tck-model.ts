@@ -1,5 +1,5 @@
 /**
- * The Cloudstate TCK model services for Actions and Value entities (protocol §1.11), written
+ * The Cloudstate TCK model services for Actions and Value entities (protocols/tck/cloudstate/tck/model), written
  * with the SDK. The SDK's protocol tests drive them, and they show the SDK can express the
  * models the conformance run needs.
  *

@@ -13,7 +13,7 @@ import { StreamedCall } from "./streamed-call.js";
 /**
  * What a client sees when the user function answers one of its commands with a top-level
  * `CrdtStreamOut.failure`: the text every entity type gives for a top-level failure
- * (clarification 7, which wins over the reference proxy's CRDT-specific wording); the user
+ * (docs/protocol.md#crdt-entities: not the reference proxy's CRDT-specific wording); the user
  * function's description is logged. As in the reference proxy, only that command fails.
  */
 export const CRDT_COMMAND_FAILURE = "Unexpected entity failure";
@@ -47,7 +47,7 @@ export interface CrdtRuntimeOptions {
  * reply's state action is applied to the proxy's CRDT (its delta checked against the
  * CRDT's type) and made durable before its caller gets the outcome; the proxy sends the
  * user function no delta after `init`, since on one node every change is its own
- * (clarification 10). Streamed messages, too, are relayed only once every change before
+ * (docs/protocol.md#crdt-entities). Streamed messages, too, are relayed only once every change before
  * them is durable, so no client sees a state a crash could take back.
  *
  * `delete` removes the stored state and closes the stream; the next command starts the
@@ -621,7 +621,7 @@ class CrdtEntity {
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       if (this.phase !== "running") return;
-      // Never while a streamed call is open (protocol §2.8) or anything else is under way.
+      // Never while a streamed call is open (docs/protocol.md#entity-lifecycle) or anything else is under way.
       if (this.inFlight.size > 0 || this.open.size > 0 || this.cancelling.size > 0 || this.writer.busy) {
         this.armIdleTimer();
         return;

@@ -30,7 +30,7 @@ export function isGrpcWebContentType(contentType: string | undefined): boolean {
 }
 
 /**
- * Serves gRPC-Web calls over HTTP/1.1 and h2c (Cloudstate §2.5): `application/grpc-web`,
+ * Serves gRPC-Web calls over HTTP/1.1 and h2c (docs/protocol.md#front-port): `application/grpc-web`,
  * `application/grpc-web+proto` and `application/grpc-web-text` (base64 both ways), for
  * every call shape; browsers use unary and server streaming. The response is always
  * HTTP 200 with the messages as length-prefixed frames and the status in a final

@@ -13,7 +13,7 @@ import { Code } from "../../errors/index.js";
 type ServerReflectionRequest = v1alpha.ServerReflectionRequest;
 type ServerReflectionResponse = v1alpha.ServerReflectionResponse;
 
-/** The reflection service that ListServices names first (clarification 11). */
+/** The reflection service that ListServices names first (docs/protocol.md#server-reflection). */
 export const REFLECTION_SERVICE = "grpc.reflection.v1alpha.ServerReflection";
 
 /** gRPC paths of the reflection method, v1alpha and v1 (same messages on the wire). */
@@ -108,7 +108,7 @@ export interface ReflectionSession {
 }
 
 /**
- * Starts a reflection stream over an index, TCK-exact (Cloudstate §2.6): every
+ * Starts a reflection stream over an index, TCK-exact (docs/protocol.md#server-reflection): every
  * response echoes `valid_host` and `original_request`; ListServices ignores its
  * argument; an unknown file, symbol or extension answers an empty
  * FileDescriptorResponse, not an error. A file answer holds the file asked for, then

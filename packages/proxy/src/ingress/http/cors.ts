@@ -26,7 +26,7 @@ export interface Cors {
  * Creates the CORS policy for a list of origins (`*` allows any). Allowed origins are
  * echoed, with `Vary: Origin`; preflights allow the usual verbs plus the requested
  * one, and every requested header (gRPC-Web sends `x-grpc-web`, `x-user-agent` and
- * `grpc-timeout`). Responses expose `grpc-status` and `grpc-message` (clarification 13).
+ * `grpc-timeout`). Responses expose `grpc-status` and `grpc-message` (docs/http.md#cors).
  */
 export function createCors(origins: readonly string[]): Cors {
   const any = origins.includes("*");

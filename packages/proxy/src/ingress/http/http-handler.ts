@@ -26,7 +26,7 @@ const NDJSON = "application/x-ndjson";
 const SSE = "text/event-stream";
 
 /**
- * Writes an error as an HTTP response (clarification 7): the status from the one
+ * Writes an error as an HTTP response (docs/protocol.md#errors): the status from the one
  * code→HTTP table (`errors/http-status.ts`), the error's raw message as a text/plain
  * body: a user-function failure's body is exactly its description.
  */
@@ -64,7 +64,7 @@ function wantsEventStream(accept: string | undefined): boolean {
   return accept.split(",").some((range) => range.trim().toLowerCase().startsWith(SSE));
 }
 
-/** The `{"error":{...}}` object that ends a failed stream (clarification 13). */
+/** The `{"error":{...}}` object that ends a failed stream (docs/protocol.md#errors). */
 export function streamErrorJson(error: SwitchboardError): string {
   return JSON.stringify({ error: { code: codeName(error.code), message: error.rawMessage } });
 }

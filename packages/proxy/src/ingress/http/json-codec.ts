@@ -19,7 +19,7 @@ import { type HttpRouteRule, resolveFieldPath } from "../../descriptors/http-rul
 import { Code, SwitchboardError } from "../../errors/index.js";
 import type { VariableBinding } from "./route-table.js";
 
-/** A parse result: house style 6. */
+/** A parse result: edge parsers return their error instead of throwing it. */
 export type Parsed<T> = { readonly value: T; readonly error?: undefined } | { readonly value?: undefined; readonly error: SwitchboardError };
 
 /** The deepest JSON nesting a request body may have (protobuf's default recursion limit). */
@@ -82,7 +82,7 @@ export function mediaType(contentType: string | undefined): string {
   return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
 }
 
-/** Checks that a JSON body says it is JSON, in UTF-8 (clarification 7: a wrong content type is a 400). */
+/** Checks that a JSON body says it is JSON, in UTF-8 (a wrong content type is a 400, docs/protocol.md#errors). */
 function checkJsonContentType(contentType: string | undefined, ndjsonAllowed: boolean): SwitchboardError | undefined {
   const media = mediaType(contentType);
   const isJson =

@@ -4,12 +4,12 @@ import { create } from "@bufbuild/protobuf";
 import { type MetadataEntry, MetadataEntrySchema } from "@switchboard/protocol";
 import type { Reply } from "../../router/types.js";
 
-/** Request headers that never become metadata (clarification 13), besides pseudo-headers and `grpc-*`. */
+/** Request headers that never become metadata (docs/protocol.md#metadata), besides pseudo-headers and `grpc-*`. */
 const SKIPPED_REQUEST_HEADERS = new Set(["te", "connection", "content-length", "content-type"]);
 
 /**
  * Converts the request headers of an HTTP/JSON or gRPC-Web call to Cloudstate
- * metadata (clarification 13): every header except pseudo-headers, `te`,
+ * metadata (docs/protocol.md#metadata): every header except pseudo-headers, `te`,
  * `connection`, `content-length`, `content-type` and `grpc-*`. `-bin` headers are
  * base64 and go as bytes; repeated headers give one entry per value.
  */
@@ -48,8 +48,8 @@ const RESERVED_RESPONSE_HEADERS = new Set([
 ]);
 
 /**
- * The response headers a reply's metadata asks for: its string entries (clarification
- * 13). Entries whose name or value HTTP cannot carry, pseudo-headers, `grpc-*`
+ * The response headers a reply's metadata asks for: its string entries
+ * (docs/protocol.md#metadata). Entries whose name or value HTTP cannot carry, pseudo-headers, `grpc-*`
  * and framing headers are dropped, so user data never breaks the response.
  */
 export function replyHeaders(reply: Reply | undefined): Record<string, string | string[]> {

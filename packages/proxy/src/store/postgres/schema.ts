@@ -7,7 +7,7 @@ import { Code, SwitchboardError } from "../../errors/index.js";
  * Each entry is a list of single statements, because the store's connections run in
  * pipeline mode, where one query string must hold one statement.
  *
- * The tables follow cluster-design §3.2, adapted to the store ports:
+ * The tables (docs/design.md#tables), adapted to the store ports:
  * - `event_journal.persistence_id` holds the journal id (`<persistence id>|<entity id>`),
  *   `tag` the one tag every event of an entity gets (its persistence id), and `type_url`
  *   plus `payload` the `google.protobuf.Any` as the user function sent it.

@@ -5,7 +5,7 @@ import { Code, SwitchboardError } from "../../errors/index.js";
  * The schema migrations of the SQLite store, oldest first; entry `i` brings the
  * database from version `i` to version `i + 1`. Never edit a shipped entry: add one.
  *
- * Two-column keys follow cluster-design §3.2. `event_journal.persistence_id` holds
+ * Two-column keys, as in docs/design.md#tables. `event_journal.persistence_id` holds
  * the journal id (`<persistence id>|<entity id>`); `ordering` is the global offset
  * that eventing reads by tag. AUTOINCREMENT keeps an ordering from ever being reused,
  * and with a single writer connection orderings are assigned in commit order, so a

@@ -18,7 +18,7 @@ export interface SqliteStoreOptions {
   /**
    * `FULL` (default) fsyncs the WAL on every commit, so an acknowledged write survives
    * power loss. `NORMAL` survives process crashes but may lose the last commits on an
-   * OS crash or power loss (cluster-design §6.2).
+   * OS crash or power loss (docs/design.md#durability).
    */
   readonly synchronous?: "FULL" | "NORMAL" | undefined;
   /** How long a write waits for another connection's lock before failing, in ms (default 5000). */

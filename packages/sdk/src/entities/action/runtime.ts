@@ -134,7 +134,7 @@ export function createActionRuntime(definitions: readonly ActionDefinition[], lo
       const onCrash = crashLogger(target.method);
       for await (const result of invokeServerStreaming(target.definition, target.method, request.value, { metadata, signal })) {
         yield toActionResponse(result, onCrash);
-        // A thrown failure or a crash ends the call (protocol §1.5: a failure ends a streamed call).
+        // A thrown failure or a crash ends the call (a failure ends a streamed call, docs/protocol.md#actions).
         if (result.outcome.kind === "crash") return;
       }
     },

@@ -12,7 +12,7 @@ import type { CrdtOutput, CrdtStateChange } from "./instance.js";
 
 /**
  * A top-level `failure`. With a command id, the proxy fails that command only (the client sees
- * a fixed description, protocol §1.4); the SDK sends it on a crash and then closes the stream.
+ * a fixed description, docs/protocol.md#crdt-entities); the SDK sends it on a crash and then closes the stream.
  */
 export function topLevelFailure(description: string, commandId = 0n): CrdtStreamOut {
   return create(CrdtStreamOutSchema, { message: { case: "failure", value: toFailure(description, commandId) } });

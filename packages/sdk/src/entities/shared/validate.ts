@@ -23,7 +23,7 @@ export function checkPassivationTimeout(what: string, passivationTimeoutMs: numb
 
 /**
  * Checks every method of `service` has an allowed streaming shape and an input with an entity key
- * field (`[(cloudstate.entity_key) = true]`), as the proxy's discovery requires (protocol §1.3).
+ * field (`[(cloudstate.entity_key) = true]`), as the proxy's discovery requires (docs/protocol.md#discovery).
  */
 export function checkEntityMethods(what: string, service: DescService, kindName: string, allowed: readonly string[]): void {
   // Shapes first: a wrong shape says more about a wrong entity kind than a missing key does.
