@@ -44,7 +44,7 @@ function printUsage() {
   console.log(`
 Switchboard demo: a counter value entity (com.example.counter.CounterService) on embedded SQLite.
 
-  gRPC:  grpcurl -plaintext -import-path protocols/frontend -import-path examples/counter/proto -proto counter.proto \\
+  gRPC:  grpcurl -plaintext -import-path packages/protocol/proto -import-path examples/counter/proto -proto counter.proto \\
            -d '{"counter_id":"c1","value":5}' 127.0.0.1:9000 com.example.counter.CounterService/Increase
   CLI:   npx switchboard call com.example.counter.CounterService/GetCurrentCounter '{"counterId":"c1"}'
   HTTP:  curl -s -XPOST localhost:9000/counters/c1/increase -H 'content-type: application/json' -d '{"value":5}'

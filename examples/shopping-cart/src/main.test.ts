@@ -3,8 +3,6 @@
  * would start it) and talks the Cloudstate protocol to it.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
@@ -16,6 +14,7 @@ import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import type { EntitySpec, EventSourcedStreamIn, EventSourcedStreamOut } from "@switchboard/protocol";
 import { EntityDiscovery, EventSourced, EventSourcedStreamInSchema, http, ProxyInfoSchema } from "@switchboard/protocol";
 import { createGrpcServiceDefinition } from "@switchboard/sdk/internal";
+import { startUserFunction, type TestUserFunction } from "@switchboard/sdk/testing";
 import { CartSchema as DomainCartSchema, ItemAddedSchema } from "./gen/shoppingcart/persistence/domain_pb.js";
 import { AddLineItemSchema, CartSchema, GetShoppingCartSchema } from "./gen/shoppingcart/shoppingcart_pb.js";
 
@@ -26,38 +25,19 @@ const eventSourced = createGrpcServiceDefinition(EventSourced);
 const SERVICE = "com.example.shoppingcart.ShoppingCart";
 
 describe("the shopping cart example as a process", () => {
-  let child: ChildProcess;
+  let userFunction: TestUserFunction | undefined;
+  let port: number;
   let client: Client;
-  let stderr = "";
 
   before(async () => {
-    child = spawn(process.execPath, ["--import", "tsx", mainTs], {
-      cwd: repoRoot,
-      env: { ...process.env, HOST: "127.0.0.1", PORT: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line within 20 s; stderr: ${stderr}`)), 20_000);
-      child.stderr?.setEncoding("utf8");
-      child.stderr?.on("data", (chunk: string) => {
-        stderr += chunk;
-        const match = /switchboard-sdk: listening on 127\.0\.0\.1:(\d+) serving (.*)\n/.exec(stderr);
-        if (match?.[1] !== undefined) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-      child.on("exit", (code) => reject(new Error(`exited with ${code}; stderr: ${stderr}`)));
-    });
+    userFunction = await startUserFunction({ entry: mainTs, cwd: repoRoot });
+    port = userFunction.port;
     client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
   });
 
   after(async () => {
     client?.close();
-    if (child.exitCode === null) {
-      child.kill("SIGKILL");
-      await once(child, "exit");
-    }
+    await userFunction?.stop("SIGKILL");
   });
 
   it("answers discover with the event-sourced cart, its HTTP routes and its persisted types", async () => {
@@ -139,8 +119,7 @@ describe("the shopping cart example as a process", () => {
   });
 
   it("exits with code 0 on SIGTERM", async () => {
-    child.kill("SIGTERM");
-    const [code] = (await once(child, "exit")) as [number | null];
+    const code = await userFunction?.stop("SIGTERM");
     assert.equal(code, 0);
   });
 });

@@ -7,6 +7,15 @@ import type { EntityDefinition } from "./entities/entity-definition.js";
 import type { RunningServer, ServerOptions } from "./server.js";
 import { createServer } from "./server.js";
 
+/** Says in one line why listening on `host:port` failed. */
+export function listenFailure(host: string, port: number, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/EADDRINUSE/.test(message)) return `cannot listen on ${host}:${port}: the port is already in use (another user function? set PORT)`;
+  if (/EACCES/.test(message)) return `cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges; set PORT)`;
+  if (/EADDRNOTAVAIL|ENOTFOUND/.test(message)) return `cannot listen on ${host}:${port}: no such local address (set HOST)`;
+  return `cannot listen on ${host}:${port}: ${message.split("\n")[0]}`;
+}
+
 /** Options of {@link serve}: those of `createServer`, except the entities. */
 export type ServeOptions = Omit<ServerOptions, "entities">;
 
@@ -35,15 +44,23 @@ export async function serve(entities: readonly EntityDefinition[], options: Serv
   if (!/^\d+$/.test(portText) || port > 65535) {
     throw new Error(`serve(): PORT must be a port number, got "${portText}"`);
   }
-  const running = await createServer({ ...options, entities }).listen({ host, port });
-  const services = entities.map((e) => e.service.typeName).join(", ");
-  process.stderr.write(`switchboard-sdk: listening on ${running.host}:${running.port} serving ${services}\n`);
+  let running: RunningServer;
+  try {
+    running = await createServer({ ...options, entities }).listen({ host, port });
+  } catch (error) {
+    // One clean line instead of a stack trace, as the proxy does for its own port.
+    process.stderr.write(`switchboard-sdk: ${listenFailure(host, port, error)}\n`);
+    process.exit(1);
+  }
   const stop = (): void => {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     void running.close().then(() => process.exit(0));
   };
+  // Handlers first: whoever waits for the listening line may signal at once.
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  const services = entities.map((e) => e.service.typeName).join(", ");
+  process.stderr.write(`switchboard-sdk: listening on ${running.host}:${running.port} serving ${services}\n`);
   return running;
 }

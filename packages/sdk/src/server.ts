@@ -13,7 +13,7 @@ import type {
   handleUnaryCall,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { logVerbosity, Server, ServerCredentials, setLogVerbosity, status } from "@grpc/grpc-js";
 import type { Empty } from "@bufbuild/protobuf/wkt";
 import type {
   ActionCommand,
@@ -97,6 +97,15 @@ export interface UserFunctionServer {
 }
 
 const DEFAULT_HOST = "127.0.0.1";
+
+/** The grpc-js log verbosity that GRPC_VERBOSITY asks for (grpc-js's own default: ERROR). */
+function configuredGrpcVerbosity(): logVerbosity {
+  const wanted = (process.env.GRPC_VERBOSITY ?? "").toUpperCase();
+  if (wanted === "DEBUG") return logVerbosity.DEBUG;
+  if (wanted === "INFO") return logVerbosity.INFO;
+  if (wanted === "NONE") return logVerbosity.NONE;
+  return logVerbosity.ERROR;
+}
 const DEFAULT_PORT = 8080;
 const DEFAULT_MAX_MESSAGE_BYTES = 12 * 1024 * 1024;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
@@ -171,6 +180,9 @@ export function createServer(options: ServerOptions): UserFunctionServer {
       server.addService(createGrpcServiceDefinition(ValueEntity), valueEntityHandlers(valueEntities, logger));
       server.addService(createGrpcServiceDefinition(EventSourced), eventSourcedHandlers(eventSourcedEntities, logger));
       server.addService(createGrpcServiceDefinition(Crdt), crdtHandlers(crdtEntities, logger));
+      // grpc-js logs a failed bind itself; the caller reports it (serve() in one line), so
+      // that log is muted for the bind only and the verbosity of GRPC_VERBOSITY restored.
+      setLogVerbosity(logVerbosity.NONE);
       const port = await new Promise<number>((resolve, reject) => {
         server.bindAsync(formatAddress(host, listenOptions.port ?? DEFAULT_PORT), ServerCredentials.createInsecure(), (error, port) => {
           if (error === null) {
@@ -180,7 +192,7 @@ export function createServer(options: ServerOptions): UserFunctionServer {
             reject(error);
           }
         });
-      });
+      }).finally(() => setLogVerbosity(configuredGrpcVerbosity()));
       let closing: Promise<void> | undefined;
       return {
         host,

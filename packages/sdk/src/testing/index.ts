@@ -673,3 +673,13 @@ export function testCrdtEntity<S extends DescService, C extends Crdt>(
     },
   };
 }
+
+export type {
+  StartProcessOptions,
+  StartProxyOptions,
+  StartUserFunctionOptions,
+  TestProcess,
+  TestProxy,
+  TestUserFunction,
+} from "./processes.js";
+export { findProxyBin, startProcess, startProxy, startUserFunction } from "./processes.js";

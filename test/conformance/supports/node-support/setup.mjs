@@ -48,7 +48,7 @@ export const USER_FUNCTIONS = {
 };
 
 /** The proto roots of this repository, in include order. */
-export const PROTO_ROOTS = ["protocols/tck", "protocols/example", "protocols/frontend", "protocols/protocol"].map((p) => join(REPO_ROOT, p));
+export const PROTO_ROOTS = ["protocols/tck", "protocols/example", "packages/protocol/proto", "protocols/protocol"].map((p) => join(REPO_ROOT, p));
 
 // The shim that stands in for the native `grpc` package. cloudstate 0.0.3 uses, from `grpc`:
 // `new Server()`, `server.addService`, `server.bind(address, credentials)` (synchronous, returns

@@ -54,7 +54,7 @@ export const STUB_PROTOS = [
   "shoppingcart/persistence/domain.proto",
   "cloudstate/eventing.proto",
 ];
-const PROTO_ROOTS = ["protocols/tck", "protocols/example", "protocols/frontend"].map((p) => join(REPO_ROOT, p));
+const PROTO_ROOTS = ["protocols/tck", "protocols/example", "packages/protocol/proto"].map((p) => join(REPO_ROOT, p));
 
 class SetupError extends SupportSetupError {
   constructor(step, detail) {
