@@ -56,6 +56,8 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
     options.store ?? "memory",
     ...(options.extraArgs ?? []),
   ];
+  // The admin port stays off unless a test asks for it: its default (9001) is one fixed port for every proxy.
+  if (!args.includes("--admin-port") && options.env?.ADMIN_PORT === undefined) args.push("--admin-port", "0");
   const child = spawn(process.execPath, args, { env: { ...process.env, LOG_LEVEL: "debug", ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";

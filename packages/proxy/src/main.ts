@@ -1,4 +1,5 @@
 import { callCommand } from "./call-command.js";
+import { inspectCommand } from "./inspect-command.js";
 import { parseConfig, START_HELP } from "./config/index.js";
 import { createLogger } from "./observability/logger.js";
 import { createProxy, type SwitchboardProxy } from "./proxy.js";
@@ -10,6 +11,8 @@ Usage:
   switchboard start [options]   run the proxy beside a user function
   switchboard call <package.Service/Method> [<json>]
                                 call a method of a running proxy (HTTP/JSON)
+  switchboard inspect <package.Service> [<id>] [--events]
+                                read entity state from a running proxy's admin port
   switchboard --version         print the version
   switchboard --help            show this help ("switchboard start --help" lists the options)
 `;
@@ -29,6 +32,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     return 0;
   }
   if (command === "call") return callCommand(rest, env);
+  if (command === "inspect") return inspectCommand(rest, env);
   if (command !== "start") {
     process.stderr.write(`switchboard: unknown command "${command}"\n\n${HELP}`);
     return 2;

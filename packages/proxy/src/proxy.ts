@@ -6,10 +6,13 @@ import { ENTITY_RUNTIMES } from "./entities/registry.js";
 import { type EventLogSources, startEventLogSources } from "./eventing/event-log-source.js";
 import type { EntityRuntime } from "./entities/shared/types.js";
 import { Code, SwitchboardError } from "./errors/index.js";
+import { type Admin, startAdmin } from "./admin/start-admin.js";
 import { createFrontDoor } from "./ingress/front-door.js";
 import { createFrontServer, type FrontServer } from "./ingress/server.js";
 import { createLogger, type Logger } from "./observability/logger.js";
+import { createPrometheusMetrics, type PrometheusMetrics } from "./observability/prometheus-metrics.js";
 import { openStore } from "./open-store.js";
+import { openStoreInspector } from "./open-store-inspector.js";
 import { createRouter } from "./router/router.js";
 import type { Store } from "./store/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
@@ -26,6 +29,8 @@ export interface ProxyOptions {
   readonly onReady?: (proxy: SwitchboardProxy) => void;
   /** Called when discovery fails for good (the CLI exits 1). */
   readonly onFatal?: (error: FatalDiscoveryError) => void;
+  /** The metrics the admin port serves (default: a registry of this proxy's own). */
+  readonly metrics?: PrometheusMetrics;
 }
 
 /** A running proxy. */
@@ -37,6 +42,8 @@ export interface SwitchboardProxy {
   ready(): boolean;
   /** The current service model (undefined before discovery). */
   model(): ServiceModel | undefined;
+  /** Address of the admin port (undefined when it is off or could not be bound). */
+  readonly admin: { readonly host: string; readonly port: number } | undefined;
   /** Drains and stops: front port, entities, user-function channel, store. */
   close(): Promise<void>;
 }
@@ -57,6 +64,12 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     maxMessageSize: Math.max(config.maxMessageSize, DEFAULTS.maxMessageSize),
   });
   const report = (message: string) => void reportError(client, message, logger);
+  const metrics = options.metrics ?? createPrometheusMetrics();
+  let connected = false;
+  client.onChannelEvent((event) => {
+    connected = event === "ready";
+    metrics.userFunctionUp(connected);
+  });
 
   let current: Discovered | undefined;
   let eventLogSources: EventLogSources | undefined;
@@ -109,6 +122,23 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     throw new SwitchboardError(`cannot bind the front port ${config.bind}:${config.httpPort}: ${(error as Error).message}`, Code.Unavailable, { cause: error });
   }
   logger.info("front port bound", { address: `${front.host}:${front.port}`, store: store.description });
+  const startedAt = Date.now();
+  const admin: Admin | undefined = await startAdmin({
+    config,
+    logger: logger.child({ component: "admin" }),
+    metrics,
+    model: () => current?.model,
+    store,
+    openInspector: () => openStoreInspector(config.store),
+    passivate: async (service, entityId) => (await runtimes.get(service)?.passivate?.(entityId)) ?? false,
+    status: () => ({
+      version: PROXY_VERSION,
+      ready: current !== undefined,
+      userFunction: { target: client.target, connected },
+      store: store.description,
+      startedAt,
+    }),
+  });
 
   const builtKinds = new Set(Object.keys(ENTITY_RUNTIMES) as EntityKind[]);
   const stop = new AbortController();
@@ -168,10 +198,12 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     port: front.port,
     ready: () => current !== undefined,
     model: () => current?.model,
+    admin: admin === undefined ? undefined : { host: admin.host, port: admin.port },
     close() {
       closing ??= (async () => {
         stop.abort();
         await front.close(5000);
+        await admin?.close();
         await eventLogSources?.close();
         await Promise.all([...runtimes.values()].map((r) => r.close()));
         client.close();

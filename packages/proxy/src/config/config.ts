@@ -30,6 +30,12 @@ export interface ProxyConfig {
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
   readonly logFormat: "text" | "json";
+  /** The admin port (metrics, admin API, console); 0 turns it off. */
+  readonly adminPort: number;
+  /** Address the admin port binds to. */
+  readonly adminBind: string;
+  /** Bearer token every admin request must carry (undefined: none needed, loopback only). */
+  readonly adminToken: string | undefined;
 }
 
 /** Cloudstate defaults, in one place. */
@@ -42,6 +48,8 @@ export const DEFAULTS = Object.freeze({
   passivationTimeoutMs: 30_000,
   relayTimeoutMs: 60_000,
   maxMessageSize: 12 * 1024 * 1024,
+  adminPort: 9001,
+  adminBind: "127.0.0.1",
 });
 
 /** Result of parsing: a config, or a message that says what was wrong. */
@@ -60,6 +68,9 @@ const OPTIONS = {
   "cors-origin": { type: "string", multiple: true },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
+  "admin-port": { type: "string" },
+  "admin-bind": { type: "string" },
+  "admin-token": { type: "string" },
 } as const;
 
 /** The help text of `switchboard start`. */
@@ -82,6 +93,10 @@ Options (flag > environment > default):
   --cors-origin <origin>        allow CORS from this origin (repeatable; * for any)
   --log-level <level>           debug | info | warn | error   env LOG_LEVEL       (info)
   --log-format <format>         text | json                   env LOG_FORMAT      (text)
+  --admin-port <port>           metrics, admin API, console   env ADMIN_PORT      (9001; 0: off)
+  --admin-bind <address>        admin port address            env ADMIN_BIND      (127.0.0.1)
+  --admin-token <token>         bearer token for admin calls  env ADMIN_TOKEN
+                                (required when --admin-bind is not a loopback address)
   -h, --help                    show this help
 `;
 
@@ -149,6 +164,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const logFormat = values["log-format"] ?? pick(undefined, "LOG_FORMAT") ?? "text";
   if (logFormat !== "text" && logFormat !== "json") return { error: `--log-format must be text or json, got "${logFormat}"` };
 
+  const admin = parseAdmin(values, pick);
+  if (typeof admin === "string") return { error: admin };
+
   const config: ProxyConfig = {
     userFunctionHost: pick(values["user-function-host"], "USER_FUNCTION_HOST") ?? DEFAULTS.userFunctionHost,
     userFunctionPort: ufPort,
@@ -162,6 +180,27 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     corsOrigins: Object.freeze([...(values["cors-origin"] ?? [])]),
     logLevel: logLevel as LogLevel,
     logFormat,
+    ...admin,
   };
   return { config: Object.freeze(config) };
+}
+
+/** Whether an address only accepts connections from this machine. */
+export function isLoopbackAddress(address: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === "::1" || address === "::ffff:127.0.0.1";
+}
+
+function parseAdmin(
+  values: { "admin-port"?: string; "admin-bind"?: string; "admin-token"?: string },
+  pick: (flag: string | undefined, envName: string) => string | undefined,
+): Pick<ProxyConfig, "adminPort" | "adminBind" | "adminToken"> | string {
+  const adminPort = parsePort("--admin-port", pick(values["admin-port"], "ADMIN_PORT") ?? String(DEFAULTS.adminPort));
+  if (typeof adminPort === "string") return adminPort;
+  const adminBind = pick(values["admin-bind"], "ADMIN_BIND") ?? DEFAULTS.adminBind;
+  if (adminBind === "localhost") return `--admin-bind takes an address, not "localhost" (which may resolve to ::1 only): use 127.0.0.1`;
+  const adminToken = pick(values["admin-token"], "ADMIN_TOKEN");
+  if (adminPort !== 0 && adminToken === undefined && !isLoopbackAddress(adminBind)) {
+    return `refusing to serve the admin port on ${adminBind} without a token: set --admin-token (or ADMIN_TOKEN), bind it to 127.0.0.1, or turn it off with --admin-port 0`;
+  }
+  return { adminPort, adminBind, adminToken };
 }

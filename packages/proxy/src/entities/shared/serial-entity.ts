@@ -82,6 +82,13 @@ export function createSerialRuntime<I extends DescMessage, O extends DescMessage
       entities.clear();
       await Promise.all(all.map((e) => e.passivate()));
     },
+    async passivate(entityId) {
+      const entity = entities.get(entityId);
+      if (entity === undefined) return false;
+      entities.delete(entityId);
+      await entity.passivate();
+      return true;
+    },
   };
 }
 

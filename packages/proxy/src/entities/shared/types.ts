@@ -34,6 +34,8 @@ export interface EntityRuntime {
   readonly activeCount: number;
   /** Passivates every active entity (closes their streams). */
   close(): Promise<void>;
+  /** Passivates one entity if it is active; resolves to whether it was. */
+  passivate?(entityId: string): Promise<boolean>;
 }
 
 /** What a runtime factory gets to build a runtime for one service. */
