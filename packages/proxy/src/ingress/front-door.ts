@@ -2,6 +2,7 @@ import type * as http from "node:http";
 import * as http2 from "node:http2";
 import type { Logger } from "../observability/logger.js";
 import type { Dispatcher, ModelSource } from "../router/types.js";
+import { createClientMessage, type Redaction } from "./client-message.js";
 import { createGrpcHandler } from "./grpc/grpc-handler.js";
 import { REFLECTION_PATHS } from "./grpc/reflection.js";
 import { createReflectionHandler } from "./grpc/reflection-handler.js";
@@ -23,8 +24,15 @@ export interface FrontDoorOptions {
   readonly maxMessageSize: number;
   /** Origins allowed by CORS; empty turns CORS off. */
   readonly corsOrigins: readonly string[];
+  /** Request messages a streaming call holds unread before its body is paused. */
+  readonly requestQueueLimit?: number;
+  /** Deployment details (addresses, paths) that error texts sent to clients must not show. */
+  readonly redactions?: readonly Redaction[];
   readonly logger: Logger;
 }
+
+/** Default of {@link FrontDoorOptions.requestQueueLimit}. */
+export const DEFAULT_REQUEST_QUEUE_LIMIT = 32;
 
 /**
  * Decides what each request on the front port is (docs/protocol.md#front-port), in order:
@@ -38,9 +46,11 @@ export interface FrontDoorOptions {
 export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
   const { models, dispatcher, readiness, maxMessageSize, logger } = options;
   const cors = createCors(options.corsOrigins);
-  const grpc = createGrpcHandler({ models, dispatcher, maxMessageSize, logger });
+  const requestQueueLimit = options.requestQueueLimit ?? DEFAULT_REQUEST_QUEUE_LIMIT;
+  const clientMessage = createClientMessage(options.redactions ?? []);
+  const grpc = createGrpcHandler({ models, dispatcher, maxMessageSize, requestQueueLimit, clientMessage, logger });
   const reflection = createReflectionHandler({ models, maxMessageSize, logger });
-  const grpcWeb = createGrpcWebHandler({ models, dispatcher, maxMessageSize, cors, logger });
+  const grpcWeb = createGrpcWebHandler({ models, dispatcher, maxMessageSize, requestQueueLimit, clientMessage, cors, logger });
   const json = createHttpHandler({ models, dispatcher, maxMessageSize, cors, logger });
 
   /** Everything that is neither gRPC nor gRPC-Web. */

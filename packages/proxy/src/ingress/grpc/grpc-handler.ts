@@ -1,168 +1,115 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import * as http2 from "node:http2";
 import { Code, SwitchboardError } from "../../errors/index.js";
-import { AsyncQueue } from "../../internal/async-queue.js";
+import { encodeGrpcMessage, FrameParser, frameMessage } from "../../internal/grpc-framing.js";
 import type { Logger } from "../../observability/logger.js";
-import type { Dispatcher, ModelSource, Reply } from "../../router/types.js";
-import { replyHeaders, requestMetadata } from "../http/metadata.js";
-import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "../../internal/grpc-framing.js";
+import type { Dispatcher, ModelSource } from "../../router/types.js";
+import { startGrpcCall } from "../call/grpc-call.js";
+import { replyHeaders } from "../http/metadata.js";
 
 /** Options of {@link createGrpcHandler}. */
 export interface GrpcHandlerOptions {
-  models: ModelSource;
-  dispatcher: Dispatcher;
-  maxMessageSize: number;
-  logger: Logger;
+  readonly models: ModelSource;
+  readonly dispatcher: Dispatcher;
+  readonly maxMessageSize: number;
+  /** Request messages a streaming call holds unread before the stream is paused. */
+  readonly requestQueueLimit: number;
+  /** Turns an error into the text a client may see. */
+  readonly clientMessage: (error: SwitchboardError) => string;
+  readonly logger: Logger;
 }
 
 /**
- * Serves gRPC calls (HTTP/2, `application/grpc*`) for every method of the current
- * service model: frames requests, hands them to the dispatcher and writes replies
- * and status trailers. Only this module turns errors into gRPC status.
+ * Serves gRPC calls (HTTP/2, `application/grpc*`): the gRPC framing of the shared call
+ * layer (`call/grpc-call.ts`): length-prefixed messages in, replies out, and the status
+ * as trailers (or a trailers-only response when nothing was sent).
  */
-export function createGrpcHandler(options: GrpcHandlerOptions): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void {
-  const { models, dispatcher, maxMessageSize, logger } = options;
+export function createGrpcHandler(options: GrpcHandlerOptions): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void {
+  const { maxMessageSize, clientMessage } = options;
   return (stream, headers) => {
-    const path = headers[":path"] ?? "";
-    let responded = false;
-    let finished = false;
-    const respond = (reply: Reply | undefined) => {
-      if (responded || stream.destroyed) return;
-      responded = true;
+    const path = String(headers[":path"] ?? "");
+    if (headers[":method"] !== "POST") {
+      // gRPC calls are POSTs; anything else is refused before it can run.
       stream.respond(
-        { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity", ...replyHeaders(reply) },
-        { waitForTrailers: true },
+        {
+          ":status": 405,
+          allow: "POST",
+          "content-type": "application/grpc",
+          "grpc-status": String(Code.Unimplemented),
+          "grpc-message": encodeGrpcMessage(`gRPC calls are POST requests, not ${String(headers[":method"])}`),
+        },
+        { endStream: true },
       );
-    };
-    const finish = (error: SwitchboardError | undefined) => {
-      if (finished || stream.destroyed || stream.closed) return;
-      finished = true;
-      const trailers = error ? { "grpc-status": String(error.code), "grpc-message": encodeGrpcMessage(error.rawMessage) } : { "grpc-status": "0" };
-      if (!responded) {
-        // Trailers-only response: status in the headers of a single frame.
-        responded = true;
-        stream.respond({ ":status": 200, "content-type": "application/grpc", ...trailers }, { endStream: true });
-        return;
+      stream.resume();
+      return;
+    }
+    const statusOf = (error: SwitchboardError | undefined) =>
+      error ? { "grpc-status": String(error.code), "grpc-message": encodeGrpcMessage(clientMessage(error)) } : { "grpc-status": "0" };
+    let opened = false;
+    const call = startGrpcCall({
+      ...options,
+      path,
+      headers,
+      sink: {
+        open(reply) {
+          if (stream.destroyed || stream.closed) return;
+          opened = true;
+          stream.respond(
+            { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity", ...replyHeaders(reply) },
+            { waitForTrailers: true },
+          );
+        },
+        send(message) {
+          if (stream.destroyed || stream.closed) return;
+          if (stream.write(frameMessage(message))) return;
+          return new Promise<void>((resolve) => {
+            const done = () => {
+              stream.off("drain", done);
+              stream.off("close", done);
+              resolve();
+            };
+            stream.once("drain", done);
+            stream.once("close", done);
+          });
+        },
+        close(error) {
+          if (stream.destroyed || stream.closed) return;
+          const trailers = statusOf(error);
+          if (!stream.readableEnded) {
+            // The status came before the request ended: stop the client sending, once the status is out.
+            stream.off("data", onData);
+            stream.resume();
+            stream.once("finish", () => {
+              if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+            });
+          }
+          if (!opened) {
+            // Trailers-only response: the status in the headers of a single frame.
+            stream.respond({ ":status": 200, "content-type": "application/grpc", ...trailers }, { endStream: true });
+            return;
+          }
+          stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+          stream.end();
+        },
+        pause: () => stream.pause(),
+        resume: () => stream.resume(),
+      },
+    });
+    const parser = new FrameParser(maxMessageSize);
+    function onData(chunk: Buffer) {
+      try {
+        for (const message of parser.push(chunk)) call.message(message);
+      } catch (error) {
+        call.fail(error);
       }
-      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
-      stream.end();
-    };
-    const write = (reply: Reply) => {
-      respond(reply);
-      if (reply.payload !== undefined && !stream.destroyed) stream.write(frameMessage(reply.payload.value));
-    };
-    const fail = (reason: unknown) => {
-      const error = SwitchboardError.from(reason);
-      if (error.code === Code.Internal || error.code === Code.Unknown) logger.debug("call failed", { path, error: error.message });
-      finish(error);
-    };
-
-    const model = models.current();
-    if (model === undefined) {
-      finish(new SwitchboardError("the user function has not been discovered yet", Code.Unavailable));
-      return;
-    }
-    const method = model.methodsByPath.get(path);
-    if (method === undefined) {
-      const service = path.split("/")[1] ?? "";
-      finish(
-        model.services.has(service)
-          ? new SwitchboardError(`method ${path} is not a method of service ${service}`, Code.Unimplemented)
-          : new SwitchboardError(`unknown service ${service}`, Code.Unimplemented),
-      );
-      return;
-    }
-
-    const controller = new AbortController();
-    const timeoutMs = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined);
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        controller.abort();
-        finish(new SwitchboardError("deadline exceeded", Code.DeadlineExceeded));
-      }, timeoutMs);
     }
     stream.once("close", () => {
-      if (timer) clearTimeout(timer);
-      if (!finished) controller.abort();
+      if (!call.finished) call.cancel();
     });
-    const invocation = {
-      method,
-      metadata: requestMetadata(headers),
-      signal: controller.signal,
-      ...(timeoutMs !== undefined ? { deadline: Date.now() + timeoutMs } : {}),
-    };
-
-    const parser = new FrameParser(maxMessageSize);
-    if (method.kind === "unary" || method.kind === "server_streaming") {
-      const messages: Buffer[] = [];
-      stream.on("data", (chunk: Buffer) => {
-        try {
-          for (const m of parser.push(chunk)) messages.push(m);
-        } catch (error) {
-          fail(error);
-          stream.close();
-        }
-      });
-      stream.once("end", () => {
-        if (finished) return;
-        if (messages.length !== 1 || parser.pending) {
-          finish(
-            new SwitchboardError(
-              `expected exactly one request message for ${path}, got ${messages.length}${parser.pending ? " and a truncated one" : ""}`,
-              Code.Internal,
-            ),
-          );
-          return;
-        }
-        const request = messages[0] as Buffer;
-        if (method.kind === "unary") {
-          dispatcher.unary(invocation, request).then((reply) => {
-            // A unary call with no reply answers the empty output message (zero bytes).
-            write(
-              reply.payload === undefined
-                ? { ...reply, payload: { $typeName: "google.protobuf.Any", typeUrl: method.outputTypeUrl, value: new Uint8Array() } }
-                : reply,
-            );
-            finish(undefined);
-          }, fail);
-        } else {
-          void pump(dispatcher.stream(invocation, single(request)));
-        }
-      });
-      return;
-    }
-
-    const requests = new AsyncQueue<Uint8Array>();
-    stream.on("data", (chunk: Buffer) => {
-      try {
-        for (const m of parser.push(chunk)) requests.push(m);
-      } catch (error) {
-        requests.fail(error);
-        fail(error);
-        stream.close();
-      }
-    });
+    if (call.finished) return;
+    stream.on("data", onData);
     stream.once("end", () => {
-      if (parser.pending) requests.fail(new SwitchboardError("truncated request message", Code.Internal));
-      else requests.end();
+      if (parser.pending) call.fail(new SwitchboardError("truncated request message", Code.Internal));
+      else call.end();
     });
-    stream.once("aborted", () => requests.fail(new SwitchboardError("call cancelled by the client", Code.Canceled)));
-    void pump(dispatcher.stream(invocation, requests));
-
-    async function pump(replies: AsyncIterable<Reply>): Promise<void> {
-      try {
-        for await (const reply of replies) {
-          if (finished) break;
-          write(reply);
-        }
-        finish(undefined);
-      } catch (error) {
-        fail(error);
-      }
-    }
   };
-}
-
-async function* single(request: Uint8Array): AsyncIterable<Uint8Array> {
-  yield request;
 }
