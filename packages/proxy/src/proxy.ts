@@ -10,7 +10,11 @@ import { type Admin, startAdmin } from "./admin/start-admin.js";
 import { createFrontDoor } from "./ingress/front-door.js";
 import { createFrontServer, type FrontServer } from "./ingress/server.js";
 import { createLogger, type Logger } from "./observability/logger.js";
+import { createEntityTracing } from "./observability/entity-tracing.js";
+import { instrumentDispatcher } from "./observability/instrumented-dispatcher.js";
 import { createPrometheusMetrics, type PrometheusMetrics } from "./observability/prometheus-metrics.js";
+import { traceUserFunctionClient } from "./observability/traced-client.js";
+import { NO_TRACER, type Tracer, tracingRequested } from "./observability/tracer.js";
 import { openStore } from "./open-store.js";
 import { openStoreInspector } from "./open-store-inspector.js";
 import { createRouter } from "./router/router.js";
@@ -31,6 +35,8 @@ export interface ProxyOptions {
   readonly onFatal?: (error: FatalDiscoveryError) => void;
   /** The metrics the admin port serves (default: a registry of this proxy's own). */
   readonly metrics?: PrometheusMetrics;
+  /** The tracer (default: OpenTelemetry when an OTLP endpoint is set in the environment, else none). */
+  readonly tracer?: Tracer;
 }
 
 /** A running proxy. */
@@ -64,7 +70,11 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     maxMessageSize: Math.max(config.maxMessageSize, DEFAULTS.maxMessageSize),
   });
   const report = (message: string) => void reportError(client, message, logger);
-  const metrics = options.metrics ?? createPrometheusMetrics();
+  const metrics = options.metrics ?? createPrometheusMetrics({ defaultMetrics: config.adminPort !== 0 });
+  const tracer =
+    options.tracer ??
+    (tracingRequested(process.env) ? (await import("./observability/otel-tracer.js")).createOtelTracer(logger.child({ component: "tracing" })) : NO_TRACER);
+  const entityTracing = tracer.enabled ? createEntityTracing(tracer) : undefined;
   let connected = false;
   client.onChannelEvent((event) => {
     connected = event === "ready";
@@ -95,7 +105,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     runtime = factory({
       service,
       client,
-      store: entityStore,
+      store: entityTracing?.store(entityStore) ?? entityStore,
+      metrics,
       logger: logger.child({ service: service.name, entityType: service.kind }),
       passivationTimeoutMs: service.passivationTimeoutMs ?? config.passivationTimeoutMs,
       relayTimeoutMs: config.relayTimeoutMs,
@@ -105,13 +116,32 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
         return origin === undefined ? Promise.resolve() : dispatcher.runSideEffects(effects, origin);
       },
     });
+    if (entityTracing !== undefined) runtime = entityTracing.runtime(runtime, service);
     runtimes.set(service, runtime);
     return runtime;
   };
   const models = { current: () => current?.model };
-  const dispatcher = createRouter({ models, client, runtimeFor, reportError: report, relayTimeoutMs: config.relayTimeoutMs, logger });
+  const dispatcher = createRouter({
+    models,
+    client: traceUserFunctionClient(client, tracer),
+    runtimeFor,
+    reportError: report,
+    relayTimeoutMs: config.relayTimeoutMs,
+    logger,
+    tracer,
+  });
+  const dispatcherFor = (protocol: "grpc" | "grpc-web" | "http" | "eventing") => instrumentDispatcher(dispatcher, protocol, metrics, tracer);
+  const eventingDispatcher = dispatcherFor("eventing");
   const readiness = { ready: () => current !== undefined };
-  const handlers = createFrontDoor({ models, dispatcher, readiness, maxMessageSize: config.maxMessageSize, corsOrigins: config.corsOrigins, logger });
+  const handlers = createFrontDoor({
+    models,
+    dispatcher,
+    dispatcherFor,
+    readiness,
+    maxMessageSize: config.maxMessageSize,
+    corsOrigins: config.corsOrigins,
+    logger,
+  });
 
   let front: FrontServer;
   try {
@@ -150,7 +180,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     const oldSources = eventLogSources;
     runtimes = new Map();
     current = next;
-    eventLogSources = startEventLogSources({ model: next.model, store, dispatcher, logger: logger.child({ component: "eventing" }) });
+    eventLogSources = startEventLogSources({ model: next.model, store, dispatcher: eventingDispatcher, logger: logger.child({ component: "eventing" }) });
     for (const runtime of old.values()) void runtime.close();
     void oldSources?.close();
   };
@@ -207,6 +237,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
         await eventLogSources?.close();
         await Promise.all([...runtimes.values()].map((r) => r.close()));
         client.close();
+        await tracer.shutdown();
         await store.close();
       })();
       return closing;

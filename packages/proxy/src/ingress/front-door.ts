@@ -20,6 +20,8 @@ const http2Constants = http2.constants;
 export interface FrontDoorOptions {
   readonly models: ModelSource;
   readonly dispatcher: Dispatcher;
+  /** The dispatcher each protocol uses, when it differs (metrics and traces label calls by protocol). */
+  readonly dispatcherFor?: (protocol: "grpc" | "grpc-web" | "http") => Dispatcher;
   readonly readiness: Readiness;
   readonly maxMessageSize: number;
   /** Origins allowed by CORS; empty turns CORS off. */
@@ -48,10 +50,11 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
   const cors = createCors(options.corsOrigins);
   const requestQueueLimit = options.requestQueueLimit ?? DEFAULT_REQUEST_QUEUE_LIMIT;
   const clientMessage = createClientMessage(options.redactions ?? []);
-  const grpc = createGrpcHandler({ models, dispatcher, maxMessageSize, requestQueueLimit, clientMessage, logger });
+  const via = (protocol: "grpc" | "grpc-web" | "http") => options.dispatcherFor?.(protocol) ?? dispatcher;
+  const grpc = createGrpcHandler({ models, dispatcher: via("grpc"), maxMessageSize, requestQueueLimit, clientMessage, logger });
   const reflection = createReflectionHandler({ models, maxMessageSize, logger });
-  const grpcWeb = createGrpcWebHandler({ models, dispatcher, maxMessageSize, requestQueueLimit, clientMessage, cors, logger });
-  const json = createHttpHandler({ models, dispatcher, maxMessageSize, cors, logger });
+  const grpcWeb = createGrpcWebHandler({ models, dispatcher: via("grpc-web"), maxMessageSize, requestQueueLimit, clientMessage, cors, logger });
+  const json = createHttpHandler({ models, dispatcher: via("http"), maxMessageSize, cors, logger });
 
   /** Everything that is neither gRPC nor gRPC-Web. */
   const route = (exchange: HttpExchange) => {

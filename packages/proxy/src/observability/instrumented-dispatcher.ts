@@ -76,7 +76,9 @@ export function instrumentDispatcher(inner: Dispatcher, protocol: CallProtocol, 
       const started = performance.now();
       const span = tracer.enabled ? tracer.startCall(method.service.name, method.name, protocol, metadata, "call") : undefined;
       try {
-        const replies = await (span === undefined ? inner.deliver(method, payload, metadata, signal) : span.run(() => inner.deliver(method, payload, span.metadata, signal)));
+        const replies = await (span === undefined
+          ? inner.deliver(method, payload, metadata, signal)
+          : span.run(() => inner.deliver(method, payload, span.metadata, signal)));
         instrument.done("OK", (performance.now() - started) / 1000);
         span?.end("OK");
         return replies;

@@ -15,9 +15,10 @@ import { ENTITY_KIND_LABEL } from "../descriptors/entity-types.js";
 import { extractEntityId } from "../descriptors/entity-key.js";
 import type { EntityServiceModel, MethodModel } from "../descriptors/service-model.js";
 import type { EntityRuntime } from "../entities/shared/types.js";
-import { Code, SwitchboardError } from "../errors/index.js";
+import { Code, codeName, SwitchboardError } from "../errors/index.js";
 import { AsyncQueue } from "../internal/async-queue.js";
 import type { Logger } from "../observability/logger.js";
+import { NO_TRACER, type Tracer } from "../observability/tracer.js";
 import type { UserFunctionClient } from "../user-function/client.js";
 import type { Dispatcher, Invocation, ModelSource, Reply } from "./types.js";
 
@@ -30,6 +31,8 @@ export interface RouterOptions {
   reportError(message: string): void;
   relayTimeoutMs: number;
   logger: Logger;
+  /** Traces forwards and side effects as spans linked to the call that caused them (default: off). */
+  tracer?: Tracer;
 }
 
 /** A call as the router processes it, including forwards and side effects. */
@@ -59,6 +62,25 @@ function metadataOf(entries: readonly MetadataEntry[]): Metadata {
  */
 export function createRouter(options: RouterOptions): Dispatcher {
   const { models, client, logger } = options;
+  const tracer = options.tracer ?? NO_TRACER;
+
+  /** Runs a forward or a side effect, in a span of its own linked to its cause when tracing. */
+  function invokeTraced(call: Call, origin: "forward" | "side-effect"): Promise<Reply> {
+    if (!tracer.enabled) return invokeUnary(call);
+    const span = tracer.startCall(call.method.service.name, call.method.name, "internal", call.metadata, origin);
+    return span
+      .run(() => invokeUnary({ ...call, metadata: span.metadata }))
+      .then(
+        (reply) => {
+          span.end("OK");
+          return reply;
+        },
+        (error: unknown) => {
+          span.end(codeName(error instanceof SwitchboardError ? error.code : Code.Unknown), (error as Error).message);
+          throw error;
+        },
+      );
+  }
 
   function deadlineOf(call: Call): number {
     const relay = Date.now() + options.relayTimeoutMs;
@@ -102,7 +124,7 @@ export function createRouter(options: RouterOptions): Dispatcher {
         deadline: undefined,
         chain: [`side effect of ${call.method.service.name}/${call.method.name}`, ...call.chain],
       };
-      const run = invokeUnary(next).then(
+      const run = invokeTraced(next, "side-effect").then(
         () => undefined,
         (error: unknown) => logger.warn("side effect failed", { target: `${target.service.name}/${target.name}`, error: (error as Error).message }),
       );
@@ -120,14 +142,17 @@ export function createRouter(options: RouterOptions): Dispatcher {
       case "forward": {
         const forward = action.value;
         const target = resolveTarget(forward.serviceName, forward.commandName, "forward", call);
-        return invokeUnary({
-          method: target,
-          payload: forward.payload ?? create(AnySchema, { typeUrl: target.inputTypeUrl }),
-          metadata: forward.metadata?.entries ?? [],
-          signal: call.signal,
-          deadline: call.deadline,
-          chain: [`forwarded from ${call.method.service.name}/${call.method.name}`, ...call.chain],
-        });
+        return invokeTraced(
+          {
+            method: target,
+            payload: forward.payload ?? create(AnySchema, { typeUrl: target.inputTypeUrl }),
+            metadata: forward.metadata?.entries ?? [],
+            signal: call.signal,
+            deadline: call.deadline,
+            chain: [`forwarded from ${call.method.service.name}/${call.method.name}`, ...call.chain],
+          },
+          "forward",
+        );
       }
       case "failure":
         throw new SwitchboardError(action.value.description, Code.Unknown);

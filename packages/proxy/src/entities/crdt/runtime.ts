@@ -84,6 +84,7 @@ export function createCrdtEntityRuntime(context: EntityRuntimeContext, options: 
     },
     retire(entity, pendingWrites) {
       if (entities.get(entity.entityId) === entity) entities.delete(entity.entityId);
+      context.metrics?.passivated(context.service.kind, context.service.name);
       const barrier = pendingWrites.catch(() => {});
       barriers.set(entity.entityId, barrier);
       void barrier.then(() => {
@@ -97,6 +98,7 @@ export function createCrdtEntityRuntime(context: EntityRuntimeContext, options: 
     if (entity === undefined) {
       entity = new CrdtEntity(shared, entityId);
       entities.set(entityId, entity);
+      context.metrics?.activated(context.service.kind, context.service.name);
       entity.start(barriers.get(entityId) ?? Promise.resolve());
     }
     return entity;

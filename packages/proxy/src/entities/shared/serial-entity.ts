@@ -68,8 +68,10 @@ export function createSerialRuntime<I extends DescMessage, O extends DescMessage
       if (entity === undefined) {
         entity = new SerialEntity(protocol, context, command.entityId, (e) => {
           if (entities.get(e.entityId) === e) entities.delete(e.entityId);
+          context.metrics?.passivated(context.service.kind, context.service.name);
         });
         entities.set(command.entityId, entity);
+        context.metrics?.activated(context.service.kind, context.service.name);
         entity.start();
       }
       return entity.enqueue(command);

@@ -2,6 +2,7 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import type { ClientAction, SideEffect } from "@switchboard/protocol";
 import type { EntityServiceModel, MethodModel } from "../../descriptors/service-model.js";
 import type { Logger } from "../../observability/logger.js";
+import type { Metrics } from "../../observability/metrics.js";
 import type { Store } from "../../store/types.js";
 import type { UserFunctionClient } from "../../user-function/client.js";
 
@@ -47,6 +48,8 @@ export interface EntityRuntimeContext {
   /** Idle timeout in ms (the service's own strategy, else the proxy default). */
   readonly passivationTimeoutMs: number;
   readonly relayTimeoutMs: number;
+  /** Where activations and passivations are counted (default: nowhere). */
+  readonly metrics?: Metrics;
   /** Tells the user function it broke the protocol (EntityDiscovery.reportError). */
   reportError(message: string): void;
   /**
