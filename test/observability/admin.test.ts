@@ -79,6 +79,13 @@ describe("the admin port with the counter example on SQLite", () => {
       assert.match(metrics.text, new RegExp(`^# TYPE ${name} ${type}$`, "m"), name);
     }
     assert.match(metrics.text, /^switchboard_user_function_up 1$/m);
+    const labels = `service="${COUNTER}",method="Increase",protocol="http"`;
+    assert.match(metrics.text, new RegExp(`^switchboard_calls_total\\{${labels},code="OK"\\} 3$`, "m"));
+    assert.match(metrics.text, new RegExp(`^switchboard_call_duration_seconds_count\\{${labels}\\} 3$`, "m"));
+    assert.match(metrics.text, new RegExp(`^switchboard_activations_total\\{kind="value-entity",service="${COUNTER}"\\} 3$`, "m"));
+    assert.match(metrics.text, new RegExp(`^switchboard_entities_active\\{kind="value-entity",service="${COUNTER}"\\} 3$`, "m"));
+    const stats = (await json("/v1/stats")).body.methods.find((m: { method: string }) => m.method === "Increase");
+    assert.equal(stats.seconds.length, 60);
   });
 
   it("lists services with their kinds, methods and HTTP routes", async () => {
