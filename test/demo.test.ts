@@ -30,17 +30,22 @@ describe("the demo and switchboard call", () => {
     // Run from a scratch directory so the demo's default SQLite file lands there.
     const demo = spawn(process.execPath, [path.join(ROOT, "scripts/demo.mjs")], {
       cwd,
-      env: { ...process.env, HTTP_PORT: String(httpPort), DEMO_USER_FUNCTION_PORT: String(ufPort) },
+      env: { ...process.env, HTTP_PORT: String(httpPort), USER_FUNCTION_PORT: String(ufPort) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
     demo.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
-    demo.stderr.resume();
+    let err = "";
+    demo.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
     try {
       await eventually(() => /Press Ctrl-C to stop/.test(out), 15_000, "demo ready");
       assert.match(out, /switchboard ready on 0\.0\.0\.0:\d+ services: com\.example\.counter\.CounterService, com\.example\.counter\.CounterFanout/);
+      assert.match(err, new RegExp(`switchboard-sdk: listening on 127\\.0\\.0\\.1:${ufPort} `), "the user function on USER_FUNCTION_PORT");
+      assert.match(out, new RegExp(`curl -s localhost:${httpPort}/counters/c1\n`), "the banner names HTTP_PORT");
       const call = (...args: string[]) =>
         spawnSync(process.execPath, [SWITCHBOARD_BIN, "call", "--address", `127.0.0.1:${httpPort}`, ...args], { encoding: "utf8" });
       const increased = call("com.example.counter.CounterService/Increase", '{"counterId":"demo","value":5}');
@@ -52,12 +57,32 @@ describe("the demo and switchboard call", () => {
       const bad = call("com.example.counter.CounterService/Nope");
       assert.equal(bad.status, 1);
       assert.match(bad.stderr, /HTTP 404/);
+      const typo = call("com.example.counter.CounterService/Incrase", "{}");
+      assert.equal(
+        typo.stderr,
+        "switchboard call: HTTP 404: no route for POST /com.example.counter.CounterService/Incrase; did you mean com.example.counter.CounterService/Increase?\n",
+      );
+      const viaUrl = spawnSync(
+        process.execPath,
+        [SWITCHBOARD_BIN, "call", "--address", `http://localhost:${httpPort}`, "com.example.counter.CounterService/GetCurrentCounter", '{"counterId":"demo"}'],
+        { encoding: "utf8" },
+      );
+      assert.deepEqual(JSON.parse(viaUrl.stdout), { value: "5" }, viaUrl.stderr);
+      const list = spawnSync(process.execPath, [SWITCHBOARD_BIN, "list", "--address", `127.0.0.1:${httpPort}`], { encoding: "utf8" });
+      assert.equal(list.status, 0, list.stderr);
+      const services = list.stdout.split("\n").filter((line) => line !== "" && !line.startsWith(" "));
+      assert.deepEqual(services, [
+        "com.example.counter.CounterService value-entity Increase, Decrease, Reset, GetCurrentCounter",
+        "com.example.counter.CounterFanout action IncreaseMany",
+      ]);
+      assert.match(list.stdout, /\n {2}GetCurrentCounter {2}GET \/counters\/\{counter_id\}\n/);
       const badJson = call("com.example.counter.CounterService/Increase", "{nope");
       assert.equal(badJson.status, 2);
       assert.ok(fs.existsSync(path.join(cwd, ".switchboard/switchboard.db")), "state in the default SQLite file");
       demo.kill("SIGINT");
       const [code] = (await once(demo, "exit")) as [number];
       assert.equal(code, 0);
+      assert.doesNotMatch(err, /WARN|ERROR/, "a clean Ctrl-C logs no warning");
       await eventually(
         async () =>
           !(await fetch(`http://127.0.0.1:${httpPort}/alive`).then(

@@ -1,4 +1,6 @@
-import { callCommand } from "./call-command.js";
+import { callCommand } from "./cli/call-command.js";
+import { listCommand } from "./cli/list-command.js";
+import { runCommand } from "./cli/run-command.js";
 import { inspectCommand } from "./inspect-command.js";
 import { parseConfig, START_HELP } from "./config/index.js";
 import { createLogger } from "./observability/logger.js";
@@ -9,6 +11,9 @@ const HELP = `switchboard ${PROXY_VERSION}: a Cloudstate 0.2 proxy.
 
 Usage:
   switchboard start [options]   run the proxy beside a user function
+  switchboard run [options] -- <command>
+                                run a user function and the proxy beside it
+  switchboard list              list the services of a running proxy
   switchboard call <package.Service/Method> [<json>]
                                 call a method of a running proxy (HTTP/JSON)
   switchboard inspect <package.Service> [<id>] [--events]
@@ -33,6 +38,8 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   }
   if (command === "call") return callCommand(rest, env);
   if (command === "inspect") return inspectCommand(rest, env);
+  if (command === "list") return listCommand(rest, env);
+  if (command === "run") return runCommand(rest, env, (args) => main(["start", ...args], env));
   if (command !== "start") {
     process.stderr.write(`switchboard: unknown command "${command}"\n\n${HELP}`);
     return 2;
@@ -89,8 +96,10 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
           return;
         }
         for (const signal of ["SIGTERM", "SIGINT"] as const) {
-          process.once(signal, () => {
-            logger.info(`${signal} received; draining`);
+          // `on`, not `once`: Ctrl-C may reach this process twice (from the terminal and from a
+          // parent such as `switchboard run`), and a second signal must not kill the drain.
+          process.on(signal, () => {
+            if (!exiting) logger.info(`${signal} received; draining`);
             exit(0);
           });
         }

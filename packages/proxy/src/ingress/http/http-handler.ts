@@ -9,6 +9,7 @@ import type { HttpExchange, ResponseHeaders } from "./exchange.js";
 import { buildJsonRequest, buildNdjsonRequests, type EncodedReply, encodeJsonReply, type JsonRequest, mediaType, type Parsed } from "./json-codec.js";
 import { replyHeaders, requestMetadata } from "./metadata.js";
 import { discardBody, readBody } from "./read-body.js";
+import { listServices, nearestMethodNames, SERVICE_LISTING_PATH } from "./service-listing.js";
 import { routeTableFor } from "./route-table.js";
 
 /** Options of {@link createHttpHandler}. */
@@ -93,12 +94,23 @@ export function createHttpHandler(options: HttpHandlerOptions): (exchange: HttpE
     const q = url.indexOf("?");
     const pathname = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? "" : url.slice(q + 1);
+    if (pathname === SERVICE_LISTING_PATH && (exchange.method === "GET" || exchange.method === "HEAD")) {
+      discardBody(exchange);
+      const body = Buffer.from(`${JSON.stringify({ services: listServices(model) })}\n`, "utf8");
+      exchange.respond(200, { ...corsHeaders, "content-type": "application/json", "content-length": body.length });
+      exchange.end(exchange.method === "HEAD" ? undefined : body);
+      return;
+    }
     const found = routeTableFor(model).match(exchange.method, pathname);
     switch (found.kind) {
-      case "not-found":
+      case "not-found": {
         discardBody(exchange);
-        sendHttpPlain(exchange, 404, `no route for ${exchange.method} ${pathname}`, corsHeaders);
+        const defaultRoute = /^\/([\w.]+\/\w+)$/.exec(pathname)?.[1];
+        const near = defaultRoute === undefined ? [] : nearestMethodNames(model, defaultRoute);
+        const hint = near.length === 0 ? "" : `; did you mean ${near.join(", ")}?`;
+        sendHttpPlain(exchange, 404, `no route for ${exchange.method} ${pathname}${hint}`, corsHeaders);
         return;
+      }
       case "method-not-allowed":
         discardBody(exchange);
         sendHttpPlain(exchange, 405, `method ${exchange.method} is not allowed for ${pathname}; allowed: ${found.allow.join(", ")}`, {

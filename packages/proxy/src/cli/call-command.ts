@@ -1,13 +1,15 @@
-import * as http from "node:http";
 import { parseArgs } from "node:util";
+import { frontRequest } from "./front-request.js";
+import { defaultAddress, parseAddress } from "./parse-address.js";
 
 /** Help text of `switchboard call`. */
-export const CALL_HELP = `Usage: switchboard call [--address <host:port>] <package.Service/Method> [<json>]
+export const CALL_HELP = `Usage: switchboard call [--address <host:port>|<url>] <package.Service/Method> [<json>]
 
 Calls a method of a running proxy through its HTTP/JSON default route
 (POST /<package.Service>/<Method>) and prints the JSON answer.
 
-  --address <host:port>   the proxy's front port (default 127.0.0.1:$HTTP_PORT, else 127.0.0.1:9000)
+  --address <address>     the proxy's front port: host:port or http://host:port
+                          (default 127.0.0.1:$HTTP_PORT, else 127.0.0.1:9000)
   <json>                  the request message as proto3 JSON (default {})
 
 Example:
@@ -43,37 +45,20 @@ export async function callCommand(argv: readonly string[], env: Readonly<Record<
     process.stderr.write(`switchboard call: the request is not valid JSON: ${(error as Error).message}\n`);
     return 2;
   }
-  const address = parsed.values.address ?? `127.0.0.1:${env.HTTP_PORT || "9000"}`;
-  const colon = address.lastIndexOf(":");
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
-  const port = Number(address.slice(colon + 1));
-  if (colon <= 0 || !Number.isInteger(port)) {
-    process.stderr.write(`switchboard call: --address must be host:port, got "${address}"\n`);
+  const address = parseAddress(defaultAddress(parsed.values.address, env));
+  if (typeof address === "string") {
+    process.stderr.write(`switchboard call: ${address}\n`);
     return 2;
   }
-  return new Promise<number>((resolve) => {
-    const request = http.request(
-      { host, port, method: "POST", path: `/${method}`, headers: { "content-type": "application/json", accept: "application/json" } },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (c: Buffer) => chunks.push(c));
-        response.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          const status = response.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
-            resolve(0);
-          } else {
-            process.stderr.write(`switchboard call: HTTP ${status}: ${text}\n`);
-            resolve(1);
-          }
-        });
-      },
-    );
-    request.on("error", (error) => {
-      process.stderr.write(`switchboard call: cannot reach ${address}: ${error.message}\n`);
-      resolve(1);
-    });
-    request.end(body);
-  });
+  const answer = await frontRequest(address, "POST", `/${method}`, body);
+  if (answer.kind === "unreachable") {
+    process.stderr.write(`switchboard call: cannot reach the proxy: ${answer.reason}\n`);
+    return 1;
+  }
+  if (answer.status >= 200 && answer.status < 300) {
+    process.stdout.write(answer.text.endsWith("\n") ? answer.text : `${answer.text}\n`);
+    return 0;
+  }
+  process.stderr.write(`switchboard call: HTTP ${answer.status}: ${answer.text}${answer.text.endsWith("\n") ? "" : "\n"}`);
+  return 1;
 }

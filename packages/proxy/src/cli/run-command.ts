@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { parseConfig } from "../config/index.js";
+
+/** Help text of `switchboard run`. */
+export const RUN_HELP = `Usage: switchboard run [start options] -- <command> [args...]
+
+Runs a user function and the proxy beside it, in the foreground: starts <command>
+with HOST and PORT set to --user-function-host and --user-function-port (env
+USER_FUNCTION_HOST / USER_FUNCTION_PORT, default 127.0.0.1:8080), then runs
+"switchboard start" with the same options. Ctrl-C (SIGINT) or SIGTERM drains the
+proxy, then stops the user function. If the user function exits on its own, the
+proxy stops too; a command that restarts it on change (tsx watch, node --watch)
+keeps running, and the proxy discovers the new process when it reconnects.
+
+Examples:
+  switchboard run -- node dist/main.js
+  switchboard run --http-port 9100 --user-function-port 8100 -- tsx watch src/main.ts
+`;
+
+/**
+ * `switchboard run`: the user function as a child process plus the proxy in this process.
+ * `start` runs `switchboard start` with the given flags and resolves with its exit code.
+ */
+export async function runCommand(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  start: (args: readonly string[]) => Promise<number>,
+): Promise<number> {
+  const dashes = argv.indexOf("--");
+  const startArgs = dashes < 0 ? [...argv] : argv.slice(0, dashes);
+  const command = dashes < 0 ? [] : argv.slice(dashes + 1);
+  if (startArgs.includes("--help") || startArgs.includes("-h")) {
+    process.stdout.write(RUN_HELP);
+    return 0;
+  }
+  const [program, ...programArgs] = command;
+  if (program === undefined) {
+    process.stderr.write(`switchboard run: no user function command after "--"\n\n${RUN_HELP}`);
+    return 2;
+  }
+  const parsed = parseConfig(startArgs, env);
+  if (parsed.error !== undefined) {
+    process.stderr.write(`switchboard run: ${parsed.error}\nRun "switchboard start --help" for the options.\n`);
+    return 2;
+  }
+  const { userFunctionHost, userFunctionPort } = parsed.config;
+  let stopping = false;
+  // Ctrl-C reaches the user function too; its exit is then expected, not a reason to report.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      stopping = true;
+    });
+  }
+  const userFunction: ChildProcess = spawn(program, programArgs, {
+    env: { ...process.env, HOST: userFunctionHost, PORT: String(userFunctionPort) },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const exited = new Promise<number>((resolve) => {
+    userFunction.once("exit", (code, signal) => {
+      if (!stopping) {
+        process.stderr.write(`switchboard run: the user function exited (${signal ?? code}); stopping the proxy\n`);
+        process.kill(process.pid, "SIGTERM");
+      }
+      resolve(code ?? 1);
+    });
+    userFunction.once("error", (error) => {
+      process.stderr.write(`switchboard run: cannot start "${program}": ${error.message}\n`);
+      resolve(127);
+    });
+  });
+  const proxyCode = await start(startArgs);
+  stopping = true;
+  if (userFunction.exitCode === null && userFunction.signalCode === null) {
+    userFunction.kill("SIGTERM");
+    const timer = setTimeout(() => userFunction.kill("SIGKILL"), 5000);
+    timer.unref();
+    await exited;
+    clearTimeout(timer);
+    return proxyCode;
+  }
+  const userFunctionCode = await exited;
+  return proxyCode !== 0 ? proxyCode : userFunctionCode === 0 ? 1 : userFunctionCode;
+}
