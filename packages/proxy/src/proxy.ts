@@ -132,7 +132,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   });
   const dispatcherFor = (protocol: "grpc" | "grpc-web" | "http" | "eventing") => instrumentDispatcher(dispatcher, protocol, metrics, tracer);
   const eventingDispatcher = dispatcherFor("eventing");
-  const readiness = { ready: () => current !== undefined };
+  // Ready means callable: discovered, and the user function reachable right now (a readiness probe then stops sending traffic that could only get 503).
+  const readiness = { ready: () => current !== undefined && connected };
   const handlers = createFrontDoor({
     models,
     dispatcher,
@@ -207,10 +208,12 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     }
   };
   // Discover once per connection to the user function: again only after the channel was lost and came back.
-  client.onChannelEvent((event) => {
+  client.onChannelEvent((event, loss) => {
     if (event === "lost" && current !== undefined) {
       channelLost = true;
-      logger.warn("lost the connection to the user function", { target: client.target });
+      if (stop.signal.aborted) return;
+      if (loss?.graceful) logger.info("the user function closed its connection (stopping?)", { target: client.target });
+      else logger.warn("lost the connection to the user function", { target: client.target, reason: loss?.reason });
     } else if (event === "ready" && channelLost && !rediscovering) {
       channelLost = false;
       rediscovering = true;
@@ -226,7 +229,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const proxy: SwitchboardProxy = {
     host: front.host,
     port: front.port,
-    ready: () => current !== undefined,
+    ready: () => readiness.ready(),
     model: () => current?.model,
     admin: admin === undefined ? undefined : { host: admin.host, port: admin.port },
     close() {

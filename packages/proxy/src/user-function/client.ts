@@ -29,6 +29,12 @@ export interface CallOptions {
 /** Connectivity of the channel to the user function, as the router cares about it. */
 export type ChannelEvent = "ready" | "lost";
 
+/** Why the channel was lost: `graceful` when the user function said goodbye (GOAWAY without error) or the proxy closed it. */
+export interface ChannelLoss {
+  readonly reason: string;
+  readonly graceful: boolean;
+}
+
 /**
  * The only gRPC client to the user function. Entities, discovery and the router use
  * it through this interface; `http2-client.ts` implements it over `node:http2`.
@@ -47,8 +53,8 @@ export interface UserFunctionClient {
     handlers: StreamHandlers<MessageShape<O>>,
     options?: CallOptions & { first?: MessageShape<I> },
   ): ClientStream<MessageShape<I>>;
-  /** Calls `listener` when the channel becomes ready or is lost; returns an unsubscribe function. */
-  onChannelEvent(listener: (event: ChannelEvent) => void): () => void;
+  /** Calls `listener` when the channel becomes ready or is lost (then with why); returns an unsubscribe function. */
+  onChannelEvent(listener: (event: ChannelEvent, loss?: ChannelLoss) => void): () => void;
   close(): void;
 }
 
@@ -57,4 +63,16 @@ export interface UserFunctionClientOptions {
   host: string;
   port: number;
   maxMessageSize: number;
+  /** Keep-alive: PING the user function this often (ms) while connected; 0 turns it off. Default 10 s. */
+  keepAliveIntervalMs?: number;
+  /** A PING unanswered this long (ms) drops the connection as hung. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** Most streams per connection before another connection is opened (the user function's own limit applies too). Default 4096. */
+  maxStreamsPerConnection?: number;
+  /** Most connections to the user function. Default 16. */
+  maxConnections?: number;
+  /** First reconnect delay (ms); doubles up to `maxBackoffMs`, and is reset only once a gRPC answer arrived. Default 200. */
+  minBackoffMs?: number;
+  /** Default 2000. */
+  maxBackoffMs?: number;
 }

@@ -2,7 +2,7 @@ import * as http2 from "node:http2";
 import { type DescMessage, type DescMethod, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
-import type { CallOptions, ChannelEvent, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import type { CallOptions, ChannelEvent, ChannelLoss, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -127,65 +127,210 @@ function openCall<O>(
   return { stream, cancel: () => fail(new SwitchboardError("call cancelled", Code.Canceled)) };
 }
 
+/** One HTTP/2 connection of the pool, with the number of streams open on it. */
+interface Connection {
+  readonly session: http2.ClientHttp2Session;
+  active: number;
+  /** The TCP connection is up. */
+  connected: boolean;
+  /** The peer sent its SETTINGS: it speaks HTTP/2. */
+  settled: boolean;
+  /** The peer sent GOAWAY: no new streams here. */
+  draining: boolean;
+  pingTimer: NodeJS.Timeout | undefined;
+}
+
+/** Says in one line why a connection attempt or a connection failed. */
+function describeFailure(error: NodeJS.ErrnoException, target: string, settled: boolean): string {
+  const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+  const code = error.code === "ERR_HTTP2_STREAM_CANCEL" && cause !== undefined ? cause.code : error.code;
+  switch (code) {
+    case "ECONNREFUSED":
+      return `connection refused at ${target} — is the user function running?`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `cannot resolve the user function's host in ${target}`;
+    case "ETIMEDOUT":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `cannot reach ${target} (${code})`;
+    case "ECONNRESET":
+      return settled
+        ? `the user function at ${target} reset the connection`
+        : `${target} reset the connection before speaking HTTP/2 — is it an HTTP/2 gRPC server?`;
+    case "ERR_HTTP2_ERROR":
+    case "ERR_HTTP2_SESSION_ERROR":
+      return settled
+        ? `HTTP/2 protocol error from the user function at ${target}`
+        : `${target} is not an HTTP/2 gRPC server (it did not answer the HTTP/2 preface)`;
+    default:
+      return (cause ?? error).message;
+  }
+}
+
 /**
- * The client to the user function over `node:http2`, speaking gRPC directly: one
- * HTTP/2 session, a stream per call, no per-call interceptors or metadata objects. It
- * reconnects with backoff after the session is lost, and reports `ready`/`lost`
- * transitions so the proxy can discover again.
+ * The client to the user function over `node:http2`, speaking gRPC directly: a small pool
+ * of HTTP/2 connections (a new one when every open one is at its stream limit: the user
+ * function's SETTINGS_MAX_CONCURRENT_STREAMS or `maxStreamsPerConnection`), a stream per
+ * call, no per-call interceptors or metadata objects. Connections are PINGed while up, so a
+ * hung user function counts as lost. After a loss it reconnects with backoff, which is
+ * reset only once the user function answered a gRPC call (so a port where something else
+ * listens is not re-dialled in a tight loop), and reports `ready`/`lost` transitions so the
+ * proxy can discover again and tell readiness probes.
  */
 export function createHttp2UserFunctionClient(options: UserFunctionClientOptions): UserFunctionClient {
   const target = `${options.host}:${options.port}`;
   const authority = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
-  const listeners = new Set<(event: ChannelEvent) => void>();
-  let session: http2.ClientHttp2Session | undefined;
-  let connected = false;
+  const keepAliveIntervalMs = options.keepAliveIntervalMs ?? 10_000;
+  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000;
+  const maxStreams = options.maxStreamsPerConnection ?? 4096;
+  const maxConnections = options.maxConnections ?? 16;
+  const minBackoff = options.minBackoffMs ?? 200;
+  const maxBackoff = options.maxBackoffMs ?? 2_000;
+  const listeners = new Set<(event: ChannelEvent, loss?: ChannelLoss) => void>();
+  const pool: Connection[] = [];
+  let up = false;
   let closed = false;
   let reconnectTimer: NodeJS.Timeout | undefined;
-  let backoff = 200;
+  let backoff = minBackoff;
+  /** No new dial before this time (ms since epoch): the backoff holds for every caller. */
+  let nextDialAt = 0;
+  let lastFailure = `no connection to ${target} yet`;
 
-  const emit = (event: ChannelEvent) => {
-    for (const listener of listeners) listener(event);
+  const emit = (event: ChannelEvent, loss?: ChannelLoss) => {
+    for (const listener of listeners) listener(event, loss);
   };
   const scheduleReconnect = () => {
-    if (closed || reconnectTimer !== undefined || listeners.size === 0) return;
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = undefined;
-      if (!closed && session === undefined) connect();
-    }, backoff);
+    if (closed || reconnectTimer !== undefined || listeners.size === 0 || pool.length > 0) return;
+    reconnectTimer = setTimeout(
+      () => {
+        reconnectTimer = undefined;
+        if (!closed && pool.length === 0) connect();
+      },
+      Math.max(0, nextDialAt - Date.now()),
+    );
     reconnectTimer.unref();
-    backoff = Math.min(backoff * 2, 2000);
   };
-  const connect = (): http2.ClientHttp2Session => {
-    const s = http2.connect(authority, { settings: { initialWindowSize: WINDOW, enablePush: false }, maxSessionMemory: 64 });
-    session = s;
-    s.on("connect", () => {
-      s.setLocalWindowSize(WINDOW);
-      backoff = 200;
-      if (!connected) {
-        connected = true;
+  /** The user function's stream limit, as its last SETTINGS said (a connection still opening is assumed to get the same). */
+  let peerLimit = maxStreams;
+  const limitOf = (c: Connection) => Math.min(maxStreams, c.settled ? (c.session.remoteSettings.maxConcurrentStreams ?? maxStreams) : peerLimit);
+  const keepAlive = (c: Connection) => {
+    if (keepAliveIntervalMs <= 0) return;
+    c.pingTimer = setTimeout(() => {
+      c.pingTimer = undefined;
+      if (c.session.closed || c.session.destroyed) return;
+      let answered = false;
+      const hung = setTimeout(() => {
+        if (answered) return;
+        lastFailure = `the user function at ${target} did not answer a keep-alive PING within ${keepAliveTimeoutMs} ms — is it hung?`;
+        c.session.destroy();
+      }, keepAliveTimeoutMs);
+      hung.unref();
+      const sent = c.session.ping((error) => {
+        answered = true;
+        clearTimeout(hung);
+        if (error === null) keepAlive(c);
+      });
+      if (!sent) {
+        clearTimeout(hung);
+        keepAlive(c);
+      }
+    }, keepAliveIntervalMs);
+    c.pingTimer.unref();
+  };
+  const connect = (): Connection => {
+    nextDialAt = Date.now() + backoff;
+    backoff = Math.min(backoff * 2, maxBackoff);
+    const session = http2.connect(authority, { settings: { initialWindowSize: WINDOW, enablePush: false }, maxSessionMemory: 64 });
+    const c: Connection = { session, active: 0, connected: false, settled: false, draining: false, pingTimer: undefined };
+    pool.push(c);
+    let graceful = false;
+    session.on("connect", () => {
+      c.connected = true;
+      session.setLocalWindowSize(WINDOW);
+    });
+    session.on("remoteSettings", (settings) => {
+      peerLimit = settings.maxConcurrentStreams ?? maxStreams;
+      if (c.settled) return;
+      c.settled = true;
+      keepAlive(c);
+      if (!up) {
+        up = true;
         emit("ready");
       }
     });
-    const drop = () => {
-      if (session === s) session = undefined;
-      if (connected) {
-        connected = false;
-        emit("lost");
+    session.on("error", (error: NodeJS.ErrnoException) => {
+      lastFailure = describeFailure(error, target, c.settled);
+    });
+    session.on("goaway", (errorCode: number) => {
+      c.draining = true;
+      if (errorCode === http2.constants.NGHTTP2_NO_ERROR) graceful = true;
+      else lastFailure = `the user function at ${target} closed the connection (GOAWAY code ${errorCode})`;
+    });
+    session.on("close", () => {
+      if (c.pingTimer !== undefined) clearTimeout(c.pingTimer);
+      const index = pool.indexOf(c);
+      if (index >= 0) pool.splice(index, 1);
+      if (up && !pool.some((other) => other.settled && !other.draining)) {
+        up = false;
+        emit("lost", { reason: graceful ? `the user function at ${target} closed the connection` : lastFailure, graceful: graceful || closed });
       }
       scheduleReconnect();
-    };
-    s.on("error", () => {});
-    s.on("goaway", () => {
-      if (session === s) session = undefined;
     });
-    s.on("close", drop);
-    return s;
+    return c;
   };
-  const sessionFor = (): http2.ClientHttp2Session => {
+  /** A connection with room for one more stream: an open one, else a new one while the pool has room. */
+  const connectionFor = (): Connection => {
     if (closed) throw new SwitchboardError("the user-function client is closed", Code.Unavailable);
-    const s = session;
-    if (s !== undefined && !s.closed && !s.destroyed) return s;
-    return connect();
+    let best: Connection | undefined;
+    for (const c of pool) {
+      if (c.draining || c.session.closed || c.session.destroyed) continue;
+      if (c.active < limitOf(c)) return c;
+      if (best === undefined || c.active < best.active) best = c;
+    }
+    if (pool.length === 0 && Date.now() < nextDialAt) {
+      throw new SwitchboardError(`user function at ${target} is unavailable: ${lastFailure}`, Code.Unavailable);
+    }
+    if (best === undefined || pool.length < maxConnections) return connect();
+    return best; // every connection is full: HTTP/2 queues the stream until one ends
+  };
+  /** Opens a call on a pooled connection, counting its stream while it is open. */
+  const open = <O>(path: string, decode: (bytes: Uint8Array) => O, handlers: StreamHandlers<O>, callOptions: CallOptions | undefined) => {
+    const c = connectionFor();
+    const call = openCall(
+      c.session,
+      path,
+      decode,
+      {
+        onMessage: (message) => handlers.onMessage(message),
+        onEnd: (error) => {
+          if (error !== undefined && error.code === Code.Unavailable && !c.settled) {
+            handlers.onEnd(new SwitchboardError(`user function at ${target} is unavailable: ${lastFailure}`, Code.Unavailable));
+          } else {
+            handlers.onEnd(error);
+          }
+        },
+      },
+      {
+        ...(callOptions?.deadline !== undefined ? { deadline: callOptions.deadline } : {}),
+        ...(callOptions?.signal !== undefined ? { signal: callOptions.signal } : {}),
+        maxMessageSize: options.maxMessageSize,
+        target,
+      },
+    );
+    c.active++;
+    // Runs before the stream's 'close' (which settles the call): the reason is known by then.
+    call.stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (!c.settled) lastFailure = describeFailure(error, target, false);
+    });
+    call.stream.once("close", () => {
+      c.active--;
+    });
+    call.stream.once("response", (headers) => {
+      // A gRPC server answered: the next reconnect after a loss starts from the shortest delay.
+      if (String(headers["content-type"] ?? "").startsWith("application/grpc")) backoff = minBackoff;
+    });
+    return call;
   };
   const pathOf = (method: DescMethod) => `/${method.parent.typeName}/${method.name}`;
   const encoder = (schema: DescMessage) => (message: unknown) => frameMessage(toBinary(schema, message as MessageShape<DescMessage>));
@@ -197,8 +342,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
         let response: MessageShape<typeof method.output> | undefined;
         let stream: http2.ClientHttp2Stream;
         try {
-          ({ stream } = openCall(
-            sessionFor(),
+          ({ stream } = open(
             pathOf(method),
             (bytes) => fromBinary(method.output, bytes),
             {
@@ -211,7 +355,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
                 else resolve(response);
               },
             },
-            { ...callOptions, maxMessageSize: options.maxMessageSize, target },
+            callOptions,
           ));
         } catch (error) {
           reject(SwitchboardError.from(error, Code.Unavailable));
@@ -224,12 +368,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
       const encode = encoder(method.input);
       let call: ReturnType<typeof openCall<MessageShape<typeof method.output>>>;
       try {
-        call = openCall(sessionFor(), pathOf(method), (bytes) => fromBinary(method.output, bytes), handlers, {
-          ...(callOptions?.deadline !== undefined ? { deadline: callOptions.deadline } : {}),
-          ...(callOptions?.signal !== undefined ? { signal: callOptions.signal } : {}),
-          maxMessageSize: options.maxMessageSize,
-          target,
-        });
+        call = open(pathOf(method), (bytes) => fromBinary(method.output, bytes), handlers, callOptions);
       } catch (error) {
         const e = SwitchboardError.from(error, Code.Unavailable);
         queueMicrotask(() => handlers.onEnd(e));
@@ -255,15 +394,16 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
     },
     onChannelEvent(listener) {
       listeners.add(listener);
-      if (session === undefined && !closed) connect();
-      else if (connected) listener("ready");
+      if (pool.length === 0 && !closed) {
+        if (Date.now() >= nextDialAt) connect();
+        else scheduleReconnect();
+      } else if (up) listener("ready");
       return () => listeners.delete(listener);
     },
     close() {
       closed = true;
       if (reconnectTimer) clearTimeout(reconnectTimer);
-      session?.close();
-      session = undefined;
+      for (const c of [...pool]) c.session.close();
     },
   };
 }
