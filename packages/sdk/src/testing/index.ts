@@ -679,7 +679,8 @@ export type {
   StartProxyOptions,
   StartUserFunctionOptions,
   TestProcess,
+  TestGrpcClient,
   TestProxy,
   TestUserFunction,
 } from "./processes.js";
-export { findProxyBin, startProcess, startProxy, startUserFunction } from "./processes.js";
+export { findProxyBin, grpcTestClient, startProcess, startProxy, startUserFunction } from "./processes.js";

@@ -16,6 +16,9 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import type { DescMessage, DescMethod, DescService, Message, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { credentials, Client as GrpcClient } from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
@@ -187,4 +190,43 @@ export async function startProxy(options: StartProxyOptions): Promise<TestProxy>
   });
   const port = Number(started.match[1]);
   return { ...started, port, url: `http://127.0.0.1:${port}`, address: `127.0.0.1:${port}` };
+}
+
+/** A unary gRPC client for end-to-end tests, from a protobuf-es service descriptor. */
+export interface TestGrpcClient<S extends DescService> {
+  /** Calls the unary method `localName` (e.g. `"increase"`) with a request (message or init object). */
+  call<K extends keyof S["method"] & string>(localName: K, request: MessageInitShape<S["method"][K]["input"]>): Promise<MessageShape<S["method"][K]["output"]>>;
+  close(): void;
+}
+
+/**
+ * A gRPC client of `service` at `address` (`host:port`, plaintext h2c), for calling a
+ * proxy the way a client application does. Rejects with the gRPC error of a failed call.
+ *
+ * @example
+ * ```ts
+ * const grpc = grpcTestClient(CounterService, proxy.address);
+ * const current = await grpc.call("getCurrentCounter", { counterId: "c1" });
+ * grpc.close();
+ * ```
+ */
+export function grpcTestClient<S extends DescService>(service: S, address: string): TestGrpcClient<S> {
+  const client = new GrpcClient(address, credentials.createInsecure());
+  return {
+    call(localName, request) {
+      const method = (service.method as Record<string, DescMethod>)[localName];
+      if (method === undefined || method.methodKind !== "unary") return Promise.reject(new Error(`${service.typeName} has no unary method "${localName}"`));
+      const message = create(method.input, request as MessageInitShape<DescMessage>);
+      return new Promise((resolveCall, reject) => {
+        client.makeUnaryRequest(
+          `/${service.typeName}/${method.name}`,
+          (m: Message) => Buffer.from(toBinary(method.input, m)),
+          (bytes: Buffer) => fromBinary(method.output, bytes),
+          message,
+          (error, response) => (error !== null || response === undefined ? reject(error) : resolveCall(response as never)),
+        );
+      });
+    },
+    close: () => client.close(),
+  };
 }
