@@ -1,10 +1,10 @@
 import { DEFAULTS, type ProxyConfig } from "./config/index.js";
-import type { EntityKind } from "./descriptors/entity-types.js";
-import type { EntityServiceModel, ServiceModel } from "./descriptors/service-model.js";
+import { LOCAL_NODE, singleNode } from "./cluster/single-node.js";
+import type { ClusterFactory, ClusterNode, EntityHost, Placement } from "./cluster/types.js";
+import { createDeployment } from "./deployment.js";
+import type { ServiceModel } from "./descriptors/service-model.js";
 import { type Discovered, discover, FatalDiscoveryError, reportError } from "./discovery/discovery.js";
-import { ENTITY_RUNTIMES } from "./entities/registry.js";
-import { type EventLogSources, startEventLogSources } from "./eventing/event-log-source.js";
-import type { EntityRuntime } from "./entities/shared/types.js";
+import { createActiveEntities } from "./entities/session/active-entities.js";
 import { Code, SwitchboardError } from "./errors/index.js";
 import { type Admin, startAdmin } from "./admin/start-admin.js";
 import { createFrontDoor } from "./ingress/front-door.js";
@@ -17,7 +17,10 @@ import { traceUserFunctionClient } from "./observability/traced-client.js";
 import { NO_TRACER, type Tracer, tracingRequested } from "./observability/tracer.js";
 import { openStore } from "./open-store.js";
 import { openStoreInspector } from "./open-store-inspector.js";
+import { type Clock, systemClock } from "./internal/clock.js";
+import { createEntityHost } from "./router/entity-host.js";
 import { createRouter } from "./router/router.js";
+import type { Deployment } from "./router/types.js";
 import type { Store } from "./store/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
 import { createHttp2UserFunctionClient } from "./user-function/http2-client.js";
@@ -29,6 +32,10 @@ export interface ProxyOptions {
   readonly logger?: Logger;
   /** Use this store instead of opening the configured one (tests, embedding). */
   readonly store?: Store;
+  /** The cluster this proxy joins (default: none, a single node). */
+  readonly cluster?: ClusterFactory;
+  /** Timers and time for entities (default: the system clock). */
+  readonly clock?: Clock;
   /** Called once, when discovery has succeeded and the services are served. */
   readonly onReady?: (proxy: SwitchboardProxy) => void;
   /** Called when discovery fails for good (the CLI exits 1). */
@@ -50,6 +57,8 @@ export interface SwitchboardProxy {
   model(): ServiceModel | undefined;
   /** Address of the admin port (undefined when it is off or could not be bound). */
   readonly admin: { readonly host: string; readonly port: number } | undefined;
+  /** This node's entities, as a cluster drives them. */
+  readonly entities: EntityHost;
   /** Drains and stops: front port, entities, user-function channel, store. */
   close(): Promise<void>;
 }
@@ -81,12 +90,18 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     metrics.userFunctionUp(connected);
   });
 
-  let current: Discovered | undefined;
-  let eventLogSources: EventLogSources | undefined;
-  // Runtimes see the store through this wrapper, so appended events wake their eventing consumers at once.
+  const clock = options.clock ?? systemClock;
+  const activeEntities = createActiveEntities();
+
+  // Journal appends wake the event-log consumers of their tag at once.
+  const appendedListeners = new Set<(tag: string) => void>();
+  const onAppended = (listener: (tag: string) => void) => {
+    appendedListeners.add(listener);
+    return () => void appendedListeners.delete(listener);
+  };
   const appendAndNotify = async (append: Parameters<Store["append"]>[0]) => {
     await store.append(append);
-    eventLogSources?.notify(append.tag);
+    for (const listener of appendedListeners) listener(append.tag);
   };
   const entityStore: Store = new Proxy(store, {
     get(target, property) {
@@ -95,45 +110,20 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
-  let runtimes = new Map<EntityServiceModel, EntityRuntime>();
-  const runtimeFor = (service: EntityServiceModel): EntityRuntime | undefined => {
-    let runtime = runtimes.get(service);
-    if (runtime !== undefined) return runtime;
-    if (service.kind === "action") return undefined;
-    const factory = ENTITY_RUNTIMES[service.kind];
-    if (factory === undefined) return undefined;
-    runtime = factory({
-      service,
-      client,
-      store: entityTracing?.store(entityStore) ?? entityStore,
-      metrics,
-      logger: logger.child({ service: service.name, entityType: service.kind }),
-      passivationTimeoutMs: service.passivationTimeoutMs ?? config.passivationTimeoutMs,
-      relayTimeoutMs: config.relayTimeoutMs,
-      reportError: report,
-      runSideEffects: (effects) => {
-        const origin = service.methods.values().next().value;
-        return origin === undefined ? Promise.resolve() : dispatcher.runSideEffects(effects, origin);
-      },
-    });
-    if (entityTracing !== undefined) runtime = entityTracing.runtime(runtime, service);
-    runtimes.set(service, runtime);
-    return runtime;
-  };
-  const models = { current: () => current?.model };
-  const dispatcher = createRouter({
-    models,
-    client: traceUserFunctionClient(client, tracer),
-    runtimeFor,
-    reportError: report,
-    relayTimeoutMs: config.relayTimeoutMs,
-    logger,
-    tracer,
-  });
+
+  let deployment: Deployment | undefined;
+  const deployments = { current: () => deployment };
+  let cluster: ClusterNode | undefined;
+  const placement: Placement = { locate: (service, entityId) => (cluster ?? LOCAL_NODE).placement.locate(service, entityId) };
+  const host = createEntityHost({ deployments, placement });
+  const joined = await (options.cluster ?? singleNode)(host);
+  cluster = joined;
+  const models = { current: () => deployment?.model };
+  const dispatcher = createRouter({ deployments, placement, forwarder: joined.forwarder, reportError: report, logger, tracer });
   const dispatcherFor = (protocol: "grpc" | "grpc-web" | "http" | "eventing") => instrumentDispatcher(dispatcher, protocol, metrics, tracer);
   const eventingDispatcher = dispatcherFor("eventing");
   // Ready means callable: discovered, and the user function reachable right now (a readiness probe then stops sending traffic that could only get 503).
-  const readiness = { ready: () => current !== undefined && connected };
+  const readiness = { ready: () => deployment !== undefined && connected };
   const handlers = createFrontDoor({
     models,
     dispatcher,
@@ -149,6 +139,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     front = await createFrontServer({ host: config.bind, port: config.httpPort, handlers, logger });
   } catch (error) {
     client.close();
+    await joined.close();
     await store.close();
     throw new SwitchboardError(`cannot bind the front port ${config.bind}:${config.httpPort}: ${(error as Error).message}`, Code.Unavailable, { cause: error });
   }
@@ -158,32 +149,44 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     config,
     logger: logger.child({ component: "admin" }),
     metrics,
-    model: () => current?.model,
+    model: () => deployment?.model,
     store,
     openInspector: () => openStoreInspector(config.store),
-    passivate: async (service, entityId) => (await runtimes.get(service)?.passivate?.(entityId)) ?? false,
+    passivate: async (service, entityId) => (await deployment?.runtimeFor(service.name)?.passivate(entityId)) ?? false,
     status: () => ({
       version: PROXY_VERSION,
-      ready: current !== undefined,
+      ready: deployment !== undefined,
       userFunction: { target: client.target, connected },
       store: store.description,
       startedAt,
     }),
   });
 
-  const builtKinds = new Set(Object.keys(ENTITY_RUNTIMES) as EntityKind[]);
   const stop = new AbortController();
   let channelLost = false;
   let rediscovering = false;
 
   const swap = (next: Discovered) => {
-    const old = runtimes;
-    const oldSources = eventLogSources;
-    runtimes = new Map();
-    current = next;
-    eventLogSources = startEventLogSources({ model: next.model, store, dispatcher: eventingDispatcher, logger: logger.child({ component: "eventing" }) });
-    for (const runtime of old.values()) void runtime.close();
-    void oldSources?.close();
+    const old = deployment;
+    deployment = createDeployment({
+      model: next.model,
+      client,
+      actionClient: traceUserFunctionClient(client, tracer),
+      store: entityTracing?.store(entityStore) ?? entityStore,
+      logger,
+      clock,
+      passivationTimeoutMs: config.passivationTimeoutMs,
+      relayTimeoutMs: config.relayTimeoutMs,
+      metrics,
+      activeEntities,
+      replicas: joined.replicas,
+      effects: dispatcher,
+      dispatcher: eventingDispatcher,
+      reportError: report,
+      onAppended,
+      ...(entityTracing === undefined ? {} : { wrapEntityRuntime: entityTracing.runtime }),
+    });
+    void old?.close();
   };
   const runDiscovery = async (initial: boolean) => {
     try {
@@ -192,7 +195,6 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
         logger,
         proxyVersion: PROXY_VERSION,
         protocolCheck: config.protocolCheck,
-        builtKinds,
         signal: stop.signal,
       });
       swap(next);
@@ -209,7 +211,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   };
   // Discover once per connection to the user function: again only after the channel was lost and came back.
   client.onChannelEvent((event, loss) => {
-    if (event === "lost" && current !== undefined) {
+    if (event === "lost" && deployment !== undefined) {
       channelLost = true;
       if (stop.signal.aborted) return;
       if (loss?.graceful) logger.info("the user function closed its connection (stopping?)", { target: client.target });
@@ -230,15 +232,16 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     host: front.host,
     port: front.port,
     ready: () => readiness.ready(),
-    model: () => current?.model,
+    model: () => deployment?.model,
+    entities: host,
     admin: admin === undefined ? undefined : { host: admin.host, port: admin.port },
     close() {
       closing ??= (async () => {
         stop.abort();
         await front.close(5000);
         await admin?.close();
-        await eventLogSources?.close();
-        await Promise.all([...runtimes.values()].map((r) => r.close()));
+        await deployment?.close();
+        await joined.close();
         client.close();
         await tracer.shutdown();
         await store.close();

@@ -41,3 +41,6 @@ export function singleNodeReplicas(nodeId: string = SINGLE_NODE_ID): CrdtReplica
 export function singleNode(): ClusterNode {
   return { placement: localPlacement, forwarder: noForwarder, replicas: singleNodeReplicas(), close: () => Promise.resolve() };
 }
+
+/** The single node, shared: what a proxy uses before (or without) a cluster. */
+export const LOCAL_NODE: ClusterNode = singleNode();

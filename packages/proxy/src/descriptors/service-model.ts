@@ -11,7 +11,7 @@ import {
 } from "@bufbuild/protobuf";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
 import { type Entity, entity_key as entityKey, legacy_entity_key as legacyEntityKey } from "@switchboard/protocol";
-import { ENTITY_KIND_LABEL, type EntityKind, entityKindOf } from "./entity-types.js";
+import { type EntityKind, kindOfEntityType } from "../entities/registry.js";
 import { normalizeFileSet } from "./file-set.js";
 import { deriveHttpRules, type HttpRouteRule } from "./http-rules.js";
 
@@ -111,9 +111,9 @@ function keyFieldsOf(input: DescMessage): KeyField[] | string {
 
 /**
  * Builds the service model from a discovered EntitySpec's descriptor set and entities,
- * checking what the protocol requires of each entity type: the service resolves, stateful
- * entities have entity keys on every input, value and event-sourced entities have no
- * streaming methods, CRDTs no client streaming. Unknown entity types are fatal.
+ * checking what the protocol requires of each entity type: the service resolves, keyed
+ * kinds have entity keys on every input, and every method has a shape its kind allows
+ * (each kind's `checkMethod`, see `entities/registry.ts`). Unknown entity types are fatal.
  */
 export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly Entity[]): BuildModelResult {
   const normalized = normalizeFileSet(fileSet);
@@ -130,8 +130,8 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
   const services = new Map<string, EntityServiceModel>();
   const methodsByPath = new Map<string, MethodModel>();
   for (const entity of entities) {
-    const kind = entityKindOf(entity.entityType);
-    if (kind === undefined) return { warnings, error: `service "${entity.serviceName}" has unknown entity type "${entity.entityType}"` };
+    const module = kindOfEntityType(entity.entityType);
+    if (module === undefined) return { warnings, error: `service "${entity.serviceName}" has unknown entity type "${entity.entityType}"` };
     const desc = registry.getService(entity.serviceName);
     if (desc === undefined) return { warnings, error: `service "${entity.serviceName}" is not in the descriptor set` };
     if (services.has(desc.typeName)) return { warnings, error: `service "${entity.serviceName}" is declared twice` };
@@ -140,7 +140,7 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
     const methods = new Map<string, MethodModel>();
     const service: EntityServiceModel = {
       name: desc.typeName,
-      kind,
+      kind: module.kind,
       entityType: entity.entityType,
       // Some supports (go-support for CRDTs) send no persistence id: namespace state by service then, so two services never share it.
       persistenceId: entity.persistenceId !== "" ? entity.persistenceId : desc.typeName,
@@ -150,18 +150,13 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
     };
     // Shape rules first (they say more about a wrong entity type than a missing key does).
     for (const method of desc.methods) {
-      const where = `${ENTITY_KIND_LABEL[kind]} ${desc.typeName}.${method.name}`;
-      if ((kind === "value-entity" || kind === "event-sourced") && method.methodKind !== "unary") {
-        return { warnings, error: `${where}: streaming methods are not allowed for this entity type` };
-      }
-      if (kind === "crdt" && (method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming")) {
-        return { warnings, error: `${where}: client streaming is not allowed for CRDT entities` };
-      }
+      const rule = module.checkMethod(method);
+      if (rule !== undefined) return { warnings, error: `${module.label} ${desc.typeName}.${method.name}: ${rule}` };
     }
     for (const method of desc.methods) {
-      const where = `${ENTITY_KIND_LABEL[kind]} ${desc.typeName}.${method.name}`;
+      const where = `${module.label} ${desc.typeName}.${method.name}`;
       let keyFields: KeyField[] = [];
-      if (kind !== "action") {
+      if (module.keyed) {
         const keys = keyFieldsOf(method.input);
         if (typeof keys === "string") return { warnings, error: `${where}: ${keys}` };
         if (keys.length === 0) {

@@ -8,8 +8,8 @@ import {
   ProxyInfoSchema,
   UserFunctionErrorSchema,
 } from "@switchboard/protocol";
-import { ENTITY_KIND_LABEL, ENTITY_TYPES, type EntityKind } from "../descriptors/entity-types.js";
 import { buildServiceModel, type ServiceModel } from "../descriptors/service-model.js";
+import { ENTITY_KINDS, kindModule } from "../entities/registry.js";
 import { Code, SwitchboardError } from "../errors/index.js";
 import type { Logger } from "../observability/logger.js";
 import type { UserFunctionClient } from "../user-function/client.js";
@@ -21,8 +21,6 @@ export interface DiscoverOptions {
   proxyVersion: string;
   /** Check the user function's protocol version. */
   protocolCheck: boolean;
-  /** Kinds this build can run; the others are accepted with a warning. */
-  builtKinds: ReadonlySet<EntityKind>;
   /** Stops the retry loop. */
   signal: AbortSignal;
   /** First retry delay (ms); doubles up to `maxBackoffMs`. */
@@ -65,7 +63,7 @@ export async function discover(options: DiscoverOptions): Promise<Discovered> {
     protocolMinorVersion: PROTOCOL_MINOR_VERSION,
     proxyName: "switchboard",
     proxyVersion: options.proxyVersion,
-    supportedEntityTypes: Object.values(ENTITY_TYPES),
+    supportedEntityTypes: ENTITY_KINDS.map((module) => module.entityType),
   });
   let delay = options.minBackoffMs ?? 100;
   const maxDelay = options.maxBackoffMs ?? 2000;
@@ -116,8 +114,9 @@ export async function discover(options: DiscoverOptions): Promise<Discovered> {
   for (const warning of built.warnings) logger.warn(warning);
   if (built.error !== undefined) return fatal(built.error);
   for (const service of built.model.services.values()) {
-    if (service.kind !== "action" && !options.builtKinds.has(service.kind)) {
-      logger.warn(`${ENTITY_KIND_LABEL[service.kind]} services are not supported yet by this build; ${service.name} will answer UNIMPLEMENTED`);
+    const module = kindModule(service.kind);
+    if (module.createRuntime === undefined) {
+      logger.warn(`${module.label} services are not supported yet by this build; ${service.name} will answer UNIMPLEMENTED`);
     }
   }
   logger.info("discovered the user function", {

@@ -1,16 +1,27 @@
-import type { EntityKind } from "../descriptors/entity-types.js";
-import { createCrdtRuntime } from "./crdt/index.js";
-import { createEventSourcedRuntime } from "./event-sourced/index.js";
-import type { EntityRuntimeFactory } from "./shared/types.js";
-import { createValueEntityRuntime } from "./value/index.js";
+import { actionKind } from "./action/index.js";
+import { crdtKind } from "./crdt/index.js";
+import { eventSourcedKind } from "./event-sourced/index.js";
+import type { EntityKindModule } from "./kind.js";
+import { valueEntityKind } from "./value/index.js";
 
 /**
- * Runtimes of the stateful entity types this build supports. Actions are stateless and
- * handled by the router directly. A kind missing here is accepted at discovery with a
- * warning, and its methods answer UNIMPLEMENTED.
+ * Every entity kind this build knows, one module each. Adding a state model is one
+ * folder under `entities/` exporting an {@link EntityKindModule} and one line here.
  */
-export const ENTITY_RUNTIMES: Partial<Record<Exclude<EntityKind, "action">, EntityRuntimeFactory>> = {
-  "value-entity": createValueEntityRuntime,
-  crdt: createCrdtRuntime,
-  "event-sourced": createEventSourcedRuntime,
-};
+export const ENTITY_KINDS = [actionKind, valueEntityKind, eventSourcedKind, crdtKind] as const;
+
+/** Short name of an entity kind. */
+export type EntityKind = (typeof ENTITY_KINDS)[number]["kind"];
+
+const BY_KIND = new Map<string, EntityKindModule>(ENTITY_KINDS.map((module) => [module.kind, module]));
+const BY_TYPE = new Map<string, EntityKindModule<EntityKind>>(ENTITY_KINDS.map((module) => [module.entityType, module]));
+
+/** The module of a kind. */
+export function kindModule(kind: EntityKind): EntityKindModule<EntityKind> {
+  return BY_KIND.get(kind) as EntityKindModule<EntityKind>;
+}
+
+/** The module of a protocol entity type name, or undefined for an unknown name. */
+export function kindOfEntityType(entityType: string): EntityKindModule<EntityKind> | undefined {
+  return BY_TYPE.get(entityType);
+}

@@ -89,6 +89,5 @@ export function instrumentDispatcher(inner: Dispatcher, protocol: CallProtocol, 
         throw error;
       }
     },
-    runSideEffects: (effects, origin) => inner.runSideEffects(effects, origin),
   };
 }

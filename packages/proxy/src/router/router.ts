@@ -1,38 +1,28 @@
 import { create } from "@bufbuild/protobuf";
 import { type Any, AnySchema } from "@bufbuild/protobuf/wkt";
-import {
-  type ActionCommand,
-  ActionCommandSchema,
-  ActionProtocol,
-  type ActionResponse,
-  type ClientAction,
-  type Metadata,
-  type MetadataEntry,
-  MetadataSchema,
-  type SideEffect,
-} from "@switchboard/protocol";
-import { ENTITY_KIND_LABEL } from "../descriptors/entity-types.js";
+import type { ClientAction, MetadataEntry, SideEffect } from "@switchboard/protocol";
+import type { Forwarder, Placement, RemoteCommand } from "../cluster/types.js";
 import { extractEntityId } from "../descriptors/entity-key.js";
-import type { EntityServiceModel, MethodModel } from "../descriptors/service-model.js";
-import type { EntityRuntime } from "../entities/shared/types.js";
+import type { MethodModel } from "../descriptors/service-model.js";
+import { kindModule } from "../entities/registry.js";
+import type { EffectRunner, EntityCommand, EntityRuntime } from "../entities/shared/types.js";
 import { Code, codeName, SwitchboardError } from "../errors/index.js";
-import { AsyncQueue } from "../internal/async-queue.js";
 import type { Logger } from "../observability/logger.js";
 import { NO_TRACER, type Tracer } from "../observability/tracer.js";
-import type { UserFunctionClient } from "../user-function/client.js";
-import type { Dispatcher, Invocation, ModelSource, Reply } from "./types.js";
+import type { DeploymentSource, Dispatcher, Reply } from "./types.js";
 
 /** Options of {@link createRouter}. */
 export interface RouterOptions {
-  models: ModelSource;
-  client: UserFunctionClient;
-  /** The runtime of a stateful service, or undefined when its entity type is not built. */
-  runtimeFor(service: EntityServiceModel): EntityRuntime | undefined;
+  /** The current deployment: model and runtimes. */
+  readonly deployments: DeploymentSource;
+  /** Where an entity runs. */
+  readonly placement: Placement;
+  /** Sends commands for remote entities. */
+  readonly forwarder: Forwarder;
   reportError(message: string): void;
-  relayTimeoutMs: number;
-  logger: Logger;
+  readonly logger: Logger;
   /** Traces forwards and side effects as spans linked to the call that caused them (default: off). */
-  tracer?: Tracer;
+  readonly tracer?: Tracer;
 }
 
 /** A call as the router processes it, including forwards and side effects. */
@@ -46,22 +36,28 @@ interface Call {
   readonly chain: readonly string[];
 }
 
-const NEVER_ABORTED = new AbortController().signal;
-
-function metadataOf(entries: readonly MetadataEntry[]): Metadata {
-  return create(MetadataSchema, { entries: [...entries] });
+/** Who asks for side effects or a forward, for messages: `a.B/C` and how that call came about. */
+interface Origin {
+  readonly where: string;
+  readonly chain: readonly string[];
 }
 
+const originOf = (call: Call): Origin => ({ where: `${call.method.service.name}/${call.method.name}`, chain: call.chain });
+
+/** The router: the {@link Dispatcher} for ingress and eventing, and the {@link EffectRunner} for entities. */
+export interface Router extends Dispatcher, EffectRunner {}
+
 /**
- * Dispatches calls to Actions and entity runtimes and post-processes every answer
- * (docs/protocol.md#replies-forwards-and-side-effects): side effects first (synchronous ones awaited in order, the others
- * fire-and-forget, results ignored), then a forward (routed like a fresh call, its
- * reply becomes the client's), a reply, or a failure (UNKNOWN with its description).
- * Effects run here, outside the entity's command queue, so an entity forwarding to
- * itself cannot deadlock.
+ * Routes every call: resolves its target, asks the placement where it runs (for keyed
+ * kinds, once the entity id is read), dispatches it (to the local runtime or through the
+ * forwarder), then settles the answer: side effects first (synchronous ones awaited in
+ * order, the others fire-and-forget, results ignored), then a forward (routed like a
+ * fresh call, its reply becomes the client's), a reply, or a failure (UNKNOWN with its
+ * description). Effects run here, outside the entity's command queue, so an entity
+ * forwarding to itself cannot deadlock.
  */
-export function createRouter(options: RouterOptions): Dispatcher {
-  const { models, client, logger } = options;
+export function createRouter(options: RouterOptions): Router {
+  const { deployments, placement, forwarder, logger } = options;
   const tracer = options.tracer ?? NO_TRACER;
 
   /** Runs a forward or a side effect, in a span of its own linked to its cause when tracing. */
@@ -82,35 +78,37 @@ export function createRouter(options: RouterOptions): Dispatcher {
       );
   }
 
-  function deadlineOf(call: Call): number {
-    const relay = Date.now() + options.relayTimeoutMs;
-    return call.deadline === undefined ? relay : Math.min(call.deadline, relay);
-  }
-
-  function actionCommand(call: Call, withPayload: boolean): ActionCommand {
-    return create(ActionCommandSchema, {
-      serviceName: call.method.service.name,
-      name: call.method.name,
-      ...(withPayload ? { payload: call.payload } : {}),
-      metadata: metadataOf(call.metadata),
-    });
+  function runtimeOf(method: MethodModel): EntityRuntime {
+    const service = method.service;
+    const runtime = deployments.current()?.runtimeFor(service.name);
+    if (runtime === undefined) {
+      if (deployments.current() === undefined) throw new SwitchboardError("the user function is not discovered yet", Code.Unavailable);
+      const module = kindModule(service.kind);
+      throw new SwitchboardError(
+        module.createRuntime === undefined
+          ? `${module.label} services are not supported yet by this Switchboard build (${service.name}/${method.name})`
+          : `${service.name} is no longer served by the user function`,
+        Code.Unimplemented,
+      );
+    }
+    return runtime;
   }
 
   /** Finds the method a forward or side effect names, or reports the user function's mistake. */
-  function resolveTarget(serviceName: string, commandName: string, what: string, call: Call): MethodModel {
-    const method = models.current()?.services.get(serviceName)?.methods.get(commandName);
+  function resolveTarget(serviceName: string, commandName: string, what: string, origin: Origin): MethodModel {
+    const method = deployments.current()?.model.services.get(serviceName)?.methods.get(commandName);
     if (method !== undefined) return method;
-    const chain = [`${what} of ${call.method.service.name}/${call.method.name}`, ...call.chain].join(", ");
+    const chain = [`${what} of ${origin.where}`, ...origin.chain].join(", ");
     const message = `${what === "forward" ? "Forward" : "Side effect"} to unknown service method ${serviceName}/${commandName} (${chain})`;
     options.reportError(message);
     throw new SwitchboardError(message, Code.Internal);
   }
 
-  async function runSideEffects(effects: readonly SideEffect[], call: Call): Promise<void> {
+  async function runSideEffects(effects: readonly SideEffect[], origin: Origin): Promise<void> {
     for (const effect of effects) {
       let target: MethodModel;
       try {
-        target = resolveTarget(effect.serviceName, effect.commandName, "side effect", call);
+        target = resolveTarget(effect.serviceName, effect.commandName, "side effect", origin);
       } catch (error) {
         // A side effect's failure never changes the reply.
         logger.warn("side effect dropped", { error: (error as Error).message });
@@ -122,7 +120,7 @@ export function createRouter(options: RouterOptions): Dispatcher {
         metadata: effect.metadata?.entries ?? [],
         signal: undefined,
         deadline: undefined,
-        chain: [`side effect of ${call.method.service.name}/${call.method.name}`, ...call.chain],
+        chain: [`side effect of ${origin.where}`, ...origin.chain],
       };
       const run = invokeTraced(next, "side-effect").then(
         () => undefined,
@@ -133,15 +131,18 @@ export function createRouter(options: RouterOptions): Dispatcher {
   }
 
   /** Applies effects and the client action of one answer; resolves to the client's reply. */
-  async function settle(clientAction: ClientAction | undefined, sideEffects: readonly SideEffect[], call: Call): Promise<Reply> {
-    if (sideEffects.length > 0) await runSideEffects(sideEffects, call);
+  async function settle(
+    { clientAction, sideEffects }: { clientAction: ClientAction | undefined; sideEffects: readonly SideEffect[] },
+    call: Call,
+  ): Promise<Reply> {
+    if (sideEffects.length > 0) await runSideEffects(sideEffects, originOf(call));
     const action = clientAction?.action;
     switch (action?.case) {
       case "reply":
         return { payload: action.value.payload, metadata: action.value.metadata?.entries ?? [] };
       case "forward": {
         const forward = action.value;
-        const target = resolveTarget(forward.serviceName, forward.commandName, "forward", call);
+        const target = resolveTarget(forward.serviceName, forward.commandName, "forward", originOf(call));
         return invokeTraced(
           {
             method: target,
@@ -161,183 +162,144 @@ export function createRouter(options: RouterOptions): Dispatcher {
     }
   }
 
-  function settleActionResponse(response: ActionResponse, call: Call): Promise<Reply> {
-    const r = response.response;
-    const clientAction: ClientAction | undefined = r.case === undefined ? undefined : ({ $typeName: "cloudstate.ClientAction", action: r } as ClientAction);
-    return settle(clientAction, response.sideEffects, call);
+  function commandOf(call: Call, entityId: string): EntityCommand {
+    return {
+      method: call.method,
+      entityId,
+      payload: call.payload,
+      ...(call.signal ? { signal: call.signal } : {}),
+      ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
+      ...(call.method.service.kind === "action" ? { metadata: call.metadata } : {}),
+    };
+  }
+
+  function remoteOf(command: EntityCommand): RemoteCommand {
+    return {
+      service: command.method.service.name,
+      method: command.method.name,
+      entityId: command.entityId,
+      payload: command.payload,
+      ...(command.deadline !== undefined ? { deadline: command.deadline } : {}),
+      ...(command.signal ? { signal: command.signal } : {}),
+    };
+  }
+
+  /**
+   * Where one command runs: `run` gets the local runtime and the command with its writer,
+   * `remote` the node that owns the entity. Keyed kinds read the entity id first.
+   */
+  async function place<T>(
+    call: Call,
+    key: Uint8Array,
+    run: (runtime: EntityRuntime, command: EntityCommand) => T,
+    remote: (node: { nodeId: string; address: string }, command: RemoteCommand) => T,
+  ): Promise<T> {
+    const runtime = runtimeOf(call.method);
+    if (!kindModule(call.method.service.kind).keyed) return run(runtime, commandOf(call, ""));
+    const id = extractEntityId(key, call.method.keyFields, call.method.input.typeName);
+    if (id.error) throw id.error;
+    const command = commandOf(call, id.value);
+    const decision = await placement.locate(call.method.service, id.value);
+    switch (decision.kind) {
+      case "local":
+        return run(runtime, { ...command, writer: decision.writer });
+      case "remote":
+        return remote(decision, remoteOf(command));
+      case "unavailable":
+        throw new SwitchboardError(decision.reason, Code.Unavailable);
+    }
   }
 
   /** Invokes any method with one request and resolves to its first reply (forwards, side effects, unary calls). */
   async function invokeUnary(call: Call): Promise<Reply> {
-    const { method } = call;
-    const service = method.service;
-    if (service.kind === "action") {
-      if (method.kind === "unary") {
-        const response = await client.unary(ActionProtocol.method.handleUnary, actionCommand(call, true), {
-          deadline: deadlineOf(call),
-          ...(call.signal ? { signal: call.signal } : {}),
-        });
-        return settleActionResponse(response, call);
-      }
-      for await (const reply of invokeActionStream(call, single(call.payload))) return reply;
-      return { payload: undefined };
-    }
-    const runtime = options.runtimeFor(service);
-    if (runtime === undefined) {
-      throw new SwitchboardError(
-        `${ENTITY_KIND_LABEL[service.kind]} services are not supported yet by this Switchboard build (${service.name}/${method.name})`,
-        Code.Unimplemented,
-      );
-    }
-    const id = extractEntityId(call.payload.value, method.keyFields, method.input.typeName);
-    if (id.error) throw id.error;
-    const outcome = await runtime.handle({
-      method,
-      entityId: id.value,
-      payload: call.payload,
-      ...(call.signal ? { signal: call.signal } : {}),
-    });
-    return settle(outcome.clientAction, outcome.sideEffects, call);
+    const outcome = await place(
+      call,
+      call.payload.value,
+      (runtime, command) => runtime.handle(command),
+      (node, command) => forwarder.forward(node, command),
+    );
+    return settle(outcome, call);
   }
 
-  /** Streamed Action calls: handleStreamedIn / handleStreamedOut / handleStreamed. */
-  function invokeActionStream(call: Call, requests: AsyncIterable<Any>): AsyncIterable<Reply> {
-    const { method } = call;
-    const signal = call.signal ?? NEVER_ABORTED;
-    const replies = new AsyncQueue<Promise<Reply>>();
-    let ufDone = false;
-    const handlers = {
-      onMessage(response: ActionResponse) {
-        const settled = settleActionResponse(response, call);
-        settled.catch(() => {}); // observed by the consumer, in order
-        replies.push(settled);
-      },
-      onEnd(error: SwitchboardError | undefined) {
-        ufDone = true;
-        if (error) replies.fail(signal.aborted ? new SwitchboardError("call cancelled by the client", Code.Canceled) : error);
-        else replies.end();
-      },
-    };
-    const opts = { signal, ...(call.deadline !== undefined ? { deadline: call.deadline } : {}) };
-    let stream: ReturnType<UserFunctionClient["stream"]>;
-    if (method.kind === "server_streaming") {
-      stream = client.stream(ActionProtocol.method.handleStreamedOut, handlers, { ...opts, first: actionCommand(call, true) });
-    } else {
-      const rpc = method.kind === "client_streaming" ? ActionProtocol.method.handleStreamedIn : ActionProtocol.method.handleStreamed;
-      const duplex = client.stream(rpc as typeof ActionProtocol.method.handleStreamed, handlers, opts);
-      stream = duplex;
-      // The header message goes out as soon as the call starts, before any request.
-      duplex.send(actionCommand(call, false));
-      void (async () => {
-        try {
-          for await (const payload of requests) duplex.send(create(ActionCommandSchema, { payload }));
-          duplex.end();
-        } catch {
-          duplex.cancel();
+  /** A streamed call: the outcome of every message the user function sends, settled in order; replies without a payload are not sent. */
+  async function* invokeStreamed(call: Call, key: Uint8Array, requests: AsyncIterable<Any> | undefined): AsyncIterable<Reply> {
+    const outcomes = await place(
+      call,
+      key,
+      (runtime, command) => {
+        if (runtime.handleStreamed === undefined) {
+          const module = kindModule(call.method.service.kind);
+          throw new SwitchboardError(
+            `streamed calls to ${module.label} ${call.method.service.name}/${call.method.name} are not supported yet`,
+            Code.Unimplemented,
+          );
         }
-      })();
+        return runtime.handleStreamed(command, requests);
+      },
+      (node, command) => forwarder.forwardStreamed(node, command),
+    );
+    for await (const outcome of outcomes) {
+      const reply = await settle(outcome, call);
+      if (reply.payload !== undefined) yield reply;
     }
-    return {
-      async *[Symbol.asyncIterator]() {
-        try {
-          for await (const settled of replies) {
-            const reply = await settled;
-            if (reply.payload !== undefined) yield reply;
-          }
-        } finally {
-          if (!ufDone) stream.cancel();
-        }
-      },
-    };
   }
 
-  function toCall(invocation: Invocation, payload: Any): Call {
-    return {
-      method: invocation.method,
-      payload,
-      metadata: invocation.method.service.kind === "action" ? invocation.metadata : [],
-      signal: invocation.signal,
-      deadline: invocation.deadline,
-      chain: [],
-    };
+  function callOf(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal: AbortSignal | undefined, deadline: number | undefined): Call {
+    return { method, payload, metadata: method.service.kind === "action" ? metadata : [], signal, deadline, chain: [] };
   }
 
   function wrap(method: MethodModel, bytes: Uint8Array): Any {
     return create(AnySchema, { typeUrl: method.inputTypeUrl, value: bytes });
   }
 
+  async function firstOf(method: MethodModel, requests: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+    for await (const bytes of requests) return bytes;
+    throw new SwitchboardError(`${method.path} needs one request message`, Code.Internal);
+  }
+
   return {
-    runSideEffects(effects, origin) {
-      return runSideEffects(effects, { method: origin, payload: create(AnySchema), metadata: [], signal: undefined, deadline: undefined, chain: [] });
+    runDetached(effects, source) {
+      return runSideEffects(effects, { where: source, chain: [] });
     },
     async deliver(method, payload, metadata, signal) {
-      const call: Call = { method, payload, metadata, signal, deadline: undefined, chain: [] };
-      if (method.service.kind === "action" && method.kind !== "unary") {
-        const replies: Reply[] = [];
-        for await (const reply of invokeActionStream(call, single(payload))) replies.push(reply);
-        return replies;
+      const call = callOf(method, payload, metadata, signal, undefined);
+      if (method.kind === "unary") {
+        const reply = await invokeUnary(call);
+        return reply.payload === undefined ? [] : [reply];
       }
-      const reply = await invokeUnary(call);
-      return reply.payload === undefined ? [] : [reply];
+      const replies: Reply[] = [];
+      for await (const reply of invokeStreamed(call, payload.value, undefined)) replies.push(reply);
+      return replies;
     },
     unary(invocation, request) {
-      return invokeUnary(toCall(invocation, wrap(invocation.method, request)));
+      return invokeUnary(callOf(invocation.method, wrap(invocation.method, request), invocation.metadata, invocation.signal, invocation.deadline));
     },
     stream(invocation, requests) {
       const { method } = invocation;
-      if (method.service.kind !== "action") {
-        const runtime = options.runtimeFor(method.service);
-        if (runtime?.handleStreamed !== undefined && method.kind === "server_streaming") {
-          const streamed = runtime.handleStreamed.bind(runtime);
-          return {
-            async *[Symbol.asyncIterator]() {
-              let first: Uint8Array | undefined;
-              for await (const bytes of requests) {
-                first = bytes;
-                break;
-              }
-              if (first === undefined) throw new SwitchboardError(`${method.path} needs one request message`, Code.Internal);
-              const call = toCall(invocation, wrap(method, first));
-              const id = extractEntityId(first, method.keyFields, method.input.typeName);
-              if (id.error) throw id.error;
-              for await (const outcome of streamed({ method, entityId: id.value, payload: call.payload, signal: invocation.signal })) {
-                const reply = await settle(outcome.clientAction, outcome.sideEffects, call);
-                if (reply.payload !== undefined) yield reply;
-              }
-            },
-          };
-        }
+      const at = (payload: Any) => callOf(method, payload, invocation.metadata, invocation.signal, invocation.deadline);
+      if (method.kind === "server_streaming") {
+        return {
+          async *[Symbol.asyncIterator]() {
+            const first = await firstOf(method, requests);
+            yield* invokeStreamed(at(wrap(method, first)), first, undefined);
+          },
+        };
+      }
+      if (kindModule(method.service.kind).keyed) {
         return {
           // biome-ignore lint/correctness/useYield: fails before yielding
           async *[Symbol.asyncIterator]() {
             throw new SwitchboardError(
-              `streamed calls to ${ENTITY_KIND_LABEL[method.service.kind]} ${method.service.name}/${method.name} are not supported yet`,
+              `streamed calls to ${kindModule(method.service.kind).label} ${method.service.name}/${method.name} are not supported yet`,
               Code.Unimplemented,
             );
           },
         };
       }
-      if (method.kind === "server_streaming") {
-        return {
-          async *[Symbol.asyncIterator]() {
-            let first: Uint8Array | undefined;
-            for await (const bytes of requests) {
-              first = bytes;
-              break;
-            }
-            if (first === undefined) throw new SwitchboardError(`${method.path} needs one request message`, Code.Internal);
-            yield* invokeActionStream(toCall(invocation, wrap(method, first)), single(wrap(method, first)));
-          },
-        };
-      }
       const payloads = mapAsync(requests, (bytes) => wrap(method, bytes));
-      return invokeActionStream(toCall(invocation, create(AnySchema, { typeUrl: method.inputTypeUrl })), payloads);
+      return invokeStreamed(at(create(AnySchema, { typeUrl: method.inputTypeUrl })), new Uint8Array(), payloads);
     },
   };
-}
-
-async function* single<T>(value: T): AsyncIterable<T> {
-  yield value;
 }
 
 async function* mapAsync<T, U>(source: AsyncIterable<T>, fn: (value: T) => U): AsyncIterable<U> {

@@ -1,6 +1,8 @@
 import type { Any } from "@bufbuild/protobuf/wkt";
-import type { MetadataEntry, SideEffect } from "@switchboard/protocol";
+import type { MetadataEntry } from "@switchboard/protocol";
+import type { EntitySelector } from "../cluster/types.js";
 import type { MethodModel, ServiceModel } from "../descriptors/service-model.js";
+import type { EntityRuntime } from "../entities/shared/types.js";
 
 /** One message for the client: a payload (absent: no message) and the reply's metadata. */
 export interface Reply {
@@ -34,12 +36,31 @@ export interface Dispatcher {
    * `google.protobuf.Any` gets events of any type.
    */
   deliver(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal?: AbortSignal): Promise<Reply[]>;
-  /** Runs side effects on behalf of `origin` when no client call is waiting for them. */
-  runSideEffects(effects: readonly SideEffect[], origin: MethodModel): Promise<void>;
 }
 
 /** Read access to the current service model (swapped atomically on re-discovery). */
 export interface ModelSource {
   /** The model, or undefined before the first successful discovery. */
   current(): ServiceModel | undefined;
+}
+
+/**
+ * What one discovery produced, as one immutable object: the service model and a runtime
+ * for every service (plus, behind it, the event-log consumers of that model). A new
+ * discovery makes a new deployment; the old one is swapped out and closed as one.
+ */
+export interface Deployment {
+  readonly model: ServiceModel;
+  /** The runtime of a service by full name; undefined when the kind is not built (or the name unknown). */
+  runtimeFor(serviceName: string): EntityRuntime | undefined;
+  /** Passivates the selected active entities of every service (e.g. the shards being handed over). */
+  passivate(select: EntitySelector): Promise<void>;
+  /** Stops the event-log consumers and passivates every entity. */
+  close(): Promise<void>;
+}
+
+/** Read access to the current deployment (swapped atomically on re-discovery). */
+export interface DeploymentSource {
+  /** The deployment, or undefined before the first successful discovery. */
+  current(): Deployment | undefined;
 }

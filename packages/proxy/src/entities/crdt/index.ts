@@ -1,5 +1,15 @@
-import type { EntityRuntimeFactory } from "../shared/types.js";
-import { createCrdtEntityRuntime } from "./runtime.js";
+import { Crdt } from "@switchboard/protocol";
+import type { EntityKindModule } from "../kind.js";
+import { createSessionRuntime } from "../session/session-runtime.js";
+import { crdtProtocol } from "./protocol.js";
 
-/** Runtime factory for CRDT entities (cloudstate.crdt.Crdt), on a single node. */
-export const createCrdtRuntime: EntityRuntimeFactory = (context) => createCrdtEntityRuntime(context);
+/** CRDT entities (cloudstate.crdt.Crdt): concurrent commands and server-streamed calls. */
+export const crdtKind: EntityKindModule<"crdt"> = {
+  kind: "crdt",
+  entityType: Crdt.typeName,
+  label: "CRDT entity",
+  keyed: true,
+  checkMethod: (method) =>
+    method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming" ? "client streaming is not allowed for CRDT entities" : undefined,
+  createRuntime: (context) => createSessionRuntime(crdtProtocol(context), context),
+};

@@ -15,7 +15,26 @@ import { createMemoryStore } from "../../store/memory/memory-store.js";
 import type { Store } from "../../store/types.js";
 import type { ClientStream, StreamHandlers, UserFunctionClient } from "../../user-function/client.js";
 import type { EntityCommand, EntityOutcome, EntityRuntime } from "../shared/types.js";
-import { createCrdtEntityRuntime } from "./runtime.js";
+import { singleNodeReplicas } from "../../cluster/single-node.js";
+import { systemClock } from "../../internal/clock.js";
+import { createActiveEntities } from "../session/active-entities.js";
+import type { EffectRunner, EntityRuntimeContext } from "../shared/types.js";
+import { crdtKind } from "./index.js";
+
+function createCrdtEntityRuntime(
+  context: Omit<EntityRuntimeContext, "clock" | "activeEntities" | "replicas" | "effects">,
+  effects?: EffectRunner,
+): EntityRuntime {
+  const create = crdtKind.createRuntime;
+  if (create === undefined) throw new Error("CRDT runtime not built");
+  return create({
+    ...context,
+    clock: systemClock,
+    activeEntities: createActiveEntities(),
+    replicas: singleNodeReplicas(),
+    effects: effects ?? { runDetached: async () => {} },
+  });
+}
 
 type Out = NonNullable<MessageInitShape<typeof CrdtStreamOutSchema>["message"]>;
 
@@ -95,7 +114,6 @@ function setup(store: Store = createMemoryStore(), reported: string[] = []) {
     passivationTimeoutMs: 60_000,
     relayTimeoutMs: 5_000,
     reportError: (m) => reported.push(m),
-    runSideEffects: async () => {},
   });
   return { peers, runtime, store, reported };
 }
@@ -231,9 +249,8 @@ describe("CRDT runtime (in process)", () => {
         passivationTimeoutMs: 60_000,
         relayTimeoutMs: 5_000,
         reportError() {},
-        runSideEffects: async () => {},
       },
-      { runSideEffects: async (effects) => void ran.push(...effects.map((e) => e.commandName)) },
+      { runDetached: async (effects) => void ran.push(...effects.map((e) => e.commandName)) },
     );
     const stream = streamedCall(runtime, { method: method("Watch"), entityId: "e1", payload });
     const peer = (async () => {
@@ -261,7 +278,7 @@ describe("CRDT runtime (in process)", () => {
     await peer.receivedCount(2);
     peer.send({ case: "reply", value: { commandId: 7n } });
     await assert.rejects(pending, (e: unknown) => e instanceof SwitchboardError && e.rawMessage === "Entity terminated");
-    assert.match(reported[0] ?? "", /replied to unknown command 7/);
+    assert.match(reported[0] ?? "", /replied to command 7, which is not in flight/);
 
     const again = runtime.handle({ method: method("Add"), entityId: "e2", payload });
     const second = peers[1] as Peer;

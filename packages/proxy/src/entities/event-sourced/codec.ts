@@ -10,7 +10,7 @@ import {
   type EventSourcedStreamOutSchema,
 } from "@switchboard/protocol";
 import type { AnyValue, JournalEvent } from "../../store/types.js";
-import type { Interpreted, SerialProtocol } from "../shared/serial-entity.js";
+import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
 import type { EntityRuntimeContext } from "../shared/types.js";
 
 /** The journal id of an entity: `<persistence_id>|<entity_id>` (as the reference proxy). */
@@ -102,18 +102,19 @@ function toAny(value: AnyValue): Any {
  * restarts the stream from the journal; without `restart` its events are stored (the
  * user function already applied them, as in the reference proxy).
  */
-export function eventSourcedProtocol(context: EntityRuntimeContext): SerialProtocol<typeof EventSourcedStreamInSchema, typeof EventSourcedStreamOutSchema> {
+export function eventSourcedProtocol(context: EntityRuntimeContext): SessionProtocol<typeof EventSourcedStreamInSchema, typeof EventSourcedStreamOutSchema> {
   const { service, store } = context;
   return {
     method: EventSourced.method.handle,
     label: "Event-sourced entity",
-    codec(entityId) {
+    scheduling: "serial",
+    activate(entityId) {
       const journalId = journalIdOf(service.persistenceId, entityId);
       /** Highest sequence number in the journal, as this activation knows it. */
       let sequence = 0;
       const where = `Event-sourced entity ${service.name} (${entityId})`;
       return {
-        async activation() {
+        async open() {
           const snapshot = await store.loadSnapshot(journalId);
           const events = await store.readEvents(journalId, snapshot?.seq ?? 0);
           sequence = events.at(-1)?.seq ?? snapshot?.seq ?? 0;

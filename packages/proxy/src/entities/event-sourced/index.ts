@@ -1,6 +1,15 @@
-import { createSerialRuntime } from "../shared/serial-entity.js";
-import type { EntityRuntimeFactory } from "../shared/types.js";
+import { EventSourced } from "@switchboard/protocol";
+import type { EntityKindModule } from "../kind.js";
+import { unaryOnly } from "../kind.js";
+import { createSessionRuntime } from "../session/session-runtime.js";
 import { eventSourcedProtocol } from "./codec.js";
 
-/** Runtime factory for event-sourced entities (cloudstate.eventsourced.EventSourced). */
-export const createEventSourcedRuntime: EntityRuntimeFactory = (context) => createSerialRuntime(eventSourcedProtocol(context), context);
+/** Event-sourced entities (cloudstate.eventsourced.EventSourced): serial commands, events journaled. */
+export const eventSourcedKind: EntityKindModule<"event-sourced"> = {
+  kind: "event-sourced",
+  entityType: EventSourced.typeName,
+  label: "Event-sourced entity",
+  keyed: true,
+  checkMethod: unaryOnly,
+  createRuntime: (context) => createSessionRuntime(eventSourcedProtocol(context), context),
+};

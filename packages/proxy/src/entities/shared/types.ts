@@ -1,10 +1,13 @@
 import type { Any } from "@bufbuild/protobuf/wkt";
-import type { ClientAction, SideEffect } from "@switchboard/protocol";
+import type { ClientAction, MetadataEntry, SideEffect } from "@switchboard/protocol";
+import type { CrdtReplicas, EntitySelector } from "../../cluster/types.js";
 import type { EntityServiceModel, MethodModel } from "../../descriptors/service-model.js";
+import type { Clock } from "../../internal/clock.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Metrics } from "../../observability/metrics.js";
-import type { Store } from "../../store/types.js";
+import type { Store, WriterToken } from "../../store/types.js";
 import type { UserFunctionClient } from "../../user-function/client.js";
+import type { ActiveEntities } from "../session/active-entities.js";
 
 /** What an entity answered to one command, once its state change is durable. */
 export interface EntityOutcome {
@@ -12,31 +15,50 @@ export interface EntityOutcome {
   readonly sideEffects: readonly SideEffect[];
 }
 
-/** One command for a stateful entity. */
+/** One command for an entity (or an Action call). */
 export interface EntityCommand {
   readonly method: MethodModel;
+  /** The entity key (empty for Actions). */
   readonly entityId: string;
   readonly payload: Any;
+  /** Aborted when the client cancels (or its deadline passes). */
   readonly signal?: AbortSignal;
+  /** Absolute deadline (ms since the epoch), when the client set one. */
+  readonly deadline?: number;
+  /** Request metadata (Actions only). */
+  readonly metadata?: readonly MetadataEntry[];
+  /** Who writes, as placement decided (default: the single-node writer). */
+  readonly writer?: WriterToken;
 }
 
-/** Drives the entities of one stateful entity service (one user-function stream per active entity). */
+/** Drives the calls of one service: one user-function stream per active entity, or per Action call. */
 export interface EntityRuntime {
-  /** Routes a command to its entity, activating it if needed. */
+  /** A unary command: routes it to its entity, activating it if needed. */
   handle(command: EntityCommand): Promise<EntityOutcome>;
   /**
-   * A server-streamed call (CRDT entities): yields the reply's outcome, then one per
-   * streamed message, and returns when the user function ends the stream. When the
-   * command's signal aborts (client cancel), the runtime tells the user function
-   * (`StreamCancelled`) and the iterable returns.
+   * A streamed call (server-streamed CRDT calls; every streamed Action call, whose
+   * request messages come from `requests`): yields the outcome of each message the user
+   * function sends, and returns when it ends the stream. When the command's signal aborts
+   * (client cancel), the runtime tells the user function and the iterable returns.
    */
-  handleStreamed?(command: EntityCommand): AsyncIterable<EntityOutcome>;
+  handleStreamed?(command: EntityCommand, requests?: AsyncIterable<Any>): AsyncIterable<EntityOutcome>;
   /** Number of active entities, for metrics and tests. */
   readonly activeCount: number;
-  /** Passivates every active entity (closes their streams). */
-  close(): Promise<void>;
   /** Passivates one entity if it is active; resolves to whether it was. */
-  passivate?(entityId: string): Promise<boolean>;
+  passivate(entityId: string): Promise<boolean>;
+  /** Passivates the selected active entities gracefully; resolves when their writes are durable. */
+  passivateWhere(select: EntitySelector): Promise<void>;
+  /** Passivates every active entity at once (shutdown). */
+  close(): Promise<void>;
+}
+
+/**
+ * Runs side effects that no client call carries any more (those of a cancelled CRDT
+ * streamed call), the way the router runs a reply's side effects.
+ */
+export interface EffectRunner {
+  /** `source` says where they come from, for logs and `reportError` texts. */
+  runDetached(effects: readonly SideEffect[], source: string): Promise<void>;
 }
 
 /** What a runtime factory gets to build a runtime for one service. */
@@ -45,19 +67,20 @@ export interface EntityRuntimeContext {
   readonly client: UserFunctionClient;
   readonly store: Store;
   readonly logger: Logger;
+  readonly clock: Clock;
   /** Idle timeout in ms (the service's own strategy, else the proxy default). */
   readonly passivationTimeoutMs: number;
   readonly relayTimeoutMs: number;
   /** Where activations and passivations are counted (default: nowhere). */
   readonly metrics?: Metrics;
+  /** Every active entity of the proxy, for the active-entity cap. */
+  readonly activeEntities: ActiveEntities;
+  /** This node as a CRDT replica. */
+  readonly replicas: CrdtReplicas;
+  readonly effects: EffectRunner;
   /** Tells the user function it broke the protocol (EntityDiscovery.reportError). */
   reportError(message: string): void;
-  /**
-   * Runs side effects that belong to no client call any more (e.g. those of a CRDT
-   * `stream_cancelled_response`), the way the router runs a reply's side effects.
-   */
-  runSideEffects(effects: readonly SideEffect[]): Promise<void>;
 }
 
-/** Builds the runtime of one entity service. */
+/** Builds the runtime of one service. */
 export type EntityRuntimeFactory = (context: EntityRuntimeContext) => EntityRuntime;

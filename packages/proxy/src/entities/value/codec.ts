@@ -9,7 +9,7 @@ import {
   type ValueEntityStreamOut,
   type ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
-import type { Interpreted, SerialProtocol } from "../shared/serial-entity.js";
+import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
 import type { EntityRuntimeContext } from "../shared/types.js";
 
 /**
@@ -17,14 +17,15 @@ import type { EntityRuntimeContext } from "../shared/types.js";
  * carries `state` (with no value when nothing is stored); a reply's `update`/`delete`
  * is written to the store before its caller is answered. `Failure.restart` is ignored.
  */
-export function valueEntityProtocol(context: EntityRuntimeContext): SerialProtocol<typeof ValueEntityStreamInSchema, typeof ValueEntityStreamOutSchema> {
+export function valueEntityProtocol(context: EntityRuntimeContext): SessionProtocol<typeof ValueEntityStreamInSchema, typeof ValueEntityStreamOutSchema> {
   const { service, store } = context;
   return {
     method: ValueEntity.method.handle,
     label: "Value entity",
-    codec(entityId) {
+    scheduling: "serial",
+    activate(entityId) {
       return {
-        async activation() {
+        async open() {
           const stored = await store.getValue(service.persistenceId, entityId);
           const state = create(
             ValueEntityInitStateSchema,

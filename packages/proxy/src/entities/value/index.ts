@@ -1,6 +1,15 @@
-import { createSerialRuntime } from "../shared/serial-entity.js";
-import type { EntityRuntimeFactory } from "../shared/types.js";
+import { ValueEntity } from "@switchboard/protocol";
+import type { EntityKindModule } from "../kind.js";
+import { unaryOnly } from "../kind.js";
+import { createSessionRuntime } from "../session/session-runtime.js";
 import { valueEntityProtocol } from "./codec.js";
 
-/** Runtime factory for value entities (cloudstate.valueentity.ValueEntity). */
-export const createValueEntityRuntime: EntityRuntimeFactory = (context) => createSerialRuntime(valueEntityProtocol(context), context);
+/** Value entities (cloudstate.valueentity.ValueEntity): serial commands, the latest state stored. */
+export const valueEntityKind: EntityKindModule<"value-entity"> = {
+  kind: "value-entity",
+  entityType: ValueEntity.typeName,
+  label: "Value entity",
+  keyed: true,
+  checkMethod: unaryOnly,
+  createRuntime: (context) => createSessionRuntime(valueEntityProtocol(context), context),
+};
