@@ -2,7 +2,9 @@
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
+  const { dataset, ...rest } = props;
+  const node = Object.assign(document.createElement(tag), rest);
+  if (dataset) Object.assign(node.dataset, dataset);
   for (const child of children) node.append(child);
   return node;
 };

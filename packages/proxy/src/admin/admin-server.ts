@@ -95,6 +95,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     const file = typeof consoleFiles === "string" ? undefined : consoleFiles.get(url.pathname);
     if (file !== undefined && (method === "GET" || method === "HEAD")) return send(response, 200, file.type, file.body);
     if (url.pathname === "/" && typeof consoleFiles === "string") return sendJson(response, 500, { error: consoleFiles });
+    if (url.pathname === "/favicon.ico") return send(response, 204, "image/x-icon", "");
     sendJson(response, 404, { error: `no admin route ${method} ${url.pathname}; try /, /metrics or /v1/services` });
   };
 
