@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { createPostgresStore } from "../../packages/proxy/src/store/postgres/index.js";
 import { startPostgres } from "./pg-server.js";
+import { LOCAL_WRITER } from "../../packages/proxy/src/store/types.js";
 
 const writers = Number(process.argv[2] ?? 64);
 const seconds = Number(process.argv[3] ?? 3);
@@ -51,7 +52,7 @@ async function measure(fsync: boolean): Promise<{ store: Result; naive: Result }
       const run = `r${Date.now()}`;
       const stats = store.stats;
       const measured = await load((w, n) =>
-        store.append({ journalId: `${run}|${w}`, tag: "bench", firstSeq: n, events: [{ typeUrl: "type.bench/E", value: payload }] }),
+        store.append({ journalId: `${run}|${w}`, tag: "bench", firstSeq: n, events: [{ typeUrl: "type.bench/E", value: payload }], writer: LOCAL_WRITER }),
       );
       const transactions = store.stats.transactions - stats.transactions;
       storeResult = {

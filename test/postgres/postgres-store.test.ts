@@ -16,7 +16,7 @@ import pg from "pg";
 import { Code, SwitchboardError } from "../../packages/proxy/src/errors/index.js";
 import { runStoreContract } from "../../packages/proxy/src/store/contract.case.js";
 import { createPostgresStore, type PostgresStore } from "../../packages/proxy/src/store/postgres/index.js";
-import type { AnyValue } from "../../packages/proxy/src/store/types.js";
+import { type AnyValue, LOCAL_WRITER } from "../../packages/proxy/src/store/types.js";
 import { type PostgresServer, startPostgres } from "./pg-server.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,10 +34,14 @@ after(async () => {
   if (shared !== undefined) await (await shared).stop();
 });
 
-runStoreContract("postgres", async () => {
-  const store = await createPostgresStore({ url: await freshDatabase() });
-  return { store, cleanup: () => store.close() };
-});
+runStoreContract(
+  "postgres",
+  async () => {
+    const store = await createPostgresStore({ url: await freshDatabase() });
+    return { store, cleanup: () => store.close() };
+  },
+  { cluster: true },
+);
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : new TextDecoder().decode(value));
@@ -84,12 +88,12 @@ describe("postgres store", () => {
       const versions = await client.query("SELECT version FROM schema_version ORDER BY version");
       assert.deepEqual(
         versions.rows.map((r) => r.version),
-        [1],
+        [1, 2],
       );
       const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename");
       assert.deepEqual(
         tables.rows.map((r) => r.tablename),
-        ["crdt_state", "event_journal", "eventing_offset", "schema_version", "snapshot", "value_entity"],
+        ["cluster_lease", "cluster_member", "crdt_state", "event_journal", "eventing_offset", "schema_version", "snapshot", "value_entity"],
       );
       const offsets = await client.query("SELECT count(*)::int AS n FROM eventing_offset");
       assert.equal(offsets.rows[0]?.n, 6);
@@ -123,8 +127,8 @@ describe("postgres store", () => {
   it("refuses a database written by a newer schema", async () => {
     const url = await freshDatabase();
     await (await createPostgresStore({ url })).close();
-    await withRaw(url, (client) => client.query("INSERT INTO schema_version (version) VALUES (2)"));
-    await assert.rejects(createPostgresStore({ url }), expectCode(Code.FailedPrecondition, /version 2/));
+    await withRaw(url, (client) => client.query("INSERT INTO schema_version (version) SELECT MAX(version) + 1 FROM schema_version"));
+    await assert.rejects(createPostgresStore({ url }), expectCode(Code.FailedPrecondition, /version 3 is newer/));
   });
 
   it("fails to open with UNAVAILABLE when nothing listens, and rejects a pool of fewer than 2", async () => {
@@ -138,13 +142,14 @@ describe("postgres store", () => {
   it("keeps everything across close and reopen", async () => {
     const url = await freshDatabase();
     const first = await createPostgresStore({ url });
-    await first.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v") });
+    await first.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v"), writer: LOCAL_WRITER });
     await first.append({
       journalId: "p|e",
       tag: "p",
       firstSeq: 1,
       events: [any("t/E", "e1"), any("t/E", "e2")],
       snapshot: any("t/S", "s2"),
+      writer: LOCAL_WRITER,
     });
     await first.putCrdt("p", "e", bytes("crdt"));
     await first.saveOffset("consumer", 2);
@@ -172,11 +177,11 @@ describe("postgres store", () => {
       assert.equal(text(await second.getCrdt("p", "e")), "crdt");
       assert.equal(await second.loadOffset("consumer"), 2);
       // Offsets keep growing after a reopen.
-      await second.append({ journalId: "p|e", tag: "p", firstSeq: 3, events: [any("t/E", "e3")] });
+      await second.append({ journalId: "p|e", tag: "p", firstSeq: 3, events: [any("t/E", "e3")], writer: LOCAL_WRITER });
       const [third] = await second.eventsByTag("p", tagged[1]?.offset ?? 0, 10);
       assert.ok(third !== undefined && third.offset > (tagged[1]?.offset ?? 0));
       // The value entity's version counts its updates (for a later compare-and-set).
-      await second.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v2") });
+      await second.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v2"), writer: LOCAL_WRITER });
       const version = await withRaw(url, (client) => client.query("SELECT version FROM value_entity WHERE entity_id = 'e'"));
       assert.equal(version.rows[0]?.version, "2");
     } finally {
@@ -191,8 +196,8 @@ describe("postgres store", () => {
       await Promise.all(
         Array.from({ length: 500 }, (_, i) =>
           i % 2 === 0
-            ? store.writeValue({ kind: "update", persistenceId: "g", entityId: `e${i}`, value: any("t/V", `${i}`) })
-            : store.append({ journalId: `g|${i}`, tag: "g", firstSeq: 1, events: [any("t/E", `${i}`)] }),
+            ? store.writeValue({ kind: "update", persistenceId: "g", entityId: `e${i}`, value: any("t/V", `${i}`), writer: LOCAL_WRITER })
+            : store.append({ journalId: `g|${i}`, tag: "g", firstSeq: 1, events: [any("t/E", `${i}`)], writer: LOCAL_WRITER }),
         ),
       );
       const afterStats = store.stats;
@@ -219,11 +224,11 @@ describe("postgres store", () => {
       try {
         const before = store.stats;
         const results = await Promise.allSettled([
-          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "first")], snapshot: any("t/S", "first") }),
-          store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v") }),
-          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "second")], snapshot: any("t/S", "second") }),
-          store.append({ journalId: "j", tag: "t", firstSeq: 5, events: [any("t/E", "gap")] }),
-          store.append({ journalId: "j", tag: "t", firstSeq: 2, events: [any("t/E", "next")] }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "first")], snapshot: any("t/S", "first"), writer: LOCAL_WRITER }),
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v"), writer: LOCAL_WRITER }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "second")], snapshot: any("t/S", "second"), writer: LOCAL_WRITER }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 5, events: [any("t/E", "gap")], writer: LOCAL_WRITER }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 2, events: [any("t/E", "next")], writer: LOCAL_WRITER }),
           store.saveOffset("c", 7),
         ]);
         assert.deepEqual(
@@ -251,11 +256,11 @@ describe("postgres store", () => {
       const store = await createPostgresStore({ url: await freshDatabase() });
       try {
         const results = await Promise.allSettled([
-          store.writeValue({ kind: "update", persistenceId: "p", entityId: "ok-1", value: any("t/V", "1") }),
-          store.writeValue({ kind: "update", persistenceId: "p", entityId: "bad\u0000id", value: any("t/V", "x") }),
-          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "e1")] }),
-          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "dup")] }),
-          store.writeValue({ kind: "update", persistenceId: "p", entityId: "ok-2", value: any("t/V", "2") }),
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "ok-1", value: any("t/V", "1"), writer: LOCAL_WRITER }),
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "bad\u0000id", value: any("t/V", "x"), writer: LOCAL_WRITER }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "e1")], writer: LOCAL_WRITER }),
+          store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "dup")], writer: LOCAL_WRITER }),
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "ok-2", value: any("t/V", "2"), writer: LOCAL_WRITER }),
         ]);
         assert.deepEqual(
           results.map((r) => r.status),
@@ -287,8 +292,8 @@ describe("postgres store", () => {
         await other.query("BEGIN");
         await other.query("INSERT INTO event_journal (persistence_id, seq_nr, type_url, payload, tag) VALUES ('race', 1, 't/E', '\\x01', 't')");
         const pending = Promise.allSettled([
-          store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v") }),
-          store.append({ journalId: "race", tag: "t", firstSeq: 1, events: [any("t/E", "ours")] }),
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v"), writer: LOCAL_WRITER }),
+          store.append({ journalId: "race", tag: "t", firstSeq: 1, events: [any("t/E", "ours")], writer: LOCAL_WRITER }),
           store.saveOffset("c", 3),
         ]);
         await waitForSession(url, "wait_event_type = 'Lock'");
@@ -318,8 +323,8 @@ describe("postgres store", () => {
     const url = await freshDatabase();
     const store = await createPostgresStore({ url });
     try {
-      await store.writeValue({ kind: "update", persistenceId: "cart", entityId: "c-7", value: any("t/V", "x") });
-      await store.append({ journalId: "cart|c-7", tag: "cart", firstSeq: 1, events: [any("t/E", "x")] });
+      await store.writeValue({ kind: "update", persistenceId: "cart", entityId: "c-7", value: any("t/V", "x"), writer: LOCAL_WRITER });
+      await store.append({ journalId: "cart|c-7", tag: "cart", firstSeq: 1, events: [any("t/E", "x")], writer: LOCAL_WRITER });
       await store.putCrdt("presence", "room", bytes("x"));
       await withRaw(url, async (client) => {
         await client.query("ALTER TABLE value_entity ALTER COLUMN type_url DROP NOT NULL");
@@ -348,7 +353,7 @@ describe("postgres store", () => {
       logger: { warn: (message) => warnings.push(message) },
     });
     try {
-      await store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "before")] });
+      await store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [any("t/E", "before")], writer: LOCAL_WRITER });
       await store.saveOffset("c", 1);
 
       // Writers busy while the server goes away: every failure must be UNAVAILABLE.
@@ -358,7 +363,7 @@ describe("postgres store", () => {
       const writers = Array.from({ length: 8 }, async (_, w) => {
         for (let i = 0; running; i++) {
           try {
-            await store.writeValue({ kind: "update", persistenceId: "busy", entityId: `w${w}`, value: any("t/V", `${i}`) });
+            await store.writeValue({ kind: "update", persistenceId: "busy", entityId: `w${w}`, value: any("t/V", `${i}`), writer: LOCAL_WRITER });
             acknowledged += 1;
           } catch (err) {
             failures.push(err);
@@ -374,7 +379,7 @@ describe("postgres store", () => {
       for (const failure of failures) expectCode(Code.Unavailable)(failure);
 
       const down = await Promise.allSettled([
-        store.append({ journalId: "j", tag: "t", firstSeq: 2, events: [any("t/E", "down")] }),
+        store.append({ journalId: "j", tag: "t", firstSeq: 2, events: [any("t/E", "down")], writer: LOCAL_WRITER }),
         store.saveOffset("c", 2),
         store.loadOffset("c"),
         store.readEvents("j", 0),
@@ -388,7 +393,7 @@ describe("postgres store", () => {
       const deadline = Date.now() + 20_000;
       for (;;) {
         try {
-          await store.append({ journalId: "j", tag: "t", firstSeq: 2, events: [any("t/E", "after")] });
+          await store.append({ journalId: "j", tag: "t", firstSeq: 2, events: [any("t/E", "after")], writer: LOCAL_WRITER });
           break;
         } catch (err) {
           expectCode(Code.Unavailable)(err);

@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, SwitchboardError } from "../errors/index.js";
-import type { AnyValue, JournalAppend, Store } from "./types.js";
+import { fencingContractCases } from "./fencing-contract.case.js";
+import { type AnyValue, type JournalAppend, LOCAL_WRITER, type Store, type WriterToken } from "./types.js";
 
 /** A store made fresh for one test, and how to dispose of it afterwards. */
 export interface StoreUnderTest {
   readonly store: Store;
   /** Closes the store (it may already be closed) and removes whatever it left behind. */
   cleanup(): Promise<void>;
+}
+
+/** What an adapter offers beyond the ports every store has. */
+export interface StoreContractOptions {
+  /** The store has `cluster` ports (leases, membership) and fences writes on its leases. */
+  readonly cluster?: boolean;
 }
 
 /**
@@ -21,7 +28,7 @@ export interface StoreUnderTest {
  * @example
  * runStoreContract("memory", async () => ({ store: createMemoryStore(), cleanup: async () => {} }));
  */
-export function runStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
+export function runStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>, options: StoreContractOptions = {}): void {
   /** Runs `body` against a fresh store, always cleaning up. */
   async function withStore(body: (store: Store) => Promise<void>): Promise<void> {
     const { store, cleanup } = await makeStore();
@@ -56,10 +63,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       it("deletes, tolerates deleting nothing, and stores again after a delete", () =>
         withStore(async (store) => {
           await store.writeValue(update("cart", "c1", any("t/A", [1])));
-          await store.writeValue({ kind: "delete", persistenceId: "cart", entityId: "c1" });
+          await store.writeValue({ kind: "delete", persistenceId: "cart", entityId: "c1", writer: LOCAL_WRITER });
           assert.equal(await store.getValue("cart", "c1"), undefined);
-          await store.writeValue({ kind: "delete", persistenceId: "cart", entityId: "c1" });
-          await store.writeValue({ kind: "delete", persistenceId: "never", entityId: "stored" });
+          await store.writeValue({ kind: "delete", persistenceId: "cart", entityId: "c1", writer: LOCAL_WRITER });
+          await store.writeValue({ kind: "delete", persistenceId: "never", entityId: "stored", writer: LOCAL_WRITER });
           await store.writeValue(update("cart", "c1", any("t/B", [2])));
           assertAny(await store.getValue("cart", "c1"), any("t/B", [2]));
         }));
@@ -83,7 +90,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
           for (const [i, [pid, eid]] of keys.entries()) {
             assertAny(await store.getValue(pid, eid), any(`t/${i}`, [i]), `value ${pid}/${eid}`);
           }
-          await store.writeValue({ kind: "delete", persistenceId: "a", entityId: "b|c" });
+          await store.writeValue({ kind: "delete", persistenceId: "a", entityId: "b|c", writer: LOCAL_WRITER });
           assert.equal(await store.getValue("a", "b|c"), undefined);
           assertAny(await store.getValue("a|b", "c"), any("t/1", [1]));
           assertAny(await store.getValue("a", "b"), any("t/4", [4]));
@@ -128,7 +135,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         withStore(async (store) => {
           await Promise.all([
             store.writeValue(update("p", "e", any("t/1", [1]))),
-            store.writeValue({ kind: "delete", persistenceId: "p", entityId: "e" }),
+            store.writeValue({ kind: "delete", persistenceId: "p", entityId: "e", writer: LOCAL_WRITER }),
             store.writeValue(update("p", "e", any("t/3", [3]))),
           ]);
           assertAny(await store.getValue("p", "e"), any("t/3", [3]));
@@ -158,7 +165,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         withStore(async (store) => {
           await store.append(appendOf("cart|c1", 1, 2));
           assert.equal(await store.loadSnapshot("cart|c1"), undefined);
-          await store.append({ ...appendOf("cart|c1", 3, 3), snapshot: any("t/Snap", [5]) });
+          await store.append({ ...appendOf("cart|c1", 3, 3), snapshot: any("t/Snap", [5]), writer: LOCAL_WRITER });
           let snapshot = await store.loadSnapshot("cart|c1");
           assert.equal(snapshot?.seq, 5);
           assertAny(snapshot?.payload, any("t/Snap", [5]));
@@ -166,7 +173,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
           await store.append(appendOf("cart|c1", 6, 1));
           snapshot = await store.loadSnapshot("cart|c1");
           assert.equal(snapshot?.seq, 5);
-          await store.append({ ...appendOf("cart|c1", 7, 1), snapshot: any("t/Snap2", [7, 7]) });
+          await store.append({ ...appendOf("cart|c1", 7, 1), snapshot: any("t/Snap2", [7, 7]), writer: LOCAL_WRITER });
           snapshot = await store.loadSnapshot("cart|c1");
           assert.equal(snapshot?.seq, 7);
           assertAny(snapshot?.payload, any("t/Snap2", [7, 7]));
@@ -176,7 +183,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       it("rejects a duplicate seq with ABORTED and writes nothing of the failed append", () =>
         withStore(async (store) => {
           await store.append(appendOf("cart|c1", 1, 2, "first"));
-          await assertCode(store.append({ ...appendOf("cart|c1", 1, 3, "second"), snapshot: any("t/Lost", [1]) }), Code.Aborted);
+          await assertCode(store.append({ ...appendOf("cart|c1", 1, 3, "second"), snapshot: any("t/Lost", [1]), writer: LOCAL_WRITER }), Code.Aborted);
           assert.equal(await store.highestSeq("cart|c1"), 2);
           assertEvents(await store.readEvents("cart|c1", 0), "cart|c1", 1, 2, "first");
           assert.equal(await store.loadSnapshot("cart|c1"), undefined);
@@ -185,8 +192,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
 
       it("rejects an overlapping append and a gap with ABORTED", () =>
         withStore(async (store) => {
-          await store.append({ ...appendOf("j", 1, 3), snapshot: any("t/S", [3]) });
-          await assertCode(store.append({ ...appendOf("j", 3, 2, "overlap"), snapshot: any("t/S", [4]) }), Code.Aborted);
+          await store.append({ ...appendOf("j", 1, 3), snapshot: any("t/S", [3]), writer: LOCAL_WRITER });
+          await assertCode(store.append({ ...appendOf("j", 3, 2, "overlap"), snapshot: any("t/S", [4]), writer: LOCAL_WRITER }), Code.Aborted);
           await assertCode(store.append(appendOf("j", 5, 1, "gap")), Code.Aborted);
           await assertCode(store.append(appendOf("empty", 2, 1, "gap")), Code.Aborted);
           assert.equal(await store.highestSeq("j"), 3);
@@ -200,7 +207,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
 
       it("rejects an append without events, or with a first seq below 1, as INVALID_ARGUMENT", () =>
         withStore(async (store) => {
-          await assertCode(store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [] }), Code.InvalidArgument);
+          await assertCode(store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [], writer: LOCAL_WRITER }), Code.InvalidArgument);
           await assertCode(store.append(appendOf("j", 0, 1)), Code.InvalidArgument);
           await assertCode(store.append(appendOf("j", 1.5, 1)), Code.InvalidArgument);
           assert.equal(await store.highestSeq("j"), 0);
@@ -210,7 +217,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         withStore(async (store) => {
           const ids = ["a|b-c", "a-b|c", "a|b", "a|b|c", "a"];
           for (const [i, id] of ids.entries()) {
-            await store.append({ ...appendOf(id, 1, i + 1, id), snapshot: any(`t/${id}`, [i]) });
+            await store.append({ ...appendOf(id, 1, i + 1, id), snapshot: any(`t/${id}`, [i]), writer: LOCAL_WRITER });
           }
           for (const [i, id] of ids.entries()) {
             assert.equal(await store.highestSeq(id), i + 1, id);
@@ -295,6 +302,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
             firstSeq: 1,
             events: [{ typeUrl: "t/E", value: event }],
             snapshot: { typeUrl: "t/S", value: snap },
+            writer: LOCAL_WRITER,
           });
           event.fill(0);
           snap.fill(0);
@@ -320,6 +328,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
             firstSeq: 1,
             events: [{ typeUrl: "t/Big", value: big }, any("t/Empty", [])],
             snapshot: { typeUrl: "t/BigSnap", value: big },
+            writer: LOCAL_WRITER,
           });
           const events = await store.readEvents("big", 0);
           assert.equal(events.length, 2);
@@ -332,11 +341,11 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
     describe("events by tag", () => {
       it("reads events of one tag across journals in append order, with increasing global offsets", () =>
         withStore(async (store) => {
-          await store.append({ ...appendOf("cart|a", 1, 2, "a"), tag: "cart" });
-          await store.append({ ...appendOf("order|x", 1, 1, "x"), tag: "order" });
-          await store.append({ ...appendOf("cart|b", 1, 1, "b"), tag: "cart" });
-          await store.append({ ...appendOf("cart|a", 3, 1, "a"), tag: "cart" });
-          await store.append({ ...appendOf("order|x", 2, 1, "x"), tag: "order" });
+          await store.append({ ...appendOf("cart|a", 1, 2, "a"), tag: "cart", writer: LOCAL_WRITER });
+          await store.append({ ...appendOf("order|x", 1, 1, "x"), tag: "order", writer: LOCAL_WRITER });
+          await store.append({ ...appendOf("cart|b", 1, 1, "b"), tag: "cart", writer: LOCAL_WRITER });
+          await store.append({ ...appendOf("cart|a", 3, 1, "a"), tag: "cart", writer: LOCAL_WRITER });
+          await store.append({ ...appendOf("order|x", 2, 1, "x"), tag: "order", writer: LOCAL_WRITER });
 
           const cart = await store.eventsByTag("cart", 0, 100);
           assert.deepEqual(
@@ -370,8 +379,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       it("reads after an offset and at most limit events, so a consumer can page", () =>
         withStore(async (store) => {
           for (const i of range(7)) {
-            await store.append({ ...appendOf(`j${i % 3}`, Math.floor(i / 3) + 1, 1), tag: "paged" });
-            await store.append({ ...appendOf(`other${i}`, 1, 1), tag: "noise" });
+            await store.append({ ...appendOf(`j${i % 3}`, Math.floor(i / 3) + 1, 1), tag: "paged", writer: LOCAL_WRITER });
+            await store.append({ ...appendOf(`other${i}`, 1, 1), tag: "noise", writer: LOCAL_WRITER });
           }
           const everything = await store.eventsByTag("paged", 0, 100);
           assert.equal(everything.length, 7);
@@ -494,6 +503,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         }));
     });
 
+    fencingContractCases(withStore, options.cluster === true);
+
     describe("lifecycle", () => {
       it("settles writes issued before close, then rejects every call with UNAVAILABLE", () =>
         withStore(async (store) => {
@@ -528,8 +539,8 @@ function any(typeUrl: string, bytes: readonly number[]): AnyValue {
   return { typeUrl, value: Uint8Array.from(bytes) };
 }
 
-function update(persistenceId: string, entityId: string, value: AnyValue) {
-  return { kind: "update", persistenceId, entityId, value } as const;
+function update(persistenceId: string, entityId: string, value: AnyValue, writer: WriterToken = LOCAL_WRITER) {
+  return { kind: "update", persistenceId, entityId, value, writer } as const;
 }
 
 /** The payload of event `seq` of an append built by {@link appendOf} with `label`. */
@@ -538,12 +549,13 @@ function eventPayload(label: string, seq: number): AnyValue {
 }
 
 /** An append of `count` events from `firstSeq`, tagged "tag", with payloads saying label and seq. */
-function appendOf(journalId: string, firstSeq: number, count: number, label = "e"): JournalAppend {
+function appendOf(journalId: string, firstSeq: number, count: number, label = "e", writer: WriterToken = LOCAL_WRITER): JournalAppend {
   return {
     journalId,
     tag: "tag",
     firstSeq,
     events: range(count).map((i) => eventPayload(label, firstSeq + i)),
+    writer,
   };
 }
 

@@ -2,20 +2,29 @@
  * The storage ports and their adapters. Core code depends on the types; `main.ts`
  * picks an adapter: the in-memory store for tests, SQLite as the embedded default.
  */
-export type {
-  AnyValue,
-  CrdtStore,
-  JournalAppend,
-  JournalEvent,
-  JournalStore,
-  OffsetStore,
-  Snapshot,
-  Store,
-  TaggedEvent,
-  ValueStore,
-  ValueWrite,
+export {
+  type AnyValue,
+  type ClusterStore,
+  type CrdtStore,
+  type JournalAppend,
+  type JournalEvent,
+  type JournalStore,
+  LOCAL_WRITER,
+  type LeaseGrant,
+  type LeaseRecord,
+  type LeaseStore,
+  type MemberInfo,
+  type MemberRecord,
+  type MembershipStore,
+  type OffsetStore,
+  type Snapshot,
+  type Store,
+  type TaggedEvent,
+  type ValueStore,
+  type ValueWrite,
+  type WriterToken,
 } from "./types.js";
-export { createMemoryStore } from "./memory/memory-store.js";
+export { createMemoryStore, type MemoryStoreOptions } from "./memory/memory-store.js";
 export {
   createSqliteStore,
   type SqliteStore,

@@ -12,6 +12,7 @@
  */
 import { createPostgresStore } from "./postgres/index.js";
 import { createSqliteStore } from "./sqlite/sqlite-store.js";
+import { LOCAL_WRITER } from "./types.js";
 
 const target = process.argv[2];
 if (target === undefined || !(target.startsWith("sqlite:") || target.startsWith("postgres://"))) {
@@ -34,6 +35,7 @@ async function writer(w: number): Promise<never> {
       firstSeq: i,
       events: [{ typeUrl: "type.test/Event", value: encoder.encode(`w${w}:${i}`) }],
       ...(i % 3 === 0 ? { snapshot: { typeUrl: "type.test/Snap", value: encoder.encode(`w${w}:snap:${i}`) } } : {}),
+      writer: LOCAL_WRITER,
     });
     process.stdout.write(`j ${w} ${i}\n`);
     await store.writeValue({
@@ -41,6 +43,7 @@ async function writer(w: number): Promise<never> {
       persistenceId: "kill",
       entityId: `w${w}-${i}`,
       value: { typeUrl: "type.test/Value", value: encoder.encode(`w${w}:value:${i}`) },
+      writer: LOCAL_WRITER,
     });
     process.stdout.write(`v ${w} ${i}\n`);
   }

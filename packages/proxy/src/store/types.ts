@@ -7,23 +7,26 @@
  * batch concurrent writes into one transaction (group commit), and should.
  *
  * Failures are reported as {@link SwitchboardError}s: a concurrency conflict (another
- * writer took the same sequence number, or a version moved) is `Code.Aborted`, a store
- * that cannot be reached is `Code.Unavailable`, a row that cannot be decoded is
- * `Code.DataLoss`.
+ * writer took the same sequence number, or a version moved) is `Code.Aborted`, a write
+ * by a writer that no longer holds its lease is `Code.FailedPrecondition` (message
+ * starting `stale writer:`), a store that cannot be reached is `Code.Unavailable`, a
+ * row that cannot be decoded is `Code.DataLoss`.
  */
 
 /**
- * Who writes: the lease (an entity shard, e.g. `shard/17`) the writer holds and its
- * fencing token. A write whose `lease` is non-empty is accepted only while the store
- * holds that lease with exactly that token, unexpired on the store's clock; otherwise it
- * is refused with `Code.FailedPrecondition` (`stale writer: …`).
+ * Who makes a write: the lease the writer holds (`shard/<n>`, `consumer/<name>`) and the
+ * fencing token it was granted with it. A store accepts a write whose `lease` is not
+ * empty only while it holds that lease with exactly that token, unexpired on the
+ * store's own clock; any other write is refused with `Code.FailedPrecondition`
+ * (`stale writer: …`), in the same transaction as the write, so a writer that was
+ * paused past its lease can never commit.
  */
 export interface WriterToken {
   readonly lease: string;
   readonly token: number;
 }
 
-/** The writer of a proxy that is not part of a cluster: never refused. */
+/** The writer of a single node: no lease, never refused. */
 export const LOCAL_WRITER: WriterToken = Object.freeze({ lease: "", token: 0 });
 
 /** A `google.protobuf.Any` exactly as the user function sent it. */
@@ -34,8 +37,8 @@ export interface AnyValue {
 
 /** One state change of a value entity, as a `kind` union. */
 export type ValueWrite =
-  | { readonly kind: "update"; readonly persistenceId: string; readonly entityId: string; readonly value: AnyValue }
-  | { readonly kind: "delete"; readonly persistenceId: string; readonly entityId: string };
+  | { readonly kind: "update"; readonly persistenceId: string; readonly entityId: string; readonly value: AnyValue; readonly writer: WriterToken }
+  | { readonly kind: "delete"; readonly persistenceId: string; readonly entityId: string; readonly writer: WriterToken };
 
 /** Value-entity state, keyed by (persistence id, entity id) in two columns. */
 export interface ValueStore {
@@ -69,6 +72,8 @@ export interface JournalAppend {
   readonly events: readonly AnyValue[];
   /** Optional snapshot taken after the last of `events` (its seq is firstSeq + events.length - 1). */
   readonly snapshot?: AnyValue;
+  /** Who appends; checked in the append's own transaction. */
+  readonly writer: WriterToken;
 }
 
 /** A journal event as seen by a tag subscriber (eventing). */
@@ -93,6 +98,12 @@ export interface JournalStore {
   append(append: JournalAppend): Promise<void>;
   /** Events carrying `tag` with offset > afterOffset, in offset order, at most `limit`. */
   eventsByTag(tag: string, afterOffset: number, limit: number): Promise<TaggedEvent[]>;
+  /**
+   * Calls `listener` with the tag of every append once it is durable (before the
+   * append's own promise settles for its caller). Returns a function that removes the
+   * listener. A listener that throws is ignored.
+   */
+  onAppended(listener: (tag: string) => void): () => void;
 }
 
 /** Opaque serialized CRDT state, keyed by (persistence id, entity id). */
@@ -108,10 +119,70 @@ export interface OffsetStore {
   saveOffset(consumer: string, offset: number): Promise<void>;
 }
 
+/** A lease granted (or renewed) by {@link LeaseStore.claimLeases}. */
+export interface LeaseGrant {
+  readonly lease: string;
+  /** The fencing token: unchanged on renewal, one more than before on a change of owner. */
+  readonly token: number;
+  readonly ttlMs: number;
+}
+
+/** A lease as the store holds it. */
+export interface LeaseRecord {
+  readonly lease: string;
+  readonly owner: string;
+  readonly token: number;
+  /** Time left before it expires on the store's clock; 0 when expired or released. */
+  readonly remainingMs: number;
+}
+
+/** Leases with fencing tokens, judged on the store's clock (cluster mode). */
+export interface LeaseStore {
+  /**
+   * Acquire or renew: a free, expired or already-owned lease is granted to `owner` (a
+   * change of owner gets token+1, a renewal keeps the token); leases held by another
+   * live owner are not. Returns the grants, in no particular order.
+   */
+  claimLeases(owner: string, leases: readonly string[], ttlMs: number): Promise<LeaseGrant[]>;
+  /** Ends `owner`'s hold of these leases at once (leases it does not hold are left alone); its writes under them are refused from then on. */
+  releaseLeases(owner: string, leases: readonly string[]): Promise<void>;
+  /** Every lease the store knows, by name. */
+  listLeases(): Promise<LeaseRecord[]>;
+}
+
+/** What a cluster member says about itself with each heartbeat. */
+export interface MemberInfo {
+  readonly nodeId: string;
+  /** Where other members reach its cluster port (`host:port`). */
+  readonly address: string;
+  readonly status: "up" | "leaving";
+  /** A hash of the services its user function offers, to spot members that disagree. */
+  readonly servicesHash: string;
+}
+
+/** A member as last heard from. */
+export interface MemberRecord extends MemberInfo {
+  /** Time since its last heartbeat, on the store's clock. */
+  readonly heartbeatAgeMs: number;
+}
+
+/** Cluster membership by heartbeats on the store's clock. */
+export interface MembershipStore {
+  /** Upserts this member with a heartbeat on the store's clock; returns members heard from within ttlMs (this one included), by node id. */
+  heartbeat(member: MemberInfo, ttlMs: number): Promise<MemberRecord[]>;
+  /** Forgets a member at once (graceful leave). */
+  leave(nodeId: string): Promise<void>;
+}
+
+/** The ports a store offers to a cluster of proxies. */
+export type ClusterStore = LeaseStore & MembershipStore;
+
 /** Everything a proxy needs from its storage, plus lifecycle. */
 export interface Store extends ValueStore, JournalStore, CrdtStore, OffsetStore {
   /** Short description for logs, e.g. `sqlite:/var/lib/app.db`. */
   readonly description: string;
+  /** Leases and membership, when the store can arbitrate a cluster (PostgreSQL, memory); absent otherwise (SQLite). */
+  readonly cluster?: ClusterStore;
   /** Flushes pending writes and releases the connection. */
   close(): Promise<void>;
 }

@@ -9,7 +9,7 @@ import {
   type EventSourcedStreamOut,
   type EventSourcedStreamOutSchema,
 } from "@switchboard/protocol";
-import type { AnyValue, JournalEvent } from "../../store/types.js";
+import { type AnyValue, type JournalEvent, LOCAL_WRITER } from "../../store/types.js";
 import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
 import type { EntityRuntimeContext } from "../shared/types.js";
 
@@ -159,7 +159,14 @@ export function eventSourcedProtocol(context: EntityRuntimeContext): SessionProt
             commandId: reply.commandId,
             outcome,
             persist: async () => {
-              await store.append({ journalId, tag: service.persistenceId, firstSeq: sequence + 1, events, ...(snapshot === undefined ? {} : { snapshot }) });
+              await store.append({
+                journalId,
+                tag: service.persistenceId,
+                firstSeq: sequence + 1,
+                events,
+                writer: LOCAL_WRITER,
+                ...(snapshot === undefined ? {} : { snapshot }),
+              });
               sequence += events.length;
             },
           };

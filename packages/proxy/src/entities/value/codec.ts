@@ -9,6 +9,7 @@ import {
   type ValueEntityStreamOut,
   type ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
+import { LOCAL_WRITER } from "../../store/types.js";
 import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
 import type { EntityRuntimeContext } from "../shared/types.js";
 
@@ -54,14 +55,20 @@ export function valueEntityProtocol(context: EntityRuntimeContext): SessionProto
                   commandId: reply.commandId,
                   outcome,
                   persist: () =>
-                    store.writeValue({ kind: "update", persistenceId: service.persistenceId, entityId, value: { typeUrl: value.typeUrl, value: value.value } }),
+                    store.writeValue({
+                      kind: "update",
+                      persistenceId: service.persistenceId,
+                      entityId,
+                      value: { typeUrl: value.typeUrl, value: value.value },
+                      writer: LOCAL_WRITER,
+                    }),
                 };
               }
               return {
                 kind: "reply",
                 commandId: reply.commandId,
                 outcome,
-                persist: () => store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId }),
+                persist: () => store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer: LOCAL_WRITER }),
               };
             }
             case "failure":

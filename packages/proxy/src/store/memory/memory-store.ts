@@ -1,6 +1,36 @@
 import { Code, SwitchboardError } from "../../errors/index.js";
-import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, ValueWrite } from "../types.js";
+import { createAppendListeners, isLocalWriter, staleWriter, validateHeartbeat, validateLeaseRequest, validateWriter } from "../fencing.js";
+import type {
+  AnyValue,
+  ClusterStore,
+  JournalAppend,
+  JournalEvent,
+  LeaseGrant,
+  MemberInfo,
+  MemberRecord,
+  Snapshot,
+  Store,
+  TaggedEvent,
+  ValueWrite,
+  WriterToken,
+} from "../types.js";
 import { validateAppend, validateLimit, validateOffset } from "../validate.js";
+
+/** Options of {@link createMemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * The store's clock, in milliseconds, that leases and heartbeats are judged on
+   * (default `Date.now`). Tests of a cluster in one process inject a fake one.
+   */
+  readonly clock?: { now(): number } | undefined;
+}
+
+/** A lease held in memory. */
+interface HeldLease {
+  owner: string;
+  token: number;
+  expiresAt: number;
+}
 
 /** One stored journal event, with the global offset it got when appended. */
 interface StoredEvent {
@@ -24,8 +54,13 @@ interface StoredJournal {
  * several concurrent appends to one journal wins, as with a real store. Byte arrays
  * are copied on the way in and out, so neither side can change what is stored by
  * mutating a buffer later. Nothing survives the process.
+ *
+ * It also arbitrates a cluster of proxies in one process (`cluster`): leases and
+ * heartbeats are judged on `options.clock`, and fenced writes are checked against the
+ * leases when they are applied.
  */
-export function createMemoryStore(): Store {
+export function createMemoryStore(options: MemoryStoreOptions = {}): Store & { readonly cluster: ClusterStore } {
+  const clock = options.clock ?? Date;
   // Two-level maps keep (persistence id, entity id) apart without a separator that
   // an id could contain.
   const values = new Map<string, Map<string, AnyValue>>();
@@ -34,6 +69,9 @@ export function createMemoryStore(): Store {
   // Events per tag in offset order; offsets only grow, so appending keeps them sorted.
   const tags = new Map<string, StoredEvent[]>();
   const offsets = new Map<string, number>();
+  const leases = new Map<string, HeldLease>();
+  const members = new Map<string, { info: MemberInfo; heardAt: number }>();
+  const appended = createAppendListeners();
   let lastOffset = 0;
   let closed = false;
 
@@ -41,8 +79,88 @@ export function createMemoryStore(): Store {
     if (closed) throw new SwitchboardError("memory store is closed", Code.Unavailable);
   }
 
+  /** Throws unless `writer` may write now: local, or holding its lease with that token, unexpired. */
+  function checkWriter(writer: WriterToken, context: string): void {
+    const invalid = validateWriter(writer, context);
+    if (invalid !== undefined) throw invalid;
+    if (isLocalWriter(writer)) return;
+    const held = leases.get(writer.lease);
+    if (held === undefined || held.token !== writer.token || held.expiresAt <= clock.now()) throw staleWriter(context, writer);
+  }
+
+  const cluster: ClusterStore = {
+    async claimLeases(owner, names, ttlMs) {
+      ensureOpen();
+      const invalid = validateLeaseRequest(owner, names, ttlMs);
+      if (invalid !== undefined) throw invalid;
+      const now = clock.now();
+      const grants: LeaseGrant[] = [];
+      for (const lease of new Set(names)) {
+        const held = leases.get(lease);
+        if (held === undefined) {
+          leases.set(lease, { owner, token: 1, expiresAt: now + ttlMs });
+        } else if (held.owner === owner) {
+          held.expiresAt = now + ttlMs;
+        } else if (held.expiresAt <= now) {
+          held.owner = owner;
+          held.token += 1;
+          held.expiresAt = now + ttlMs;
+        } else {
+          continue;
+        }
+        grants.push({ lease, token: leases.get(lease)?.token ?? 0, ttlMs });
+      }
+      return grants;
+    },
+
+    async releaseLeases(owner, names) {
+      ensureOpen();
+      const invalid = validateLeaseRequest(owner, names);
+      if (invalid !== undefined) throw invalid;
+      const now = clock.now();
+      for (const lease of names) {
+        const held = leases.get(lease);
+        if (held !== undefined && held.owner === owner) held.expiresAt = Math.min(held.expiresAt, now);
+      }
+    },
+
+    async listLeases() {
+      ensureOpen();
+      const now = clock.now();
+      return [...leases.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([lease, held]) => ({ lease, owner: held.owner, token: held.token, remainingMs: Math.max(0, held.expiresAt - now) }));
+    },
+
+    async heartbeat(member, ttlMs) {
+      ensureOpen();
+      const invalid = validateHeartbeat(member.nodeId, ttlMs);
+      if (invalid !== undefined) throw invalid;
+      const now = clock.now();
+      members.set(member.nodeId, {
+        info: { nodeId: member.nodeId, address: member.address, status: member.status, servicesHash: member.servicesHash },
+        heardAt: now,
+      });
+      const live: MemberRecord[] = [];
+      for (const { info, heardAt } of members.values()) {
+        if (now - heardAt < ttlMs) live.push({ ...info, heartbeatAgeMs: now - heardAt });
+      }
+      return live.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    },
+
+    async leave(nodeId) {
+      ensureOpen();
+      members.delete(nodeId);
+    },
+  };
+
   return {
     description: "memory",
+    cluster,
+
+    onAppended(listener) {
+      return appended.add(listener);
+    },
 
     async getValue(persistenceId, entityId) {
       ensureOpen();
@@ -52,6 +170,7 @@ export function createMemoryStore(): Store {
 
     async writeValue(write: ValueWrite) {
       ensureOpen();
+      checkWriter(write.writer, `value entity "${write.persistenceId}" id "${write.entityId}"`);
       switch (write.kind) {
         case "update":
           nested(values, write.persistenceId).set(write.entityId, copyAny(write.value));
@@ -87,6 +206,7 @@ export function createMemoryStore(): Store {
       ensureOpen();
       const invalid = validateAppend(append);
       if (invalid !== undefined) throw invalid;
+      checkWriter(append.writer, `journal "${append.journalId}"`);
       let journal = journals.get(append.journalId);
       const highest = journal?.events.length ?? 0;
       if (append.firstSeq !== highest + 1) {
@@ -116,6 +236,7 @@ export function createMemoryStore(): Store {
       if (append.snapshot !== undefined) {
         journal.snapshot = { seq: append.firstSeq + append.events.length - 1, payload: copyAny(append.snapshot) };
       }
+      appended.notify(append.tag);
     },
 
     async eventsByTag(tag, afterOffset, limit) {

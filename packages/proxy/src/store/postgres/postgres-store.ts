@@ -1,6 +1,19 @@
 import type { Pool, PoolClient, QueryConfig, QueryResult } from "pg";
 import { Code, SwitchboardError } from "../../errors/index.js";
-import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, ValueWrite } from "../types.js";
+import { createAppendListeners, staleWriter, validateHeartbeat, validateLeaseRequest, validateWriter } from "../fencing.js";
+import type {
+  AnyValue,
+  ClusterStore,
+  JournalAppend,
+  JournalEvent,
+  LeaseGrant,
+  LeaseRecord,
+  MemberRecord,
+  Snapshot,
+  Store,
+  TaggedEvent,
+  ValueWrite,
+} from "../types.js";
 import { validateAppend, validateLimit, validateOffset } from "../validate.js";
 import { migrate } from "./schema.js";
 
@@ -54,8 +67,9 @@ export interface PostgresStoreStats {
   readonly largestBatch: number;
 }
 
-/** The PostgreSQL store: a {@link Store} plus read-only group-commit counters. */
+/** The PostgreSQL store: a {@link Store} that arbitrates clusters, plus read-only group-commit counters. */
 export interface PostgresStore extends Store {
+  readonly cluster: ClusterStore;
   /** A snapshot of the counters at the time of the call. */
   readonly stats: PostgresStoreStats;
 }
@@ -156,6 +170,7 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
   let closed = false;
   let closing: Promise<void> | undefined;
   const counters = { transactions: 0, failedTransactions: 0, replayedTransactions: 0, writes: 0, largestBatch: 0 };
+  const appended = createAppendListeners();
 
   /**
    * Starts a batch on the next turn of the event loop, unless one is running: writes
@@ -247,8 +262,69 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
     }
   }
 
+  /** Runs one statement of the cluster ports on a pooled connection, outside the group commit. */
+  async function query(context: string, def: StatementDef, values: unknown[]): Promise<readonly Row[]> {
+    if (closed) throw closedError(description);
+    try {
+      return (await pool.query<Row>({ name: def.name, text: def.text, values })).rows;
+    } catch (err) {
+      throw classify(err, context);
+    }
+  }
+
+  const cluster: ClusterStore = {
+    async claimLeases(owner, leases, ttlMs) {
+      const invalid = validateLeaseRequest(owner, leases, ttlMs);
+      if (invalid !== undefined) throw invalid;
+      if (leases.length === 0) return [];
+      const rows = await query(`claim of ${leases.length} leases by "${owner}"`, SQL.claimLeases, [owner, [...new Set(leases)], ttlMs]);
+      return rows.map((row): LeaseGrant => ({ lease: decodeText(row.name, "lease"), token: decodeInt(row.token, "lease token"), ttlMs }));
+    },
+
+    async releaseLeases(owner, leases) {
+      const invalid = validateLeaseRequest(owner, leases);
+      if (invalid !== undefined) throw invalid;
+      if (leases.length === 0) return;
+      await query(`release of ${leases.length} leases by "${owner}"`, SQL.releaseLeases, [owner, [...leases]]);
+    },
+
+    async listLeases() {
+      const rows = await query("lease list", SQL.listLeases, []);
+      return rows.map(
+        (row): LeaseRecord => ({
+          lease: decodeText(row.name, "lease"),
+          owner: decodeText(row.owner, "lease owner"),
+          token: decodeInt(row.token, "lease token"),
+          remainingMs: decodeInt(row.remaining_ms, "lease remaining time"),
+        }),
+      );
+    },
+
+    async heartbeat(member, ttlMs) {
+      const invalid = validateHeartbeat(member.nodeId, ttlMs);
+      if (invalid !== undefined) throw invalid;
+      const rows = await query(`heartbeat of "${member.nodeId}"`, SQL.heartbeat, [member.nodeId, member.address, member.status, member.servicesHash, ttlMs]);
+      return rows.map((row): MemberRecord => {
+        const status = row.status;
+        if (status !== "up" && status !== "leaving") throw dataLoss("cluster_member", `unknown status ${String(status)}`);
+        return {
+          nodeId: decodeText(row.node_id, "member"),
+          address: decodeText(row.address, "member address"),
+          status,
+          servicesHash: decodeText(row.services_hash, "member services hash"),
+          heartbeatAgeMs: decodeInt(row.age_ms, "member heartbeat age"),
+        };
+      });
+    },
+
+    async leave(nodeId) {
+      await query(`leave of "${nodeId}"`, SQL.leave, [nodeId]);
+    },
+  };
+
   return {
     description,
+    cluster,
 
     get stats(): PostgresStoreStats {
       return { ...counters };
@@ -261,12 +337,22 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
 
     writeValue(write: ValueWrite) {
       const context = valueContext(write.persistenceId, write.entityId);
+      const { writer } = write;
+      const invalid = validateWriter(writer, context);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      // Both statements answer `fenced`: whether the writer held its lease when the write ran.
+      const fenced = ({ rows: [row] }: QueryResult<Row>) => (row?.fenced === true ? undefined : staleWriter(context, writer));
       switch (write.kind) {
         case "update":
           // Copy now: the caller may reuse its buffer before the batch runs.
-          return enqueue(context, SQL.upsertValue, [write.persistenceId, write.entityId, write.value.typeUrl, copyBytes(write.value.value)]);
+          return enqueue(
+            context,
+            SQL.upsertValue,
+            [write.persistenceId, write.entityId, write.value.typeUrl, copyBytes(write.value.value), writer.lease, writer.token],
+            fenced,
+          );
         case "delete":
-          return enqueue(context, SQL.deleteValue, [write.persistenceId, write.entityId]);
+          return enqueue(context, SQL.deleteValue, [write.persistenceId, write.entityId, writer.lease, writer.token], fenced);
         default:
           return Promise.reject(new SwitchboardError(`${context}: unknown write kind`, Code.InvalidArgument));
       }
@@ -294,9 +380,9 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
     },
 
     append(append: JournalAppend) {
-      const invalid = validateAppend(append);
+      const invalid = validateAppend(append) ?? validateWriter(append.writer, journalContext(append.journalId));
       if (invalid !== undefined) return Promise.reject(invalid);
-      const { journalId, tag, firstSeq, events, snapshot } = append;
+      const { journalId, tag, firstSeq, events, snapshot, writer } = append;
       const context = journalContext(journalId);
       const lastSeq = firstSeq + events.length - 1;
       return enqueue(
@@ -312,6 +398,8 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
           snapshot === undefined ? null : lastSeq,
           snapshot === undefined ? null : snapshot.typeUrl,
           snapshot === undefined ? null : copyBytes(snapshot.value),
+          writer.lease,
+          writer.token,
         ],
         // The statement checks the journal's highest seq itself and inserts nothing
         // when it is not firstSeq - 1. Refusing without an SQL error keeps the batch
@@ -319,12 +407,17 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
         // before this one in the same batch, so of two appends at one seq the first
         // wins; the primary key still stops another proxy racing us (23505: Aborted).
         ({ rows: [row] }) => {
+          if (row?.fenced !== true) return staleWriter(context, writer);
           const inserted = decodeInt(row?.inserted, context);
           if (inserted === events.length) return undefined;
           const highest = decodeInt(row?.highest, context);
           return new SwitchboardError(`${context}: append at seq ${firstSeq} conflicts, highest stored seq is ${highest}`, Code.Aborted);
         },
-      );
+      ).then(() => appended.notify(tag));
+    },
+
+    onAppended(listener) {
+      return appended.add(listener);
     },
 
     eventsByTag(tag, afterOffset, limit) {
@@ -487,6 +580,22 @@ async function withClient<T>(pool: Pool, body: (client: PoolClient) => Promise<T
 }
 
 /**
+ * The CTE `fence (ok)` of a fenced write: true for the local writer (empty lease name)
+ * or while the lease is held with exactly that token and unexpired on the server's
+ * clock. `FOR SHARE` keeps the lease row from changing owner until the write's batch
+ * has committed, so a takeover waits for it rather than racing it.
+ */
+function fence(lease: string, token: string): string {
+  return `fence AS (
+             SELECT (${lease}::text = '' OR EXISTS (
+               SELECT 1 FROM cluster_lease
+               WHERE name = ${lease}::text AND token = ${token}::bigint AND expires_at > clock_timestamp()
+               FOR SHARE
+             )) AS ok
+           )`;
+}
+
+/**
  * The store's statements. Each has a name, so `pg` prepares it once per connection
  * and later calls skip parsing and planning.
  */
@@ -495,15 +604,26 @@ const SQL = {
     name: "switchboard_get_value",
     text: "SELECT type_url, payload FROM value_entity WHERE persistence_id = $1 AND entity_id = $2",
   },
+  /** Writes only when the writer holds its lease ($5, $6); answers `fenced`. */
   upsertValue: {
-    name: "switchboard_upsert_value",
-    text: `INSERT INTO value_entity (persistence_id, entity_id, version, type_url, payload) VALUES ($1, $2, 1, $3, $4)
-           ON CONFLICT (persistence_id, entity_id) DO UPDATE
-           SET version = value_entity.version + 1, type_url = excluded.type_url, payload = excluded.payload`,
+    name: "switchboard_upsert_value_fenced",
+    text: `WITH ${fence("$5", "$6")}, written AS (
+             INSERT INTO value_entity (persistence_id, entity_id, version, type_url, payload)
+             SELECT $1, $2, 1, $3, $4 FROM fence WHERE fence.ok
+             ON CONFLICT (persistence_id, entity_id) DO UPDATE
+             SET version = value_entity.version + 1, type_url = excluded.type_url, payload = excluded.payload
+             RETURNING 1
+           )
+           SELECT ok AS fenced FROM fence`,
   },
+  /** Deletes only when the writer holds its lease ($3, $4); answers `fenced`. */
   deleteValue: {
-    name: "switchboard_delete_value",
-    text: "DELETE FROM value_entity WHERE persistence_id = $1 AND entity_id = $2",
+    name: "switchboard_delete_value_fenced",
+    text: `WITH ${fence("$3", "$4")}, removed AS (
+             DELETE FROM value_entity WHERE persistence_id = $1 AND entity_id = $2 AND (SELECT ok FROM fence)
+             RETURNING 1
+           )
+           SELECT ok AS fenced FROM fence`,
   },
   getSnapshot: {
     name: "switchboard_get_snapshot",
@@ -520,19 +640,20 @@ const SQL = {
   /**
    * One statement appends the events (one INSERT over `unnest` of the arrays) and
    * upserts the snapshot. The INSERT runs only if the journal's highest seq is
-   * `firstSeq - 1` ($6), and the snapshot only if the events went in, so a refused
-   * append writes nothing and raises no error. Returns the highest seq seen and the
-   * number of events inserted.
+   * `firstSeq - 1` ($6) and the writer holds its lease ($10, $11), and the snapshot only
+   * if the events went in, so a refused append writes nothing and raises no error.
+   * Returns whether the writer was fenced in, the highest seq seen and the number of
+   * events inserted.
    */
   append: {
-    name: "switchboard_append",
-    text: `WITH head AS (
+    name: "switchboard_append_fenced",
+    text: `WITH ${fence("$10", "$11")}, head AS (
              SELECT COALESCE(MAX(seq_nr), 0) AS highest FROM event_journal WHERE persistence_id = $1::text
            ), inserted AS (
              INSERT INTO event_journal (persistence_id, seq_nr, type_url, payload, tag)
              SELECT $1::text, e.seq_nr, e.type_url, e.payload, $5::text
-             FROM head, unnest($2::bigint[], $3::text[], $4::bytea[]) AS e (seq_nr, type_url, payload)
-             WHERE head.highest = $6::bigint - 1
+             FROM head, fence, unnest($2::bigint[], $3::text[], $4::bytea[]) AS e (seq_nr, type_url, payload)
+             WHERE head.highest = $6::bigint - 1 AND fence.ok
              ORDER BY e.seq_nr
              RETURNING 1
            ), snapshot_upsert AS (
@@ -542,7 +663,7 @@ const SQL = {
              ON CONFLICT (persistence_id) DO UPDATE
              SET seq_nr = excluded.seq_nr, type_url = excluded.type_url, payload = excluded.payload
            )
-           SELECT (SELECT highest FROM head) AS highest, (SELECT count(*) FROM inserted) AS inserted`,
+           SELECT (SELECT ok FROM fence) AS fenced, (SELECT highest FROM head) AS highest, (SELECT count(*) FROM inserted) AS inserted`,
   },
   /**
    * Offsets are `ordering` values, which a sequence hands out at INSERT time, while
@@ -578,6 +699,55 @@ const SQL = {
     name: "switchboard_upsert_offset",
     text: `INSERT INTO eventing_offset (consumer, position) VALUES ($1, $2)
            ON CONFLICT (consumer) DO UPDATE SET position = excluded.position`,
+  },
+  /**
+   * Grants each lease of $2 to owner $1 for $3 ms when it is new, already $1's, or
+   * expired; a change of owner adds one to the token. The row lock of the upsert
+   * serialises claims of one lease, and waits for write batches that fenced on it
+   * (`FOR SHARE`) to commit, so a new owner reads everything its predecessor wrote.
+   */
+  claimLeases: {
+    name: "switchboard_claim_leases",
+    text: `INSERT INTO cluster_lease AS l (name, owner, token, expires_at)
+           SELECT name, $1::text, 1, now() + $3::bigint * interval '1 millisecond' FROM unnest($2::text[]) AS name
+           ON CONFLICT (name) DO UPDATE
+           SET token = CASE WHEN l.owner = excluded.owner THEN l.token ELSE l.token + 1 END,
+               owner = excluded.owner, expires_at = excluded.expires_at
+           WHERE l.owner = excluded.owner OR l.expires_at <= now()
+           RETURNING name, token`,
+  },
+  /** Expires $1's hold of the leases $2 now; the rows (and their tokens) stay. */
+  releaseLeases: {
+    name: "switchboard_release_leases",
+    text: `UPDATE cluster_lease SET expires_at = LEAST(expires_at, now())
+           WHERE owner = $1 AND name = ANY($2::text[])`,
+  },
+  listLeases: {
+    name: "switchboard_list_leases",
+    text: `SELECT name, owner, token,
+                  GREATEST(0, ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000))::bigint AS remaining_ms
+           FROM cluster_lease ORDER BY name`,
+  },
+  /** Upserts member $1 heard from now and answers every member heard from within $5 ms, itself included. */
+  heartbeat: {
+    name: "switchboard_heartbeat",
+    text: `WITH me AS (
+             INSERT INTO cluster_member (node_id, address, status, services_hash, heartbeat_at)
+             VALUES ($1, $2, $3, $4, now())
+             ON CONFLICT (node_id) DO UPDATE
+             SET address = excluded.address, status = excluded.status, services_hash = excluded.services_hash, heartbeat_at = excluded.heartbeat_at
+             RETURNING node_id, address, status, services_hash, 0::bigint AS age_ms
+           )
+           SELECT * FROM me
+           UNION ALL
+           SELECT node_id, address, status, services_hash, floor(extract(epoch FROM now() - heartbeat_at) * 1000)::bigint
+           FROM cluster_member
+           WHERE node_id <> $1 AND heartbeat_at > now() - $5::bigint * interval '1 millisecond'
+           ORDER BY node_id`,
+  },
+  leave: {
+    name: "switchboard_leave",
+    text: "DELETE FROM cluster_member WHERE node_id = $1",
   },
 } as const satisfies Record<string, StatementDef>;
 
@@ -633,6 +803,11 @@ function closedError(description: string): SwitchboardError {
 
 function dataLoss(context: string, detail: string): SwitchboardError {
   return new SwitchboardError(`${context}: cannot decode stored row: ${detail}`, Code.DataLoss);
+}
+
+function decodeText(value: unknown, context: string): string {
+  if (typeof value !== "string") throw dataLoss(context, `expected text, got ${typeof value}`);
+  return value;
 }
 
 /** The Any held in a row's `type_url` and `payload` columns. */

@@ -54,6 +54,23 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        position bigint NOT NULL
      )`,
   ],
+  // Cluster arbitration: leases with fencing tokens and member heartbeats, both timed
+  // by the server's clock. A lease row is never deleted, so its token only grows.
+  [
+    `CREATE TABLE cluster_lease (
+       name       text        PRIMARY KEY,
+       owner      text        NOT NULL,
+       token      bigint      NOT NULL,
+       expires_at timestamptz NOT NULL
+     )`,
+    `CREATE TABLE cluster_member (
+       node_id       text        PRIMARY KEY,
+       address       text        NOT NULL,
+       status        text        NOT NULL,
+       services_hash text        NOT NULL,
+       heartbeat_at  timestamptz NOT NULL
+     )`,
+  ],
 ];
 
 /** The schema version this build writes and reads. */

@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { runStoreContract } from "../contract.case.js";
 import { createSqliteStore, type SqliteStore } from "./sqlite-store.js";
+import { LOCAL_WRITER } from "../types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tempDirs: string[] = [];
@@ -44,7 +45,7 @@ describe("sqlite store", () => {
   it("keeps everything across close and reopen", async () => {
     const path = join(tempDir(), "reopen.db");
     const first = await createSqliteStore({ path });
-    await first.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: { typeUrl: "t/V", value: bytes("v") } });
+    await first.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: { typeUrl: "t/V", value: bytes("v") }, writer: LOCAL_WRITER });
     await first.append({
       journalId: "p|e",
       tag: "p",
@@ -54,6 +55,7 @@ describe("sqlite store", () => {
         { typeUrl: "t/E", value: bytes("e2") },
       ],
       snapshot: { typeUrl: "t/S", value: bytes("s2") },
+      writer: LOCAL_WRITER,
     });
     await first.putCrdt("p", "e", bytes("crdt"));
     await first.saveOffset("consumer", 2);
@@ -81,7 +83,7 @@ describe("sqlite store", () => {
       assert.equal(text(await second.getCrdt("p", "e")), "crdt");
       assert.equal(await second.loadOffset("consumer"), 2);
       // Offsets keep growing after a reopen.
-      await second.append({ journalId: "p|e", tag: "p", firstSeq: 3, events: [{ typeUrl: "t/E", value: bytes("e3") }] });
+      await second.append({ journalId: "p|e", tag: "p", firstSeq: 3, events: [{ typeUrl: "t/E", value: bytes("e3") }], writer: LOCAL_WRITER });
       const [third] = await second.eventsByTag("p", tagged[1]?.offset ?? 0, 10);
       assert.ok(third !== undefined && third.offset > (tagged[1]?.offset ?? 0));
     } finally {
@@ -137,8 +139,8 @@ describe("sqlite store", () => {
       await Promise.all(
         Array.from({ length: 500 }, (_, i) =>
           i % 2 === 0
-            ? store.writeValue({ kind: "update", persistenceId: "g", entityId: `e${i}`, value: { typeUrl: "t/V", value: bytes(`${i}`) } })
-            : store.append({ journalId: `g|${i}`, tag: "g", firstSeq: 1, events: [{ typeUrl: "t/E", value: bytes(`${i}`) }] }),
+            ? store.writeValue({ kind: "update", persistenceId: "g", entityId: `e${i}`, value: { typeUrl: "t/V", value: bytes(`${i}`) }, writer: LOCAL_WRITER })
+            : store.append({ journalId: `g|${i}`, tag: "g", firstSeq: 1, events: [{ typeUrl: "t/E", value: bytes(`${i}`) }], writer: LOCAL_WRITER }),
         ),
       );
       const afterStats = store.stats;
@@ -172,8 +174,8 @@ describe("sqlite store", () => {
       other.exec("BEGIN IMMEDIATE");
       const results = await Promise.allSettled([
         store.saveOffset("c", 2),
-        store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: { typeUrl: "t/V", value: bytes("x") } }),
-        store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [{ typeUrl: "t/E", value: bytes("x") }] }),
+        store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: { typeUrl: "t/V", value: bytes("x") }, writer: LOCAL_WRITER }),
+        store.append({ journalId: "j", tag: "t", firstSeq: 1, events: [{ typeUrl: "t/E", value: bytes("x") }], writer: LOCAL_WRITER }),
       ]);
       for (const result of results) {
         assert.equal(result.status, "rejected");
@@ -200,8 +202,8 @@ describe("sqlite store", () => {
     const path = join(tempDir(), "corrupt.db");
     const store = await createSqliteStore({ path });
     try {
-      await store.writeValue({ kind: "update", persistenceId: "cart", entityId: "c-7", value: { typeUrl: "t/V", value: bytes("x") } });
-      await store.append({ journalId: "cart|c-7", tag: "cart", firstSeq: 1, events: [{ typeUrl: "t/E", value: bytes("x") }] });
+      await store.writeValue({ kind: "update", persistenceId: "cart", entityId: "c-7", value: { typeUrl: "t/V", value: bytes("x") }, writer: LOCAL_WRITER });
+      await store.append({ journalId: "cart|c-7", tag: "cart", firstSeq: 1, events: [{ typeUrl: "t/E", value: bytes("x") }], writer: LOCAL_WRITER });
       await store.putCrdt("presence", "room", bytes("x"));
       const raw = new Database(path);
       raw.exec("UPDATE value_entity SET payload = 'not a blob'");

@@ -2,7 +2,8 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
-import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, ValueWrite } from "../types.js";
+import { createAppendListeners, isLocalWriter, staleWriter, validateWriter } from "../fencing.js";
+import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, ValueWrite, WriterToken } from "../types.js";
 import { validateAppend, validateLimit, validateOffset } from "../validate.js";
 import { migrate } from "./schema.js";
 
@@ -133,6 +134,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
   let immediate: NodeJS.Immediate | undefined;
   let closed = false;
   const counters = { transactions: 0, failedTransactions: 0, writes: 0, largestBatch: 0 };
+  const appended = createAppendListeners();
 
   // Each write runs in a savepoint (better-sqlite3 nests `transaction` that way), so a
   // failing write is undone without touching the others of its batch.
@@ -215,8 +217,14 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
       });
     },
 
+    onAppended(listener) {
+      return appended.add(listener);
+    },
+
     writeValue(write: ValueWrite) {
       const context = valueContext(write.persistenceId, write.entityId);
+      const refused = refuseWriter(write.writer, context);
+      if (refused !== undefined) return Promise.reject(refused);
       switch (write.kind) {
         case "update": {
           // Copy now: the caller may reuse its buffer before the batch runs.
@@ -257,7 +265,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     },
 
     append(append: JournalAppend) {
-      const invalid = validateAppend(append);
+      const invalid = validateAppend(append) ?? refuseWriter(append.writer, journalContext(append.journalId));
       if (invalid !== undefined) return Promise.reject(invalid);
       const { journalId, tag, firstSeq } = append;
       const context = journalContext(journalId);
@@ -278,7 +286,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
         if (snapshot !== undefined) {
           sql.upsertSnapshot.run(journalId, firstSeq + events.length - 1, snapshot.typeUrl, snapshot.value);
         }
-      });
+      }).then(() => appended.notify(tag));
     },
 
     eventsByTag(tag, afterOffset, limit) {
@@ -403,6 +411,16 @@ async function loadDriver(): Promise<typeof BetterSqlite3> {
       { cause: err },
     );
   }
+}
+
+/**
+ * A SQLite file arbitrates no cluster, so it holds no leases: only the local writer may
+ * write, and a fenced write is refused as stale.
+ */
+function refuseWriter(writer: WriterToken, context: string): SwitchboardError | undefined {
+  const invalid = validateWriter(writer, context);
+  if (invalid !== undefined) return invalid;
+  return isLocalWriter(writer) ? undefined : staleWriter(`${context} (a sqlite store holds no leases)`, writer);
 }
 
 function valueContext(persistenceId: string, entityId: string): string {
