@@ -9,7 +9,7 @@ import {
   type EventSourcedStreamOut,
   type EventSourcedStreamOutSchema,
 } from "@switchboard/protocol";
-import { type AnyValue, type JournalEvent, LOCAL_WRITER } from "../../store/types.js";
+import type { AnyValue, JournalEvent } from "../../store/types.js";
 import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
 import type { EntityRuntimeContext } from "../shared/types.js";
 
@@ -108,7 +108,7 @@ export function eventSourcedProtocol(context: EntityRuntimeContext): SessionProt
     method: EventSourced.method.handle,
     label: "Event-sourced entity",
     scheduling: "serial",
-    activate(entityId) {
+    activate(entityId, writer) {
       const journalId = journalIdOf(service.persistenceId, entityId);
       /** Highest sequence number in the journal, as this activation knows it. */
       let sequence = 0;
@@ -164,7 +164,7 @@ export function eventSourcedProtocol(context: EntityRuntimeContext): SessionProt
                 tag: service.persistenceId,
                 firstSeq: sequence + 1,
                 events,
-                writer: LOCAL_WRITER,
+                writer,
                 ...(snapshot === undefined ? {} : { snapshot }),
               });
               sequence += events.length;

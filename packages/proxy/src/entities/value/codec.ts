@@ -9,7 +9,6 @@ import {
   type ValueEntityStreamOut,
   type ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
-import { LOCAL_WRITER } from "../../store/types.js";
 import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
 import type { EntityRuntimeContext } from "../shared/types.js";
 
@@ -24,7 +23,7 @@ export function valueEntityProtocol(context: EntityRuntimeContext): SessionProto
     method: ValueEntity.method.handle,
     label: "Value entity",
     scheduling: "serial",
-    activate(entityId) {
+    activate(entityId, writer) {
       return {
         async open() {
           const stored = await store.getValue(service.persistenceId, entityId);
@@ -60,7 +59,7 @@ export function valueEntityProtocol(context: EntityRuntimeContext): SessionProto
                       persistenceId: service.persistenceId,
                       entityId,
                       value: { typeUrl: value.typeUrl, value: value.value },
-                      writer: LOCAL_WRITER,
+                      writer,
                     }),
                 };
               }
@@ -68,7 +67,7 @@ export function valueEntityProtocol(context: EntityRuntimeContext): SessionProto
                 kind: "reply",
                 commandId: reply.commandId,
                 outcome,
-                persist: () => store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer: LOCAL_WRITER }),
+                persist: () => store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer }),
               };
             }
             case "failure":
