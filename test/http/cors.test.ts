@@ -36,9 +36,13 @@ describe("CORS", () => {
     const answer = await preflight(withoutCors.port, ALLOWED);
     assert.equal(answer.status, 405);
     assert.equal(answer.headers["access-control-allow-origin"], undefined);
+    // With CORS off, no other origin may send state-changing requests at all.
     const actual = await h1(withoutCors.port, { method: "POST", path: "/v1/echo/x", headers: { origin: ALLOWED }, json: {} });
-    assert.equal(actual.status, 200);
+    assert.equal(actual.status, 403);
     assert.equal(actual.headers["access-control-allow-origin"], undefined);
+    const read = await h1(withoutCors.port, { method: "GET", path: "/v1/echo/x", headers: { origin: ALLOWED } });
+    assert.equal(read.status, 200);
+    assert.equal(read.headers["access-control-allow-origin"], undefined);
   });
 
   it("answers a preflight from an allowed origin with 204, the methods and the requested headers", async () => {

@@ -8,6 +8,7 @@ import { createActiveEntities } from "./entities/session/active-entities.js";
 import { Code, SwitchboardError } from "./errors/index.js";
 import { type Admin, startAdmin } from "./admin/start-admin.js";
 import { createFrontDoor } from "./ingress/front-door.js";
+import { frontPortSetup } from "./ingress/front-port-setup.js";
 import { createFrontServer, type FrontServer } from "./ingress/server.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createEntityTracing } from "./observability/entity-tracing.js";
@@ -124,23 +125,26 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const eventingDispatcher = dispatcherFor("eventing");
   // Ready means callable: discovered, and the user function reachable right now (a readiness probe then stops sending traffic that could only get 503).
   const readiness = { ready: () => deployment !== undefined && connected };
-  const handlers = createFrontDoor({
-    models,
-    dispatcher,
-    dispatcherFor,
-    readiness,
-    maxMessageSize: config.maxMessageSize,
-    corsOrigins: config.corsOrigins,
-    logger,
-  });
 
   let front: FrontServer;
   try {
-    front = await createFrontServer({ host: config.bind, port: config.httpPort, handlers, logger });
+    const setup = frontPortSetup(config);
+    const handlers = createFrontDoor({
+      models,
+      dispatcher,
+      dispatcherFor,
+      readiness,
+      maxMessageSize: config.maxMessageSize,
+      corsOrigins: config.corsOrigins,
+      logger,
+      ...setup.door,
+    });
+    front = await createFrontServer({ host: config.bind, port: config.httpPort, handlers, logger, ...setup.server });
   } catch (error) {
     client.close();
     await joined.close();
     await store.close();
+    if (error instanceof SwitchboardError) throw error;
     throw new SwitchboardError(`cannot bind the front port ${config.bind}:${config.httpPort}: ${(error as Error).message}`, Code.Unavailable, { cause: error });
   }
   logger.info("front port bound", { address: `${front.host}:${front.port}`, store: store.description });

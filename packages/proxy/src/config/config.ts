@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../observability/logger.js";
+import { FRONT_PORT_HELP, FRONT_PORT_OPTIONS, type FrontPortConfig, parseFrontPort } from "./front-port.js";
 
 /** Where state lives, as a `kind` union. */
 export type StoreConfig =
@@ -36,6 +37,8 @@ export interface ProxyConfig {
   readonly adminBind: string;
   /** Bearer token every admin request must carry (undefined: none needed, loopback only). */
   readonly adminToken: string | undefined;
+  /** Timeouts, caps, TLS and reflection of the front port. */
+  readonly frontPort: FrontPortConfig;
 }
 
 /** Cloudstate defaults, in one place. */
@@ -71,6 +74,7 @@ const OPTIONS = {
   "admin-port": { type: "string" },
   "admin-bind": { type: "string" },
   "admin-token": { type: "string" },
+  ...FRONT_PORT_OPTIONS,
 } as const;
 
 /** The help text of `switchboard start`. */
@@ -97,7 +101,7 @@ Options (flag > environment > default):
   --admin-bind <address>        admin port address            env ADMIN_BIND      (127.0.0.1)
   --admin-token <token>         bearer token for admin calls  env ADMIN_TOKEN
                                 (required when --admin-bind is not a loopback address)
-  -h, --help                    show this help
+${FRONT_PORT_HELP}  -h, --help                    show this help
 `;
 
 function parsePort(name: string, raw: string): number | string {
@@ -166,6 +170,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 
   const admin = parseAdmin(values, pick);
   if (typeof admin === "string") return { error: admin };
+  const frontPort = parseFrontPort(values, pick);
+  if (typeof frontPort === "string") return { error: frontPort };
 
   const config: ProxyConfig = {
     userFunctionHost: pick(values["user-function-host"], "USER_FUNCTION_HOST") ?? DEFAULTS.userFunctionHost,
@@ -181,6 +187,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     logLevel: logLevel as LogLevel,
     logFormat,
     ...admin,
+    frontPort,
   };
   return { config: Object.freeze(config) };
 }

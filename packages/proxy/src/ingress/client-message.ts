@@ -1,4 +1,4 @@
-import type { SwitchboardError } from "../errors/index.js";
+import { SwitchboardError } from "../errors/index.js";
 
 /** A detail that may appear in error messages but must not reach clients, and what stands in for it. */
 export interface Redaction {
@@ -22,4 +22,10 @@ export function createClientMessage(redactions: readonly Redaction[]): (error: S
     for (const { secret, replacement } of active) if (text.includes(secret)) text = text.split(secret).join(replacement);
     return text;
   };
+}
+
+/** The error as a client may see it: the same code and metadata, the message passed through `clientMessage`. */
+export function errorForClient(error: SwitchboardError, clientMessage: (error: SwitchboardError) => string): SwitchboardError {
+  const text = clientMessage(error);
+  return text === error.rawMessage ? error : new SwitchboardError(text, error.code, { metadata: error.metadata });
 }

@@ -30,6 +30,8 @@ export interface FrontDoorOptions {
   readonly requestQueueLimit?: number;
   /** Deployment details (addresses, paths) that error texts sent to clients must not show. */
   readonly redactions?: readonly Redaction[];
+  /** Serve gRPC server reflection (default true). */
+  readonly reflection?: boolean;
   readonly logger: Logger;
 }
 
@@ -50,11 +52,12 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
   const cors = createCors(options.corsOrigins);
   const requestQueueLimit = options.requestQueueLimit ?? DEFAULT_REQUEST_QUEUE_LIMIT;
   const clientMessage = createClientMessage(options.redactions ?? []);
+  const reflectionOn = options.reflection !== false;
   const via = (protocol: "grpc" | "grpc-web" | "http") => options.dispatcherFor?.(protocol) ?? dispatcher;
   const grpc = createGrpcHandler({ models, dispatcher: via("grpc"), maxMessageSize, requestQueueLimit, clientMessage, logger });
   const reflection = createReflectionHandler({ models, maxMessageSize, logger });
   const grpcWeb = createGrpcWebHandler({ models, dispatcher: via("grpc-web"), maxMessageSize, requestQueueLimit, clientMessage, cors, logger });
-  const json = createHttpHandler({ models, dispatcher: via("http"), maxMessageSize, cors, logger });
+  const json = createHttpHandler({ models, dispatcher: via("http"), maxMessageSize, cors, clientMessage, logger });
 
   /** Everything that is neither gRPC nor gRPC-Web. */
   const route = (exchange: HttpExchange) => {
@@ -80,7 +83,7 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
         const contentType = headers["content-type"];
         if (contentType?.startsWith("application/grpc")) {
           if (isGrpcWebContentType(contentType)) grpcWeb(http2Exchange(stream, headers));
-          else if (REFLECTION_PATHS.has(String(headers[":path"]))) reflection(stream, headers);
+          else if (reflectionOn && REFLECTION_PATHS.has(String(headers[":path"]))) reflection(stream, headers);
           else grpc(stream, headers);
           return;
         }

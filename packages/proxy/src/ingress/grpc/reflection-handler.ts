@@ -16,7 +16,8 @@ export interface ReflectionHandlerOptions {
 
 /**
  * Serves `ServerReflectionInfo` of grpc.reflection.v1alpha and v1 over gRPC (HTTP/2):
- * a bidi stream where each request gets its response at once. The two versions share
+ * a bidi stream where each request gets its response at once, and requests are not
+ * read while the client leaves responses unread. The two versions share
  * their wire format, so one decoder serves both. The model is read when the stream
  * opens, so a stream keeps answering from the model it started with.
  */
@@ -58,7 +59,12 @@ export function createReflectionHandler(options: ReflectionHandlerOptions): (str
             throw new SwitchboardError(`cannot decode the reflection request: ${(error as Error).message}`, Code.Internal);
           }
           const response = session.answer(request);
-          if (!stream.destroyed) stream.write(frameMessage(toBinary(v1alpha.ServerReflectionResponseSchema, response)));
+          if (stream.destroyed) return;
+          // Backpressure: a client that does not read its answers stops being read.
+          if (!stream.write(frameMessage(toBinary(v1alpha.ServerReflectionResponseSchema, response))) && !stream.isPaused()) {
+            stream.pause();
+            stream.once("drain", () => stream.resume());
+          }
         }
       } catch (reason) {
         const error = SwitchboardError.from(reason);

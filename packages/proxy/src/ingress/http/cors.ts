@@ -8,6 +8,8 @@ const ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 export interface Cors {
   /** Whether any origin is allowed. */
   readonly enabled: boolean;
+  /** Whether `--cors-origin` allows this origin. */
+  allows(origin: string): boolean;
   /**
    * The answer to a preflight (`OPTIONS` with `Origin` and
    * `Access-Control-Request-Method`) from an allowed origin, or undefined when the
@@ -34,6 +36,7 @@ export function createCors(origins: readonly string[]): Cors {
   const allows = (origin: string | undefined): origin is string => origin !== undefined && (any || allowed.has(origin));
   return {
     enabled: origins.length > 0,
+    allows: (origin) => allows(origin),
     preflight(method, headers) {
       if (method !== "OPTIONS" || origins.length === 0) return undefined;
       const origin = headers.origin;

@@ -4,7 +4,9 @@ import type { HttpRouteRule } from "../../descriptors/http-rules.js";
 import { Code, codeName, httpStatusFor, SwitchboardError } from "../../errors/index.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Dispatcher, Invocation, ModelSource, Reply } from "../../router/types.js";
+import { errorForClient } from "../client-message.js";
 import type { Cors } from "./cors.js";
+import { csrfRefusal } from "./csrf.js";
 import type { HttpExchange, ResponseHeaders } from "./exchange.js";
 import { buildJsonRequest, buildNdjsonRequests, type EncodedReply, encodeJsonReply, type JsonRequest, mediaType, type Parsed } from "./json-codec.js";
 import { replyHeaders, requestMetadata } from "./metadata.js";
@@ -19,6 +21,8 @@ export interface HttpHandlerOptions {
   /** Largest request body (and transcoded request message), in bytes. */
   readonly maxMessageSize: number;
   readonly cors: Cors;
+  /** Turns an error into the text a client may see (default: its raw message). */
+  readonly clientMessage?: (error: SwitchboardError) => string;
   readonly logger: Logger;
 }
 
@@ -81,6 +85,7 @@ export function streamErrorJson(error: SwitchboardError): string {
  */
 export function createHttpHandler(options: HttpHandlerOptions): (exchange: HttpExchange) => void {
   const { models, dispatcher, maxMessageSize, cors, logger } = options;
+  const clientMessage = options.clientMessage ?? ((error: SwitchboardError) => error.rawMessage);
 
   async function handle(exchange: HttpExchange): Promise<void> {
     const corsHeaders = cors.responseHeaders(exchange.headers);
@@ -126,6 +131,12 @@ export function createHttpHandler(options: HttpHandlerOptions): (exchange: HttpE
         break;
     }
     const { rule } = found;
+    const refusal = csrfRefusal(exchange.method, exchange.headers, cors, takesRawBody(rule));
+    if (refusal !== undefined) {
+      discardBody(exchange);
+      sendHttpPlain(exchange, refusal.status, refusal.message, corsHeaders);
+      return;
+    }
     let body: Uint8Array = EMPTY;
     if (rule.body.kind === "none") {
       discardBody(exchange);
@@ -198,7 +209,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (exchange: HttpE
     const error = SwitchboardError.from(reason);
     if (error.code === Code.Internal || error.code === Code.Unknown) logger.debug("HTTP call failed", { url: exchange.url, error: error.message });
     if (exchange.signal.aborted) return;
-    sendHttpError(exchange, error, corsHeaders);
+    sendHttpError(exchange, errorForClient(error, clientMessage), corsHeaders);
   }
 
   function sendReply(exchange: HttpExchange, rule: HttpRouteRule, reply: Reply, registry: Registry): void {
@@ -274,8 +285,9 @@ export function createHttpHandler(options: HttpHandlerOptions): (exchange: HttpE
       if (exchange.signal.aborted) return;
       logger.debug("HTTP stream failed", { url: exchange.url, error: error.message });
       // A raw HttpBody stream has no room for an error object; it just ends.
+      const shown = errorForClient(error, clientMessage);
       if (raw) exchange.end();
-      else exchange.end(format === "sse" ? `data: ${streamErrorJson(error)}\n\n` : `${streamErrorJson(error)}\n`);
+      else exchange.end(format === "sse" ? `data: ${streamErrorJson(shown)}\n\n` : `${streamErrorJson(shown)}\n`);
     }
   }
 
@@ -285,13 +297,21 @@ export function createHttpHandler(options: HttpHandlerOptions): (exchange: HttpE
       const error = SwitchboardError.from(reason);
       logger.warn("HTTP request failed unexpectedly", { url: exchange.url, error: error.message });
       try {
-        if (!exchange.signal.aborted) sendHttpError(exchange, error);
+        if (!exchange.signal.aborted) sendHttpError(exchange, errorForClient(error, clientMessage));
       } catch {
         exchange.end();
       }
     });
   };
 }
+
+/** Whether a route's body is raw bytes (`google.api.HttpBody`) rather than JSON. */
+function takesRawBody(rule: HttpRouteRule): boolean {
+  if (rule.body.kind === "message") return rule.method.input.typeName === HTTP_BODY;
+  return rule.body.kind === "field" && rule.body.field.message?.typeName === HTTP_BODY;
+}
+
+const HTTP_BODY = "google.api.HttpBody";
 
 async function* fromArray(messages: readonly Uint8Array[]): AsyncIterable<Uint8Array> {
   yield* messages;
