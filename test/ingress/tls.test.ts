@@ -46,7 +46,7 @@ function makeCertificates(dir: string): void {
   }
 }
 
-function httpsGet(port: number, options: https.RequestOptions): Promise<{ status: number; alpn: string | false }> {
+function httpsGet(port: number, options: https.RequestOptions & { ALPNProtocols?: string[] }): Promise<{ status: number; alpn: string | false }> {
   return new Promise((resolve, reject) => {
     const request = https.request({ host: "127.0.0.1", port, path: "/alive", agent: false, ...options }, (response) => {
       response.resume();
