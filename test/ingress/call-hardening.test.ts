@@ -98,14 +98,18 @@ describe("call hardening", () => {
       assert.equal((await post("/v1/echo/a", json, "{}")).status, 200);
     });
 
-    it("refuses form and text/plain bodies (a browser sends those without a preflight) with 415", async () => {
+    it("refuses form and text/plain requests (a browser sends those without a preflight): 415 on body-less routes, 400 where JSON is read", async () => {
       const before = commands();
       for (const type of [FORM, "text/plain", "multipart/form-data; boundary=x"]) {
-        const answer = await post("/v1/echo/a", { "content-type": type }, "{}");
-        assert.equal(answer.status, 415, type);
-        assert.match(answer.text, /send application\/json/);
+        const bodiless = await post("/v1/echo/a", { "content-type": type }, "", "DELETE");
+        assert.equal(bodiless.status, 415, type);
+        assert.match(bodiless.text, /send application\/json/);
+        const withBody = await post("/v1/echo/a", { "content-type": type }, "{}");
+        assert.equal(withBody.status, 400, type);
+        assert.match(withBody.text, /content type must be application\/json/);
       }
       assert.equal(commands(), before);
+      assert.equal((await post("/v1/echo/a", {}, undefined, "DELETE")).status, 200, "a body-less DELETE without a content type is fine");
     });
   });
 });

@@ -19,18 +19,19 @@ export interface CsrfRefusal {
  * network position: any non-GET request whose `Origin` is neither the proxy's own
  * (same host) nor allowed by `--cors-origin` gets 403, and one with a form or
  * `text/plain` content type gets 415 (JSON is what these routes take, and a browser
- * preflights JSON), unless its method takes raw bytes (`google.api.HttpBody`), where
- * the origin check alone decides. Requests without `Origin` (non-browser clients)
- * pass the origin check.
+ * preflights JSON). `bodyChecked` says the route checks the content type itself when
+ * it reads the body (JSON routes refuse anything else with 400; raw `google.api.HttpBody`
+ * routes take any type, the origin check alone decides): the check here is then
+ * skipped. Requests without `Origin` (non-browser clients) pass the origin check.
  */
-export function csrfRefusal(method: string, headers: IncomingHttpHeaders, cors: Cors, rawBody: boolean): CsrfRefusal | undefined {
+export function csrfRefusal(method: string, headers: IncomingHttpHeaders, cors: Cors, bodyChecked: boolean): CsrfRefusal | undefined {
   if (SAFE_METHODS.has(method)) return undefined;
   const origin = headers.origin;
   if (origin !== undefined && !sameOrigin(origin, headers) && !cors.allows(origin)) {
     return { status: 403, message: `cross-site ${method} from origin ${origin} refused (allow the origin with --cors-origin)` };
   }
   const media = mediaType(headers["content-type"]);
-  if (!rawBody && SIMPLE_CONTENT_TYPES.has(media)) {
+  if (!bodyChecked && SIMPLE_CONTENT_TYPES.has(media)) {
     return { status: 415, message: `content type ${media} is not accepted for ${method} requests: send application/json` };
   }
   return undefined;

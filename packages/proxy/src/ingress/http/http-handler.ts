@@ -131,7 +131,8 @@ export function createHttpHandler(options: HttpHandlerOptions): (exchange: HttpE
         break;
     }
     const { rule } = found;
-    const refusal = csrfRefusal(exchange.method, exchange.headers, cors, takesRawBody(rule));
+    // Routes with a body check its content type when they read it (400 for anything but JSON).
+    const refusal = csrfRefusal(exchange.method, exchange.headers, cors, rule.body.kind !== "none" || takesRawBody(rule));
     if (refusal !== undefined) {
       discardBody(exchange);
       sendHttpPlain(exchange, refusal.status, refusal.message, corsHeaders);
