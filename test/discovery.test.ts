@@ -216,6 +216,17 @@ describe("discovery, readiness and the command line", () => {
       /streaming methods are not allowed/,
       [],
     ],
+    [
+      "a persistence id containing the journal key separator",
+      () => {
+        const spec = defaultSpec();
+        const entity = spec.entities.find((e) => e.entityType === "cloudstate.valueentity.ValueEntity");
+        if (entity) entity.persistenceId = "tenant|carts";
+        return spec;
+      },
+      /has persistence id "tenant\|carts" containing "\|"/,
+      [],
+    ],
   ];
   for (const [name, makeSpec, reason, args] of fatalCases) {
     it(`reports ${name} to the user function and exits 1 with a one-line reason`, async () => {

@@ -33,14 +33,17 @@ export interface DeploymentOptions {
   reportError(message: string): void;
   /** Subscribes to journal appends (the tag of each durable append); returns an unsubscribe function. */
   onAppended(listener: (tag: string) => void): () => void;
+  /** The deployment this one replaces: runtimes of unchanged services are taken over from it. */
+  readonly previous?: Deployment;
   /** Wraps the runtime of each keyed (stateful) service, e.g. to trace its commands. */
   readonly wrapEntityRuntime?: (runtime: EntityRuntime, service: EntityServiceModel) => EntityRuntime;
 }
 
 /**
  * Builds the deployment of one discovered model: a runtime for every service whose kind
- * this build runs (from the kind registry) and the model's event-log consumers, woken by
- * the store's journal-appended event.
+ * this build runs (from the kind registry; taken over from the previous deployment when
+ * the service did not change, so a re-discovery passivates nothing mid-command) and the
+ * model's event-log consumers, woken by the store's journal-appended event.
  */
 export function createDeployment(options: DeploymentOptions): Deployment {
   const { model, logger } = options;
@@ -48,6 +51,11 @@ export function createDeployment(options: DeploymentOptions): Deployment {
   for (const service of model.services.values()) {
     const module = kindModule(service.kind);
     if (module.createRuntime === undefined) continue;
+    const carried = options.previous?.handOver(service);
+    if (carried !== undefined) {
+      runtimes.set(service.name, carried);
+      continue;
+    }
     const runtime = module.createRuntime({
       service,
       client: module.keyed ? options.client : (options.actionClient ?? options.client),
@@ -70,6 +78,13 @@ export function createDeployment(options: DeploymentOptions): Deployment {
   return {
     model,
     runtimeFor: (serviceName) => runtimes.get(serviceName),
+    handOver(next) {
+      const runtime = runtimes.get(next.name);
+      const mine = model.services.get(next.name);
+      if (runtime === undefined || mine === undefined || closing !== undefined || !sameService(mine, next)) return undefined;
+      runtimes.delete(next.name);
+      return runtime;
+    },
     async passivate(select) {
       await Promise.all([...runtimes.values()].map((runtime) => runtime.passivateWhere(select)));
     },
@@ -82,4 +97,22 @@ export function createDeployment(options: DeploymentOptions): Deployment {
       return closing;
     },
   };
+}
+
+/** Whether two discoveries declared the same service, as its runtime sees it. */
+function sameService(a: EntityServiceModel, b: EntityServiceModel): boolean {
+  if (a.kind !== b.kind || a.persistenceId !== b.persistenceId || a.passivationTimeoutMs !== b.passivationTimeoutMs) return false;
+  if (a.methods.size !== b.methods.size) return false;
+  for (const [name, method] of a.methods) {
+    const other = b.methods.get(name);
+    if (
+      other === undefined ||
+      other.kind !== method.kind ||
+      other.input.typeName !== method.input.typeName ||
+      other.output.typeName !== method.output.typeName
+    ) {
+      return false;
+    }
+  }
+  return true;
 }

@@ -92,7 +92,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   });
 
   const clock = options.clock ?? systemClock;
-  const activeEntities = createActiveEntities();
+  const activeEntities = createActiveEntities(config.maxActiveEntities);
 
   // Journal appends wake the event-log consumers of their tag at once.
   const appendedListeners = new Set<(tag: string) => void>();
@@ -189,6 +189,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       reportError: report,
       onAppended,
       ...(entityTracing === undefined ? {} : { wrapEntityRuntime: entityTracing.runtime }),
+      ...(old === undefined ? {} : { previous: old }),
     });
     void old?.close();
   };

@@ -25,6 +25,8 @@ export interface ProxyConfig {
   readonly relayTimeoutMs: number;
   /** Largest message accepted from clients and from the user function, in bytes. */
   readonly maxMessageSize: number;
+  /** Most active entities at once; over it the least recently used idle ones are passivated (undefined: no cap). */
+  readonly maxActiveEntities?: number;
   /** Reject user functions whose protocol major version differs (warn on other 0.x). */
   readonly protocolCheck: boolean;
   /** Origins allowed by CORS (empty: CORS off). */
@@ -67,6 +69,7 @@ const OPTIONS = {
   "passivation-timeout": { type: "string" },
   "relay-timeout": { type: "string" },
   "max-message-size": { type: "string" },
+  "max-active-entities": { type: "string" },
   "no-protocol-check": { type: "boolean" },
   "cors-origin": { type: "string", multiple: true },
   "log-level": { type: "string" },
@@ -93,6 +96,7 @@ Options (flag > environment > default):
   --passivation-timeout <ms>    idle time before an entity is passivated         (30000)
   --relay-timeout <ms>          how long to wait for the user function's answer  (60000)
   --max-message-size <bytes>    largest accepted message                          (12582912)
+  --max-active-entities <n>     cap on active entities (LRU passivation)  env MAX_ACTIVE_ENTITIES  (no cap)
   --no-protocol-check           accept any protocol version from the user function
   --cors-origin <origin>        allow CORS from this origin (repeatable; * for any)
   --log-level <level>           debug | info | warn | error   env LOG_LEVEL       (info)
@@ -162,6 +166,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (typeof relay === "string") return { error: relay };
   const maxMessage = parsePositive("--max-message-size", values["max-message-size"] ?? String(DEFAULTS.maxMessageSize), "bytes");
   if (typeof maxMessage === "string") return { error: maxMessage };
+  const maxActiveRaw = pick(values["max-active-entities"], "MAX_ACTIVE_ENTITIES");
+  const maxActive = maxActiveRaw === undefined ? undefined : parsePositive("--max-active-entities", maxActiveRaw, "entities");
+  if (typeof maxActive === "string") return { error: values["max-active-entities"] === undefined ? `MAX_ACTIVE_ENTITIES: ${maxActive}` : maxActive };
 
   const logLevel = values["log-level"] ?? pick(undefined, "LOG_LEVEL") ?? "info";
   if (!["debug", "info", "warn", "error"].includes(logLevel)) return { error: `--log-level must be debug, info, warn or error, got "${logLevel}"` };
@@ -182,6 +189,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     passivationTimeoutMs: passivation,
     relayTimeoutMs: relay,
     maxMessageSize: maxMessage,
+    ...(maxActive === undefined ? {} : { maxActiveEntities: maxActive }),
     protocolCheck: values["no-protocol-check"] !== true,
     corsOrigins: Object.freeze([...(values["cors-origin"] ?? [])]),
     logLevel: logLevel as LogLevel,

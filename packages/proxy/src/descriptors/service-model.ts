@@ -128,6 +128,7 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
   if (entities.length === 0) return { warnings, error: "the user function declared no entities" };
 
   const services = new Map<string, EntityServiceModel>();
+  const warnedKeys = new Set<string>();
   const methodsByPath = new Map<string, MethodModel>();
   for (const entity of entities) {
     const module = kindOfEntityType(entity.entityType);
@@ -135,6 +136,12 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
     const desc = registry.getService(entity.serviceName);
     if (desc === undefined) return { warnings, error: `service "${entity.serviceName}" is not in the descriptor set` };
     if (services.has(desc.typeName)) return { warnings, error: `service "${entity.serviceName}" is declared twice` };
+    if (entity.persistenceId.includes("|")) {
+      return {
+        warnings,
+        error: `service "${entity.serviceName}" has persistence id "${entity.persistenceId}" containing "|", which separates the persistence id from the entity id in journal keys`,
+      };
+    }
     const strategy = entity.passivationStrategy?.strategy;
     const timeout = strategy?.case === "timeout" ? Number(strategy.value.timeout) : undefined;
     const methods = new Map<string, MethodModel>();
@@ -163,6 +170,12 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
           return { warnings, error: `${where}: input ${method.input.typeName} has no field marked (cloudstate.entity_key)` };
         }
         keyFields = keys;
+        if (keys.filter((key) => key.scalar === ScalarType.STRING).length > 1 && !warnedKeys.has(method.input.typeName)) {
+          warnedKeys.add(method.input.typeName);
+          warnings.push(
+            `${where}: entity key fields ${keys.map((key) => key.name).join(", ")} are joined with "-", so values containing "-" can name the same entity (("a-b", "c") and ("a", "b-c") are one entity)`,
+          );
+        }
       }
       const model: MethodModel = {
         name: method.name,

@@ -1,7 +1,7 @@
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { MetadataEntry } from "@switchboard/protocol";
 import type { EntitySelector } from "../cluster/types.js";
-import type { MethodModel, ServiceModel } from "../descriptors/service-model.js";
+import type { EntityServiceModel, MethodModel, ServiceModel } from "../descriptors/service-model.js";
 import type { EntityRuntime } from "../entities/shared/types.js";
 
 /** One message for the client: a payload (absent: no message) and the reply's metadata. */
@@ -53,6 +53,13 @@ export interface Deployment {
   readonly model: ServiceModel;
   /** The runtime of a service by full name; undefined when the kind is not built (or the name unknown). */
   runtimeFor(serviceName: string): EntityRuntime | undefined;
+  /**
+   * Gives the runtime of `service` (a service of the next model) to the next deployment
+   * when this deployment runs the same service (kind, persistence id, passivation and
+   * methods), so its active entities carry on through a re-discovery; this deployment
+   * then no longer closes it. Undefined when there is none to give.
+   */
+  handOver(service: EntityServiceModel): EntityRuntime | undefined;
   /** Passivates the selected active entities of every service (e.g. the shards being handed over). */
   passivate(select: EntitySelector): Promise<void>;
   /** Stops the event-log consumers and passivates every entity. */

@@ -87,13 +87,31 @@ describe("entity session (fake clock)", () => {
     assert.equal(streams[0]?.cancelled, true);
   });
 
-  it("a client deadline shorter than the relay timeout frees the entity at that deadline", async () => {
+  it("a client deadline shorter than the relay timeout frees the entity at that deadline; the command queued behind it runs on a fresh activation", async () => {
     const { clock, streams, runtime } = setup();
     const answer = runtime.handle(command("e1", { deadline: Date.now() + 2_000 }));
+    const queued = runtime.handle(command("e1"));
     await until(() => streams[0]?.received.length === 2);
     clock.advance(2_000);
     await assert.rejects(answer, (e: unknown) => e instanceof SwitchboardError && e.code === Code.DeadlineExceeded);
     assert.equal(streams[0]?.cancelled, true);
+    await until(() => streams[1]?.received.length === 2);
+    assert.equal(streams[1]?.received[0]?.message.case, "init");
+    assert.equal(streams[1]?.received[1]?.message.case === "command" && streams[1].received[1].message.value.id, 1n);
+    streams[1]?.reply(reply(1n));
+    await queued;
+  });
+
+  it("drops a command whose deadline passed while it waited, before it reaches the user function", async () => {
+    const { streams, runtime } = setup();
+    const first = runtime.handle(command("e1"));
+    const expired = runtime.handle(command("e1", { deadline: Date.now() + 5 }));
+    await until(() => streams[0]?.received.length === 2);
+    await new Promise((r) => setTimeout(r, 10));
+    streams[0]?.reply(reply(1n));
+    await first;
+    await assert.rejects(expired, (e: unknown) => e instanceof SwitchboardError && e.code === Code.DeadlineExceeded);
+    assert.equal(streams[0]?.received.length, 2, "the expired command was never sent");
   });
 
   it("passivates the least recently used idle entity when over the active-entity cap", async () => {

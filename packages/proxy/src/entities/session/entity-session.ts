@@ -316,15 +316,19 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     if (this.phase !== "running") return;
     if (this.protocol.scheduling === "concurrent") {
       for (const next of this.waiting.splice(0)) this.send(next);
-    } else if (this.inFlight.size === 0 && this.persisting.size === 0) {
-      const next = this.waiting.shift();
-      if (next !== undefined) this.send(next);
+    } else {
+      while (this.inFlight.size === 0 && this.persisting.size === 0 && this.waiting.length > 0) this.send(this.waiting.shift() as Queued);
     }
     this.armIdleTimer();
   }
 
   private send({ command, caller }: Queued): void {
     this.clearIdleTimer();
+    if (command.deadline !== undefined && command.deadline <= Date.now()) {
+      // The client gave up while the command waited: it never reaches the user function.
+      this.fail(caller, new SwitchboardError("deadline exceeded before the entity took the command", Code.DeadlineExceeded));
+      return;
+    }
     const id = this.nextId++;
     const streamed = caller.kind === "streamed";
     const { relayTimeoutMs } = this.context;
@@ -585,7 +589,39 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     this.logger.warn(clientGaveUp ? "client deadline passed; stopping the entity" : "relay timeout; stopping the entity", { commandId: id });
     // Its answer may have changed the user function's state: this activation can no longer be trusted.
     const terminated = new SwitchboardError("Entity terminated", Code.Unavailable);
+    if (clientGaveUp && this.accepting) {
+      // Only this client gave up: the commands waiting behind it get a fresh activation instead of an error.
+      this.reactivate(id, error, terminated);
+      return;
+    }
     this.stop({ culprit: id, culpritError: error, otherError: terminated, waitingError: terminated });
+  }
+
+  /**
+   * Cancels this activation's stream (failing what is in flight: `culprit` with
+   * `culpritError`, the others with `otherError`) and starts a new one from the store,
+   * once this activation's writes have settled; waiting commands carry over.
+   */
+  private reactivate(culprit: bigint, culpritError: SwitchboardError, otherError: SwitchboardError): void {
+    for (const [id, pending] of this.inFlight) {
+      this.context.clock.clearTimeout(pending.timer);
+      this.fail(pending.caller, id === culprit ? culpritError : otherError);
+    }
+    this.inFlight.clear();
+    for (const call of this.open.values()) call.fail(otherError);
+    this.open.clear();
+    for (const { call, timer } of this.cancelling.values()) {
+      this.context.clock.clearTimeout(timer);
+      call.end();
+    }
+    this.cancelling.clear();
+    this.clearIdleTimer();
+    const old = this.stream;
+    const writes = this.writes();
+    this.stream = undefined;
+    old?.cancel();
+    this.codec = this.protocol.activate(this.entityId, this.writer);
+    this.start(writes);
   }
 
   private protocolViolation(message: string, culprit: bigint | undefined): void {
@@ -641,10 +677,9 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     if (this.deleted) for (const { caller } of this.waiting.splice(0)) this.fail(caller, new SwitchboardError("Entity deleted", Code.Unknown));
     if (this.protocol.scheduling === "concurrent") {
       for (const next of this.waiting.splice(0)) this.send(next);
-    } else if (this.waiting.length > 0) {
-      if (this.inFlight.size > 0 || this.persisting.size > 0) return;
-      this.send(this.waiting.shift() as Queued);
-      if (this.waiting.length > 0) return;
+    } else {
+      while (this.inFlight.size === 0 && this.persisting.size === 0 && this.waiting.length > 0) this.send(this.waiting.shift() as Queued);
+      if (this.waiting.length > 0 || this.inFlight.size > 0) return;
     }
     this.stream?.end();
     this.closeTimer = this.context.clock.setTimeout(
