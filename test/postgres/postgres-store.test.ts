@@ -7,19 +7,13 @@
  * Run: node --import tsx --test test/postgres/postgres-store.test.ts
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Code, SwitchboardError } from "../../packages/proxy/src/errors/index.js";
 import { runStoreContract } from "../../packages/proxy/src/store/contract.case.js";
 import { createPostgresStore, type PostgresStore } from "../../packages/proxy/src/store/postgres/index.js";
 import { type AnyValue, LOCAL_WRITER } from "../../packages/proxy/src/store/types.js";
 import { type PostgresServer, startPostgres } from "./pg-server.js";
-
-const here = dirname(fileURLToPath(import.meta.url));
 
 // One server for the file, started on first use; every test gets its own database.
 let shared: Promise<PostgresServer> | undefined;
@@ -40,7 +34,13 @@ runStoreContract(
     const store = await createPostgresStore({ url: await freshDatabase() });
     return { store, cleanup: () => store.close() };
   },
-  { cluster: true },
+  {
+    cluster: true,
+    durable: async () => {
+      const url = await freshDatabase();
+      return { target: url, open: () => createPostgresStore({ url }), cleanup: async () => {} };
+    },
+  },
 );
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -139,53 +139,16 @@ describe("postgres store", () => {
     await assert.rejects(createPostgresStore({ url: server.url, poolSize: 1 }), expectCode(Code.InvalidArgument));
   });
 
-  it("keeps everything across close and reopen", async () => {
+  it("counts a value entity's updates in its version column (for a later compare-and-set)", async () => {
     const url = await freshDatabase();
-    const first = await createPostgresStore({ url });
-    await first.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v"), writer: LOCAL_WRITER });
-    await first.append({
-      journalId: "p|e",
-      tag: "p",
-      firstSeq: 1,
-      events: [any("t/E", "e1"), any("t/E", "e2")],
-      snapshot: any("t/S", "s2"),
-      writer: LOCAL_WRITER,
-    });
-    await first.putCrdt("p", "e", bytes("crdt"));
-    await first.saveOffset("consumer", 2);
-    await first.close();
-
-    const second = await createPostgresStore({ url });
+    const store = await createPostgresStore({ url });
     try {
-      assert.equal(text((await second.getValue("p", "e"))?.value), "v");
-      assert.equal(await second.highestSeq("p|e"), 2);
-      assert.deepEqual(
-        (await second.readEvents("p|e", 0)).map((e) => text(e.payload.value)),
-        ["e1", "e2"],
-      );
-      const snapshot = await second.loadSnapshot("p|e");
-      assert.equal(snapshot?.seq, 2);
-      assert.equal(text(snapshot?.payload.value), "s2");
-      const tagged = await second.eventsByTag("p", 0, 10);
-      assert.deepEqual(
-        tagged.map((e) => [e.journalId, e.seq]),
-        [
-          ["p|e", 1],
-          ["p|e", 2],
-        ],
-      );
-      assert.equal(text(await second.getCrdt("p", "e")), "crdt");
-      assert.equal(await second.loadOffset("consumer"), 2);
-      // Offsets keep growing after a reopen.
-      await second.append({ journalId: "p|e", tag: "p", firstSeq: 3, events: [any("t/E", "e3")], writer: LOCAL_WRITER });
-      const [third] = await second.eventsByTag("p", tagged[1]?.offset ?? 0, 10);
-      assert.ok(third !== undefined && third.offset > (tagged[1]?.offset ?? 0));
-      // The value entity's version counts its updates (for a later compare-and-set).
-      await second.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v2"), writer: LOCAL_WRITER });
+      await store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v"), writer: LOCAL_WRITER });
+      await store.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: any("t/V", "v2"), writer: LOCAL_WRITER });
       const version = await withRaw(url, (client) => client.query("SELECT version FROM value_entity WHERE entity_id = 'e'"));
       assert.equal(version.rows[0]?.version, "2");
     } finally {
-      await second.close();
+      await store.close();
     }
   });
 
@@ -409,70 +372,6 @@ describe("postgres store", () => {
     } finally {
       await store.close();
       await server.stop();
-    }
-  });
-
-  it("keeps every acknowledged write when the writing process is killed with SIGKILL", { timeout: 60_000 }, async () => {
-    const url = await freshDatabase();
-    const child = spawn(process.execPath, ["--import", "tsx", join(here, "../../packages/proxy/src/store/kill-writer.fixture.ts"), url], {
-      cwd: here,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const acknowledged: string[] = [];
-    let stderr = "";
-    let pending = "";
-    let killed = false;
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      pending += chunk;
-      // Only complete lines count: a torn last line was never fully acknowledged.
-      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (line !== "ready") acknowledged.push(line);
-      }
-      if (!killed && acknowledged.length >= 300) {
-        killed = true;
-        child.kill("SIGKILL");
-      }
-    });
-    const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
-    assert.equal(signal, "SIGKILL", `writer exited with code ${code}: ${stderr}`);
-    assert.ok(acknowledged.length >= 300);
-
-    const store = await createPostgresStore({ url });
-    try {
-      const highestAcked = new Map<string, number>();
-      for (const line of acknowledged) {
-        const [kind, w, n] = line.split(" ");
-        if (kind === "j") {
-          highestAcked.set(`kill|w${w}`, Math.max(highestAcked.get(`kill|w${w}`) ?? 0, Number(n)));
-        } else {
-          assert.equal(kind, "v", line);
-          assert.equal(text((await store.getValue("kill", `w${w}-${n}`))?.value), `w${w}:value:${n}`, `lost ${line}`);
-        }
-      }
-      for (const [journalId, acked] of highestAcked) {
-        const w = journalId.slice("kill|w".length);
-        const events = await store.readEvents(journalId, 0);
-        assert.ok(events.length >= acked, `${journalId}: ${events.length} events stored, ${acked} acknowledged`);
-        events.forEach((e, i) => {
-          assert.equal(e.seq, i + 1);
-          assert.equal(text(e.payload.value), `w${w}:${i + 1}`);
-        });
-        // The snapshot was written atomically with its event.
-        const snapshot = await store.loadSnapshot(journalId);
-        if (acked >= 3) {
-          assert.ok(snapshot !== undefined && snapshot.seq >= acked - (acked % 3) && snapshot.seq <= events.length);
-          assert.equal(text(snapshot.payload.value), `w${w}:snap:${snapshot.seq}`);
-        }
-      }
-    } finally {
-      await store.close();
     }
   });
 });

@@ -126,6 +126,10 @@ export function parseStore(raw: string): StoreConfig | string {
   if (raw.startsWith("sqlite:")) {
     const path = raw.slice("sqlite:".length);
     if (path === "") return `--store sqlite:<path> needs a file path, e.g. sqlite:.switchboard/switchboard.db`;
+    // SQLite's in-memory database (":memory:", or a "file::memory:" URI) keeps nothing on disk: refuse it rather than run silently not durable.
+    if (path === ":memory:" || /^file:.*(:memory:|mode=memory)/.test(path)) {
+      return `--store sqlite::memory: is not durable and is refused; use --store memory for a store that keeps nothing`;
+    }
     return { kind: "sqlite", path };
   }
   if (raw.startsWith("postgres://") || raw.startsWith("postgresql://")) return { kind: "postgres", url: raw };

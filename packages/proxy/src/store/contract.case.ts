@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { fencingContractCases } from "./fencing-contract.case.js";
+import { type DurableTarget, killContractCase, reopenContractCase } from "./durable-contract.case.js";
 import { type AnyValue, type JournalAppend, LOCAL_WRITER, type Store, type WriterToken } from "./types.js";
 
 /** A store made fresh for one test, and how to dispose of it afterwards. */
@@ -15,6 +16,8 @@ export interface StoreUnderTest {
 export interface StoreContractOptions {
   /** The store has `cluster` ports (leases, membership) and fences writes on its leases. */
   readonly cluster?: boolean;
+  /** The store is durable: makes a fresh one that a child process can open by name, for the kill -9 case. */
+  readonly durable?: () => Promise<DurableTarget>;
 }
 
 /**
@@ -504,6 +507,11 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
     });
 
     fencingContractCases(withStore, options.cluster === true);
+
+    if (options.durable !== undefined) {
+      reopenContractCase(options.durable);
+      killContractCase(options.durable);
+    }
 
     describe("lifecycle", () => {
       it("settles writes issued before close, then rejects every call with UNAVAILABLE", () =>

@@ -1,7 +1,6 @@
 /**
- * Child process of the kill -9 durability tests of the SQLite and PostgreSQL stores
- * (`sqlite/sqlite-store.test.ts`, `test/postgres/postgres-store.test.ts`); not library
- * code. It opens the store named by argv[2] (`sqlite:<file>` or `postgres://…`) and writes
+ * Child process of the kill -9 case of the store contract (`durable-contract.case.ts`),
+ * run for the SQLite and PostgreSQL stores; not library code. It opens the store named by argv[2] (`sqlite:<file>` or `postgres://…`) and writes
  * without end from several concurrent writers, printing one line per write only after
  * the write's promise resolved (that is, after its group commit returned):
  *

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, QueryConfig, QueryResult } from "pg";
 import { Code, SwitchboardError } from "../../errors/index.js";
+import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, messageOf, type QueuedWrite } from "../group-commit.js";
 import { createAppendListeners, staleWriter, validateHeartbeat, validateLeaseRequest, validateWriter } from "../fencing.js";
 import type {
   AnyValue,
@@ -50,21 +51,13 @@ export interface PostgresStoreOptions {
 }
 
 /** Counters of the group-commit writer, for tests, metrics and benchmarks. */
-export interface PostgresStoreStats {
-  /** Batch transactions committed. */
-  readonly transactions: number;
-  /** Batch transactions that failed as a whole (every write in them rejected with `Code.Unavailable`). */
-  readonly failedTransactions: number;
+export interface PostgresStoreStats extends GroupCommitStats {
   /**
    * Batches run a second time, one savepoint per write, because a write failed with
    * an SQL error and took the pipelined transaction down with it. Included in
    * `transactions` (or `failedTransactions`) once.
    */
   readonly replayedTransactions: number;
-  /** Write operations taken into a batch, whether they then succeeded or not. */
-  readonly writes: number;
-  /** The most write operations one batch has held. */
-  readonly largestBatch: number;
 }
 
 /** The PostgreSQL store: a {@link Store} that arbitrates clusters, plus read-only group-commit counters. */
@@ -84,9 +77,7 @@ interface StatementDef {
 type Row = Readonly<Record<string, unknown>>;
 
 /** A write waiting for the next group commit. */
-interface PendingWrite {
-  /** Names the journal or entity, for error messages. */
-  readonly context: string;
+interface PendingWrite extends QueuedWrite {
   /** The one statement that performs the write. */
   readonly statement: QueryConfig;
   /**
@@ -94,12 +85,7 @@ interface PendingWrite {
    * (an append whose seq is taken) returns its error here; the batch goes on.
    */
   readonly check?: (result: QueryResult<Row>) => SwitchboardError | undefined;
-  readonly resolve: () => void;
-  readonly reject: (error: SwitchboardError) => void;
 }
-
-/** The outcome of each write of a committed batch: `undefined` for success. */
-type Outcomes = Map<PendingWrite, SwitchboardError | undefined>;
 
 /** A batch holds at most this many writes; the rest wait for the next one. Keeps transactions and pipelines bounded. */
 const MAX_BATCH = 1000;
@@ -163,80 +149,32 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
 /** Builds the store over a pool whose database is migrated. */
 function openStore(pool: Pool, description: string, logger: PostgresStoreLogger | undefined): PostgresStore {
-  let queue: PendingWrite[] = [];
-  let immediate: NodeJS.Immediate | undefined;
-  /** The batch being committed. Only one runs at a time (see `schedule`). */
-  let inFlight: Promise<void> | undefined;
-  let closed = false;
+  let replayedTransactions = 0;
   let closing: Promise<void> | undefined;
-  const counters = { transactions: 0, failedTransactions: 0, replayedTransactions: 0, writes: 0, largestBatch: 0 };
   const appended = createAppendListeners();
-
-  /**
-   * Starts a batch on the next turn of the event loop, unless one is running: writes
-   * that arrive meanwhile wait and go out together when it is done. One batch at a time
-   * keeps writes to one journal or entity in call order and away from lock waits or
-   * deadlocks between our own transactions, and it is what makes batches grow with load.
-   */
-  function schedule(): void {
-    if (inFlight === undefined && immediate === undefined && queue.length > 0 && !closed) {
-      immediate = setImmediate(startBatch);
-    }
-  }
-
-  function startBatch(): void {
-    immediate = undefined;
-    if (inFlight !== undefined || queue.length === 0) return;
-    const batch = queue.length <= MAX_BATCH ? queue : queue.slice(0, MAX_BATCH);
-    queue = queue.length <= MAX_BATCH ? [] : queue.slice(MAX_BATCH);
-    inFlight = commitBatch(batch).finally(() => {
-      inFlight = undefined;
-      schedule();
-    });
-  }
-
-  /** Commits one batch and settles every write in it; never rejects. */
-  async function commitBatch(batch: readonly PendingWrite[]): Promise<void> {
-    counters.writes += batch.length;
-    counters.largestBatch = Math.max(counters.largestBatch, batch.length);
-    let outcomes: Outcomes;
-    try {
-      outcomes = await withClient(pool, async (client) => {
+  const writes = createGroupCommit<PendingWrite>({
+    description,
+    label: "postgres store",
+    logger,
+    maxBatch: MAX_BATCH,
+    commit: (batch) =>
+      withClient(pool, async (client) => {
         const pipelined = await runPipelined(client, batch);
         if (pipelined !== undefined) return pipelined;
-        counters.replayedTransactions += 1;
+        replayedTransactions += 1;
         return runWithSavepoints(client, batch);
-      });
-    } catch (err) {
-      counters.failedTransactions += 1;
-      const error = new SwitchboardError(`${description}: write batch of ${batch.length} failed: ${messageOf(err)}`, Code.Unavailable, { cause: err });
-      logger?.warn("postgres store: write batch failed", { store: description, writes: batch.length, error: messageOf(err) });
-      // Every write gets the batch error, even one that had failed on its own: a
-      // conflict it saw may have been with a write of this batch, now rolled back too.
-      for (const write of batch) write.reject(error);
-      return;
-    }
-    counters.transactions += 1;
-    for (const write of batch) {
-      const failure = outcomes.get(write);
-      if (failure === undefined) write.resolve();
-      else write.reject(failure);
-    }
-  }
+      }),
+  });
 
   /** Queues a write for the next group commit; the promise settles after its COMMIT. */
   function enqueue(context: string, def: StatementDef, values: unknown[], check?: (result: QueryResult<Row>) => SwitchboardError | undefined): Promise<void> {
-    if (closed) return Promise.reject(closedError(description));
-    return new Promise<void>((resolve, reject) => {
-      const statement: QueryConfig = { name: def.name, text: def.text, values };
-      queue.push(check === undefined ? { context, statement, resolve, reject } : { context, statement, check, resolve, reject });
-      schedule();
-    });
+    const statement: QueryConfig = { name: def.name, text: def.text, values };
+    return writes.enqueue(check === undefined ? { context, statement } : { context, statement, check });
   }
 
   /** Runs one read statement on a pooled connection and decodes its rows. */
   async function read<T>(context: string, def: StatementDef, values: unknown[], decode: (rows: readonly Row[]) => T): Promise<T> {
-    if (closed) throw closedError(description);
+    if (writes.closed) throw closedError(description);
     let result: QueryResult<Row>;
     try {
       result = await pool.query<Row>({ name: def.name, text: def.text, values });
@@ -246,25 +184,9 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
     return decode(result.rows);
   }
 
-  /** Finishes every accepted write: the running batch, then the queue. */
-  async function drain(): Promise<void> {
-    for (;;) {
-      if (immediate !== undefined) {
-        clearImmediate(immediate);
-        immediate = undefined;
-      }
-      if (inFlight !== undefined) {
-        await inFlight;
-        continue;
-      }
-      if (queue.length === 0) return;
-      startBatch();
-    }
-  }
-
   /** Runs one statement of the cluster ports on a pooled connection, outside the group commit. */
   async function query(context: string, def: StatementDef, values: unknown[]): Promise<readonly Row[]> {
-    if (closed) throw closedError(description);
+    if (writes.closed) throw closedError(description);
     try {
       return (await pool.query<Row>({ name: def.name, text: def.text, values })).rows;
     } catch (err) {
@@ -327,7 +249,7 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
     cluster,
 
     get stats(): PostgresStoreStats {
-      return { ...counters };
+      return { ...writes.stats, replayedTransactions };
     },
 
     getValue(persistenceId, entityId) {
@@ -368,7 +290,7 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
     readEvents(journalId, afterSeq) {
       const context = journalContext(journalId);
       const after = seqBound(afterSeq);
-      if (after === undefined) return closed ? Promise.reject(closedError(description)) : Promise.resolve([]);
+      if (after === undefined) return writes.closed ? Promise.reject(closedError(description)) : Promise.resolve([]);
       return read(context, SQL.readEvents, [journalId, after], (rows) =>
         rows.map((row): JournalEvent => ({ seq: decodeInt(row.seq_nr, context), payload: decodeAny(row, context) })),
       );
@@ -462,10 +384,9 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
 
     close() {
       closing ??= (async () => {
-        closed = true;
         // Writes already accepted are still committed (and their promises settled)
         // before the pool goes away.
-        await drain();
+        await writes.close();
         try {
           await pool.end();
         } catch (err) {
@@ -492,7 +413,7 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
  * batch with {@link runWithSavepoints}. Throws when the connection is lost or COMMIT
  * fails as a whole.
  */
-async function runPipelined(client: PoolClient, batch: readonly PendingWrite[]): Promise<Outcomes | undefined> {
+async function runPipelined(client: PoolClient, batch: readonly PendingWrite[]): Promise<BatchOutcomes | undefined> {
   const begin = client.query("BEGIN");
   const writes = batch.map((write) => client.query<Row>({ ...write.statement }));
   const commit = client.query("COMMIT");
@@ -508,12 +429,10 @@ async function runPipelined(client: PoolClient, batch: readonly PendingWrite[]):
     return undefined;
   }
   if (committed !== "COMMIT") throw new Error(`COMMIT answered ${String(committed)}`);
-  const outcomes: Outcomes = new Map();
-  batch.forEach((write, i) => {
+  return batch.map((write, i) => {
     const settled = writeSettled[i];
-    outcomes.set(write, settled?.status === "fulfilled" ? checkWrite(write, settled.value) : undefined);
+    return settled?.status === "fulfilled" ? checkWrite(write, settled.value) : undefined;
   });
-  return outcomes;
 }
 
 /**
@@ -523,8 +442,8 @@ async function runPipelined(client: PoolClient, batch: readonly PendingWrite[]):
  * rolled back alone. Only used after the pipelined attempt failed, so its cost is paid
  * only by the rare batch that needs it. Throws when the connection is lost or COMMIT fails.
  */
-async function runWithSavepoints(client: PoolClient, batch: readonly PendingWrite[]): Promise<Outcomes> {
-  const outcomes: Outcomes = new Map();
+async function runWithSavepoints(client: PoolClient, batch: readonly PendingWrite[]): Promise<BatchOutcomes> {
+  const outcomes: (SwitchboardError | undefined)[] = [];
   await client.query("BEGIN");
   for (const write of batch) {
     await client.query("SAVEPOINT write");
@@ -533,11 +452,11 @@ async function runWithSavepoints(client: PoolClient, batch: readonly PendingWrit
       result = await client.query<Row>({ ...write.statement });
     } catch (err) {
       if (isConnectionLoss(err)) throw err;
-      outcomes.set(write, classify(err, write.context));
+      outcomes.push(classify(err, write.context));
       await client.query("ROLLBACK TO SAVEPOINT write");
       continue;
     }
-    outcomes.set(write, checkWrite(write, result));
+    outcomes.push(checkWrite(write, result));
     await client.query("RELEASE SAVEPOINT write");
   }
   const commit = await client.query("COMMIT");
@@ -842,11 +761,6 @@ function decodeInt(value: unknown, context: string): number {
 /** A private copy of caller bytes, taken when a write is queued; a Buffer so `pg` sends it as binary. */
 function copyBytes(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes);
-}
-
-function messageOf(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(messageOf).join("; ");
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** The SQLSTATE of an error the server sent (pg's DatabaseError carries `severity` too, a socket error does not). */

@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { runStoreContract } from "../contract.case.js";
 import { createSqliteStore, type SqliteStore } from "./sqlite-store.js";
 import { LOCAL_WRITER } from "../types.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const tempDirs: string[] = [];
 
 /** A fresh temp directory, removed when the file's tests are done. */
@@ -26,71 +22,30 @@ after(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-runStoreContract("sqlite", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "switchboard-sqlite-"));
-  const store = await createSqliteStore({ path: join(dir, "store.db") });
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
+runStoreContract(
+  "sqlite",
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "switchboard-sqlite-"));
+    const store = await createSqliteStore({ path: join(dir, "store.db") });
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  {
+    durable: async () => {
+      const path = join(tempDir(), "kill.db");
+      return { target: `sqlite:${path}`, open: () => createSqliteStore({ path }), cleanup: async () => {} };
     },
-  };
-});
+  },
+);
 
 const bytes = (text: string) => new TextEncoder().encode(text);
-const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : new TextDecoder().decode(value));
 
 describe("sqlite store", () => {
-  it("keeps everything across close and reopen", async () => {
-    const path = join(tempDir(), "reopen.db");
-    const first = await createSqliteStore({ path });
-    await first.writeValue({ kind: "update", persistenceId: "p", entityId: "e", value: { typeUrl: "t/V", value: bytes("v") }, writer: LOCAL_WRITER });
-    await first.append({
-      journalId: "p|e",
-      tag: "p",
-      firstSeq: 1,
-      events: [
-        { typeUrl: "t/E", value: bytes("e1") },
-        { typeUrl: "t/E", value: bytes("e2") },
-      ],
-      snapshot: { typeUrl: "t/S", value: bytes("s2") },
-      writer: LOCAL_WRITER,
-    });
-    await first.putCrdt("p", "e", bytes("crdt"));
-    await first.saveOffset("consumer", 2);
-    await first.close();
-
-    const second = await createSqliteStore({ path });
-    try {
-      assert.equal(text((await second.getValue("p", "e"))?.value), "v");
-      assert.equal(await second.highestSeq("p|e"), 2);
-      assert.deepEqual(
-        (await second.readEvents("p|e", 0)).map((e) => text(e.payload.value)),
-        ["e1", "e2"],
-      );
-      const snapshot = await second.loadSnapshot("p|e");
-      assert.equal(snapshot?.seq, 2);
-      assert.equal(text(snapshot?.payload.value), "s2");
-      const tagged = await second.eventsByTag("p", 0, 10);
-      assert.deepEqual(
-        tagged.map((e) => [e.journalId, e.seq]),
-        [
-          ["p|e", 1],
-          ["p|e", 2],
-        ],
-      );
-      assert.equal(text(await second.getCrdt("p", "e")), "crdt");
-      assert.equal(await second.loadOffset("consumer"), 2);
-      // Offsets keep growing after a reopen.
-      await second.append({ journalId: "p|e", tag: "p", firstSeq: 3, events: [{ typeUrl: "t/E", value: bytes("e3") }], writer: LOCAL_WRITER });
-      const [third] = await second.eventsByTag("p", tagged[1]?.offset ?? 0, 10);
-      assert.ok(third !== undefined && third.offset > (tagged[1]?.offset ?? 0));
-    } finally {
-      await second.close();
-    }
-  });
-
   it("creates the parent directory, runs in WAL mode and records schema version 1 once", async () => {
     const path = join(tempDir(), "nested", "deeper", "schema.db");
     const store = await createSqliteStore({ path });
@@ -220,70 +175,6 @@ describe("sqlite store", () => {
       await assert.rejects(store.readEvents("cart|c-7", 0), expectDataLoss(/journal "cart\|c-7"/));
       await assert.rejects(store.eventsByTag("cart", 0, 10), expectDataLoss(/journal "cart\|c-7"/));
       await assert.rejects(store.getCrdt("presence", "room"), expectDataLoss(/"presence" id "room"/));
-    } finally {
-      await store.close();
-    }
-  });
-
-  it("keeps every acknowledged write when the process is killed with SIGKILL", { timeout: 60_000 }, async () => {
-    const path = join(tempDir(), "kill.db");
-    const child = spawn(process.execPath, ["--import", "tsx", join(here, "../kill-writer.fixture.ts"), `sqlite:${path}`], {
-      cwd: here,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const acknowledged: string[] = [];
-    let stderr = "";
-    let pending = "";
-    let killed = false;
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      pending += chunk;
-      // Only complete lines count: a torn last line was never fully acknowledged.
-      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (line !== "ready") acknowledged.push(line);
-      }
-      if (!killed && acknowledged.length >= 300) {
-        killed = true;
-        child.kill("SIGKILL");
-      }
-    });
-    const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
-    assert.equal(signal, "SIGKILL", `writer exited with code ${code}: ${stderr}`);
-    assert.ok(acknowledged.length >= 300);
-
-    const store = await createSqliteStore({ path });
-    try {
-      const highestAcked = new Map<string, number>();
-      for (const line of acknowledged) {
-        const [kind, w, n] = line.split(" ");
-        if (kind === "j") {
-          highestAcked.set(`kill|w${w}`, Math.max(highestAcked.get(`kill|w${w}`) ?? 0, Number(n)));
-        } else {
-          assert.equal(kind, "v", line);
-          assert.equal(text((await store.getValue("kill", `w${w}-${n}`))?.value), `w${w}:value:${n}`, `lost ${line}`);
-        }
-      }
-      for (const [journalId, acked] of highestAcked) {
-        const w = journalId.slice("kill|w".length);
-        const events = await store.readEvents(journalId, 0);
-        assert.ok(events.length >= acked, `${journalId}: ${events.length} events stored, ${acked} acknowledged`);
-        events.forEach((e, i) => {
-          assert.equal(e.seq, i + 1);
-          assert.equal(text(e.payload.value), `w${w}:${i + 1}`);
-        });
-        // The snapshot was written atomically with its event.
-        const snapshot = await store.loadSnapshot(journalId);
-        if (acked >= 3) {
-          assert.ok(snapshot !== undefined && snapshot.seq >= acked - (acked % 3) && snapshot.seq <= events.length);
-          assert.equal(text(snapshot.payload.value), `w${w}:snap:${snapshot.seq}`);
-        }
-      }
     } finally {
       await store.close();
     }

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
+import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, messageOf, type QueuedWrite } from "../group-commit.js";
 import { createAppendListeners, isLocalWriter, staleWriter, validateWriter } from "../fencing.js";
 import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, ValueWrite, WriterToken } from "../types.js";
 import { validateAppend, validateLimit, validateOffset } from "../validate.js";
@@ -29,16 +30,7 @@ export interface SqliteStoreOptions {
 }
 
 /** Counters of the group-commit writer, for tests, metrics and benchmarks. */
-export interface SqliteStoreStats {
-  /** Batch transactions committed. */
-  readonly transactions: number;
-  /** Batch transactions that failed as a whole (every write in them rejected with `Code.Unavailable`). */
-  readonly failedTransactions: number;
-  /** Write operations taken into a batch, whether they then succeeded or not. */
-  readonly writes: number;
-  /** The most write operations one batch has held. */
-  readonly largestBatch: number;
-}
+export type SqliteStoreStats = GroupCommitStats;
 
 /** The SQLite store: a {@link Store} plus read-only group-commit counters. */
 export interface SqliteStore extends Store {
@@ -64,13 +56,9 @@ interface TaggedRow extends EventRow {
 }
 
 /** A write waiting for the next group commit. */
-interface PendingWrite {
-  /** Names the journal or entity, for error messages. */
-  readonly context: string;
+interface SqliteWrite extends QueuedWrite {
   /** Runs the write's statements; throws to fail (and roll back) only this write. */
   readonly apply: () => void;
-  readonly resolve: () => void;
-  readonly reject: (error: SwitchboardError) => void;
 }
 
 /** Thrown out of a batch when SQLite has already rolled back the whole transaction. */
@@ -130,71 +118,51 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
 /** Builds the store over an open, migrated database. */
 function openStore(db: Database, description: string, logger: SqliteStoreLogger | undefined): SqliteStore {
   const sql = prepareStatements(db);
-  let queue: PendingWrite[] = [];
-  let immediate: NodeJS.Immediate | undefined;
-  let closed = false;
-  const counters = { transactions: 0, failedTransactions: 0, writes: 0, largestBatch: 0 };
   const appended = createAppendListeners();
 
   // Each write runs in a savepoint (better-sqlite3 nests `transaction` that way), so a
   // failing write is undone without touching the others of its batch.
   const inSavepoint = db.transaction((apply: () => void) => apply());
-  const runBatch = db.transaction((batch: readonly PendingWrite[], failures: Map<PendingWrite, SwitchboardError>) => {
-    for (const write of batch) {
+  const runBatch = db.transaction(
+    (batch: readonly SqliteWrite[]): BatchOutcomes =>
+      batch.map((write) => {
+        try {
+          inSavepoint(write.apply);
+          return undefined;
+        } catch (err) {
+          // Some errors (I/O, full disk, busy) make SQLite roll back the whole
+          // transaction. Carrying on would run the next writes in autocommit mode,
+          // outside the batch, so give the batch up instead.
+          if (!db.inTransaction) throw new BatchLost(err);
+          return classify(err, write.context);
+        }
+      }),
+  );
+  const writes = createGroupCommit<SqliteWrite>({
+    description,
+    label: "sqlite store",
+    logger,
+    commit(batch) {
       try {
-        inSavepoint(write.apply);
+        // IMMEDIATE takes the write lock up front, so a second process on the same file
+        // makes us wait (busy_timeout) at BEGIN rather than fail half-way through.
+        return runBatch.immediate(batch);
       } catch (err) {
-        // Some errors (I/O, full disk, busy) make SQLite roll back the whole
-        // transaction. Carrying on would run the next writes in autocommit mode,
-        // outside the batch, so give the batch up instead.
-        if (!db.inTransaction) throw new BatchLost(err);
-        failures.set(write, classify(err, write.context));
+        throw err instanceof BatchLost ? err.cause : err;
       }
-    }
+    },
   });
 
-  function flush(): void {
-    immediate = undefined;
-    const batch = queue;
-    queue = [];
-    if (batch.length === 0) return;
-    counters.writes += batch.length;
-    counters.largestBatch = Math.max(counters.largestBatch, batch.length);
-    const failures = new Map<PendingWrite, SwitchboardError>();
-    try {
-      // IMMEDIATE takes the write lock up front, so a second process on the same file
-      // makes us wait (busy_timeout) at BEGIN rather than fail half-way through.
-      runBatch.immediate(batch, failures);
-    } catch (err) {
-      counters.failedTransactions += 1;
-      const cause = err instanceof BatchLost ? err.cause : err;
-      const error = new SwitchboardError(`${description}: write batch of ${batch.length} failed: ${messageOf(cause)}`, Code.Unavailable, { cause });
-      logger?.warn("sqlite store: write batch failed", { path: description, writes: batch.length, error: messageOf(cause) });
-      // Every write gets the batch error, even one that had failed on its own: a
-      // conflict it saw may have been with a write of this batch, now rolled back too.
-      for (const write of batch) write.reject(error);
-      return;
-    }
-    counters.transactions += 1;
-    for (const write of batch) {
-      const failure = failures.get(write);
-      if (failure === undefined) write.resolve();
-      else write.reject(failure);
-    }
-  }
+  let closing: Promise<void> | undefined;
 
   /** Queues a write for the next group commit; the promise settles after its COMMIT. */
   function enqueue(context: string, apply: () => void): Promise<void> {
-    if (closed) return Promise.reject(closedError(description));
-    return new Promise<void>((resolve, reject) => {
-      queue.push({ context, apply, resolve, reject });
-      immediate ??= setImmediate(flush);
-    });
+    return writes.enqueue({ context, apply });
   }
 
   /** Runs a synchronous read, turning a throw into a rejected promise with a store error. */
   function read<T>(context: string, run: () => T): Promise<T> {
-    if (closed) return Promise.reject(closedError(description));
+    if (writes.closed) return Promise.reject(closedError(description));
     try {
       return Promise.resolve(run());
     } catch (err) {
@@ -206,7 +174,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     description,
 
     get stats(): SqliteStoreStats {
-      return { ...counters };
+      return writes.stats;
     },
 
     getValue(persistenceId, entityId) {
@@ -344,18 +312,18 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
       });
     },
 
-    async close() {
-      if (closed) return;
-      closed = true;
-      if (immediate !== undefined) clearImmediate(immediate);
-      // Writes already accepted are still committed (and their promises settled)
-      // before the connection goes away.
-      flush();
-      try {
-        db.close();
-      } catch (err) {
-        throw classify(err, `${description}: close`);
-      }
+    close() {
+      closing ??= (async () => {
+        // Writes already accepted are still committed (and their promises settled)
+        // before the connection goes away.
+        await writes.close();
+        try {
+          db.close();
+        } catch (err) {
+          throw classify(err, `${description}: close`);
+        }
+      })();
+      return closing;
     },
   };
 }
@@ -473,10 +441,6 @@ function decodeInt(value: unknown, context: string): number {
 /** A private copy of caller bytes, taken when a write is queued. */
 function copyBytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function sqliteCode(err: unknown): string | undefined {
