@@ -34,12 +34,12 @@ export function frontPortSetup(config: ProxyConfig): FrontPortSetup {
           key: read("--tls-key", front.tls.keyPath),
           ...(front.tls.clientCaPath !== undefined ? { clientCa: read("--tls-client-ca", front.tls.clientCaPath) } : {}),
         };
-  const userFunction = "the user function";
+  const userFunction = "[address hidden]";
   const store = config.store.kind === "sqlite" ? config.store.path : config.store.kind === "postgres" ? config.store.url : "";
   const redactions: Redaction[] = [
     { secret: `${config.userFunctionHost}:${config.userFunctionPort}`, replacement: userFunction },
-    { secret: store, replacement: "the store" },
-    { secret: config.store.kind === "postgres" ? databaseHost(config.store.url) : "", replacement: "the store" },
+    { secret: store, replacement: "[store location hidden]" },
+    { secret: config.store.kind === "postgres" ? databaseHost(config.store.url) : "", replacement: "[store location hidden]" },
   ];
   return {
     door: { requestQueueLimit: front.maxQueuedRequests, reflection: front.reflection, redactions },
