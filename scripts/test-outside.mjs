@@ -106,7 +106,9 @@ async function startAndCall(dir, template, info) {
 
     const listing = run(dir, "npx", ["--no-install", "switchboard", "list", "--address", `127.0.0.1:${httpPort}`]);
     check(listing.split("\n")[0]?.includes(info.grpc.service), `switchboard list: ${listing}`);
-    log(`${template}: npm start on ${httpPort}/${ufPort}, HTTP ${info.http.method} ${info.http.path} ✓, gRPC ${info.grpc.service}.${info.grpc.method} ✓, list ✓`);
+    log(
+      `${template}: npm start on ${httpPort}/${ufPort}, HTTP ${info.http.method} ${info.http.path} ✓, gRPC ${info.grpc.service}.${info.grpc.method} ✓, list ✓`,
+    );
   } finally {
     if (child.exitCode === null) process.kill(-child.pid, "SIGINT");
     const timer = setTimeout(() => process.kill(-child.pid, "SIGKILL"), 10_000);
