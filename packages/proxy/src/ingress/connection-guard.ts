@@ -1,5 +1,6 @@
 import * as http2 from "node:http2";
 import type * as net from "node:net";
+import { FRONT_PORT_DEFAULTS } from "../config/front-port.js";
 import type { Logger } from "../observability/logger.js";
 
 /** Timeouts and caps of the front port. */
@@ -24,18 +25,8 @@ export interface ConnectionLimits {
   readonly maxHeaderSize: number;
 }
 
-/** Defaults a public port can live with. */
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = Object.freeze({
-  idleTimeoutMs: 120_000,
-  headerTimeoutMs: 10_000,
-  sniffTimeoutMs: 10_000,
-  keepaliveIntervalMs: 30_000,
-  keepaliveTimeoutMs: 10_000,
-  maxConnections: 800,
-  maxConcurrentStreams: 1000,
-  http2SessionMemoryMb: 16,
-  maxHeaderSize: 16 * 1024,
-});
+/** Defaults a public port can live with: the front port's configured defaults, one table. */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = FRONT_PORT_DEFAULTS;
 
 /** What the front port tracks of one HTTP/2 session. */
 export interface SessionGuard {
