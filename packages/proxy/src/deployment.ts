@@ -1,36 +1,17 @@
-import type { CrdtReplicas } from "./cluster/types.js";
 import type { EntityServiceModel, ServiceModel } from "./descriptors/service-model.js";
 import { kindModule } from "./entities/registry.js";
-import type { ActiveEntities } from "./entities/session/active-entities.js";
-import type { EffectRunner, EntityRuntime } from "./entities/shared/types.js";
+import type { EntityRuntime, EntityRuntimeContext } from "./entities/shared/types.js";
 import { startEventLogSources } from "./eventing/event-log-source.js";
-import type { Clock } from "./internal/clock.js";
-import type { Logger } from "./observability/logger.js";
-import type { Metrics } from "./observability/metrics.js";
 import type { Deployment, Dispatcher } from "./router/types.js";
-import type { Store } from "./store/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
 
 /** What a deployment is built from: the discovered model and the proxy's long-lived parts. */
-export interface DeploymentOptions {
+export interface DeploymentOptions extends Omit<EntityRuntimeContext, "service"> {
   readonly model: ServiceModel;
-  readonly client: UserFunctionClient;
   /** The client Actions call through (default: `client`). */
   readonly actionClient?: UserFunctionClient;
-  readonly store: Store;
-  readonly logger: Logger;
-  readonly clock: Clock;
-  /** Default idle timeout (a service's own passivation strategy wins). */
-  readonly passivationTimeoutMs: number;
-  readonly relayTimeoutMs: number;
-  /** Where activations and passivations are counted (default: nowhere). */
-  readonly metrics?: Metrics;
-  readonly activeEntities: ActiveEntities;
-  readonly replicas: CrdtReplicas;
-  readonly effects: EffectRunner;
   /** Where event-log consumers deliver events. */
   readonly dispatcher: Dispatcher;
-  reportError(message: string): void;
   /** Subscribes to journal appends (the tag of each durable append); returns an unsubscribe function. */
   onAppended(listener: (tag: string) => void): () => void;
   /** The deployment this one replaces: runtimes of unchanged services are taken over from it. */
