@@ -7,7 +7,7 @@ import { action as model } from "@switchboard/protocol/tck";
 import type { Harness } from "./support/harness.js";
 import { startHarness } from "./support/harness.js";
 import { payload } from "./support/protocol-client.js";
-import { tckModelEntities } from "./support/tck-model.js";
+import { tckModelEntities } from "../../../test/conformance/supports/typescript-sdk/entities.js";
 
 const MODEL = "cloudstate.tck.model.action.ActionTckModel";
 const TWO = "cloudstate.tck.model.action.ActionTwo";

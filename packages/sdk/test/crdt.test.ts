@@ -10,7 +10,7 @@ import type { CrdtStreamInSchema, CrdtStreamOut } from "@switchboard/protocol";
 import { CrdtClock, CrdtStreamOutSchema, CrdtWriteConsistency } from "@switchboard/protocol";
 import { crdt as model } from "@switchboard/protocol/tck";
 import { CommandFailure, crdtEntity } from "../src/index.js";
-import { crdtModelEntities } from "./support/crdt-model.js";
+import { crdtModelEntities } from "../../../test/conformance/supports/typescript-sdk/entities.js";
 import {
   cancelled,
   cancelledResponse,

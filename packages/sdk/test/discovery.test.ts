@@ -6,9 +6,9 @@ import { http } from "@switchboard/protocol";
 import { SDK_VERSION } from "../src/index.js";
 import type { Harness } from "./support/harness.js";
 import { startHarness } from "./support/harness.js";
-import { crdtModelEntities } from "./support/crdt-model.js";
-import { eventSourcedModelEntities } from "./support/es-model.js";
-import { tckModelEntities } from "./support/tck-model.js";
+import { crdtModelEntities } from "../../../test/conformance/supports/typescript-sdk/entities.js";
+import { eventSourcedModelEntities } from "../../../test/conformance/supports/typescript-sdk/entities.js";
+import { tckModelEntities } from "../../../test/conformance/supports/typescript-sdk/entities.js";
 
 describe("EntityDiscovery on a real SDK server", () => {
   let h: Harness;

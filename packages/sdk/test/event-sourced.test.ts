@@ -6,7 +6,7 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import type { EventSourcedStreamInSchema, EventSourcedStreamOut } from "@switchboard/protocol";
 import { eventsourced as model } from "@switchboard/protocol/tck";
 import { createJsonAny } from "../src/index.js";
-import { eventSourcedModelEntities } from "./support/es-model.js";
+import { eventSourcedModelEntities } from "../../../test/conformance/supports/typescript-sdk/entities.js";
 import type { Harness } from "./support/harness.js";
 import { startHarness } from "./support/harness.js";
 import type { Session } from "./support/protocol-client.js";

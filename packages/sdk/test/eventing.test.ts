@@ -10,7 +10,12 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import type { ActionResponse, MetadataEntry } from "@switchboard/protocol";
 import { eventlogeventing as model } from "@switchboard/protocol/tck";
 import { createJsonAny, parseJsonAny } from "../src/index.js";
-import { eventLogSubscriberModel, eventSourcedEntityOne, eventSourcedEntityTwo, JSON_MESSAGE_TYPE } from "./support/eventing-model.js";
+import {
+  eventLogSubscriberModel,
+  eventSourcedEntityOne,
+  eventSourcedEntityTwo,
+  JSON_MESSAGE_TYPE,
+} from "../../../test/conformance/supports/typescript-sdk/eventing.js";
 import type { Harness } from "./support/harness.js";
 import { startHarness } from "./support/harness.js";
 import { payload } from "./support/protocol-client.js";

@@ -8,7 +8,7 @@ import type { Harness } from "./support/harness.js";
 import { startHarness } from "./support/harness.js";
 import type { Session } from "./support/protocol-client.js";
 import { payload } from "./support/protocol-client.js";
-import { tckModelEntities } from "./support/tck-model.js";
+import { tckModelEntities } from "../../../test/conformance/supports/typescript-sdk/entities.js";
 
 const MODEL = "cloudstate.tck.model.valueentity.ValueEntityTckModel";
 const TWO = "cloudstate.tck.model.valueentity.ValueEntityTwo";

@@ -1,60 +1,70 @@
 /**
  * The Action TCK model services (`cloudstate.tck.model.action`), written with the SDK: each
  * request group yields one answer, made of its steps (reply, forward, fail, side effect).
+ *
+ * The SDK's own protocol tests drive them too, with conventions the TCK never uses: a `fail` step whose message starts with `crash:`
+ * throws a plain Error (a crash, not a failure), and with `throw:` it throws the CommandFailure
+ * instead of returning it; a `reply` step with message `!wrong-type` returns a message of the
+ * wrong type.
  */
+import { create } from "@bufbuild/protobuf";
+import { action as actionModel } from "@switchboard/protocol/tck";
 import type { ActionContext, HandlerResult } from "@switchboard/sdk";
 import { action, CommandFailure } from "@switchboard/sdk";
-import { action as model } from "@switchboard/protocol/tck";
 
-type Answer = HandlerResult<typeof model.ResponseSchema>;
+type ActionResult = HandlerResult<typeof actionModel.ResponseSchema>;
 
-/** One group of steps: the last reply, forward or fail decides the answer; side effects accumulate. */
-function processGroup(group: model.ProcessGroup, ctx: ActionContext): Answer {
-  let answer: Answer;
+/** Runs one group of action steps; the last reply, forward or fail decides the answer. */
+function processGroup(group: actionModel.ProcessGroup, ctx: ActionContext): ActionResult {
+  let result: ActionResult;
   for (const { step } of group.steps) {
     switch (step.case) {
       case "reply":
-        answer = { message: step.value.message };
+        result =
+          step.value.message === "!wrong-type"
+            ? (create(actionModel.OtherRequestSchema, { id: "x" }) as unknown as ActionResult)
+            : { message: step.value.message };
         break;
       case "forward":
-        answer = ctx.forward(model.ActionTwo.method.call, { id: step.value.id });
+        result = ctx.forward(actionModel.ActionTwo.method.call, { id: step.value.id });
         break;
       case "fail":
+        if (step.value.message.startsWith("crash:")) throw new Error(step.value.message.slice("crash:".length));
+        if (step.value.message.startsWith("throw:")) throw new CommandFailure(step.value.message.slice("throw:".length));
         // Returned, not thrown: the TCK expects a failure response to keep its side effects.
-        answer = new CommandFailure(step.value.message);
+        result = new CommandFailure(step.value.message);
         break;
       case "effect":
-        ctx.sideEffect(model.ActionTwo.method.call, { id: step.value.id }, { synchronous: step.value.synchronous });
+        ctx.sideEffect(actionModel.ActionTwo.method.call, { id: step.value.id }, { synchronous: step.value.synchronous });
         break;
       case undefined:
         break;
     }
   }
-  return answer;
+  return result;
 }
 
-/** Every group of a request; the last group with an answer decides. */
-function processRequest(request: model.Request, ctx: ActionContext): Answer {
-  let answer: Answer;
+function processRequest(request: actionModel.Request, ctx: ActionContext): ActionResult {
+  let result: ActionResult;
   for (const group of request.groups) {
-    const groupAnswer = processGroup(group, ctx);
-    if (groupAnswer !== undefined) answer = groupAnswer;
+    const groupResult = processGroup(group, ctx);
+    if (groupResult !== undefined) result = groupResult;
   }
-  return answer;
+  return result;
 }
 
-/** `ActionTckModel`: the four streaming shapes. */
+/** `cloudstate.tck.model.action.ActionTckModel`: all four streaming shapes. */
 export const actionTckModel = action({
-  service: model.ActionTckModel,
+  service: actionModel.ActionTckModel,
   handlers: {
     processUnary: (request, ctx) => processRequest(request, ctx),
     async processStreamedIn(requests, ctx) {
-      let answer: Answer;
+      let result: ActionResult;
       for await (const request of requests) {
-        const requestAnswer = processRequest(request, ctx);
-        if (requestAnswer !== undefined) answer = requestAnswer;
+        const r = processRequest(request, ctx);
+        if (r !== undefined) result = r;
       }
-      return answer;
+      return result;
     },
     async *processStreamedOut(request, ctx) {
       for (const group of request.groups) yield processGroup(group, ctx);
@@ -67,10 +77,10 @@ export const actionTckModel = action({
   },
 });
 
-/** `ActionTwo`: the target of forwards and side effects; it answers an empty response. */
+/** `cloudstate.tck.model.action.ActionTwo`: replies with the `x-echo` header (empty without it). */
 export const actionTwo = action({
-  service: model.ActionTwo,
+  service: actionModel.ActionTwo,
   handlers: {
-    call: () => ({}),
+    call: (_request, ctx) => ({ message: ctx.metadata.get("x-echo") ?? "" }),
   },
 });

@@ -1,6 +1,8 @@
 /**
- * The CRDT TCK model services (`cloudstate.tck.model.crdt`), written with the SDK. The prefix of
- * the entity id before the first `-` selects the CRDT type (`GCounter-3`, `ORMap-12`), and so
+ * The CRDT TCK model services (`cloudstate.tck.model.crdt`), written with the SDK. The SDK's
+ * own protocol tests drive it too, with one convention the TCK never uses: a `fail` action
+ * whose message starts with `crash:` throws a plain Error (a crash, not a failure). The prefix
+ * of the entity id before the first `-` selects the CRDT type (`GCounter-3`, `ORMap-12`), and so
  * does the key of an ORMap entry for its value. Set elements, register values and map keys are
  * strings, sent as `p.cloudstate.io/string`.
  *
@@ -223,6 +225,7 @@ export const crdtTckModel = crdtEntity({
             ctx.sideEffect(model.CrdtTwo.method.call, { id: action.value.id }, { synchronous: action.value.synchronous });
             break;
           case "fail":
+            if (action.value.message.startsWith("crash:")) throw new Error(action.value.message.slice("crash:".length));
             throw new CommandFailure(action.value.message);
           case undefined:
             break;

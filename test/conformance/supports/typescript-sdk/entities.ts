@@ -29,3 +29,12 @@ export const entities: readonly EntityDefinition[] = [
   eventSourcedEntityOne,
   eventSourcedEntityTwo,
 ];
+
+/** The Action and Value entity model entities (the SDK's own tests drive these groups separately). */
+export const tckModelEntities: readonly EntityDefinition[] = [actionTckModel, actionTwo, valueEntityTckModel, valueEntityTwo, valueEntityConfigured];
+
+/** The event-sourced model entities. */
+export const eventSourcedModelEntities: readonly EntityDefinition[] = [eventSourcedTckModel, eventSourcedTwo, eventSourcedConfigured];
+
+/** The CRDT model entities. */
+export const crdtModelEntities: readonly EntityDefinition[] = [crdtTckModel, crdtTwo, crdtConfigured];

@@ -1,8 +1,8 @@
 /**
  * The event-log eventing TCK model services (`cloudstate.tck.model.eventlogeventing`), written
- * with the SDK: two event-sourced entities emit events (protobuf ones, and JSON ones), and the
- * subscriber action consumes them from the journal (`in.event_log`), reading the emitting
- * entity's id from the CloudEvent subject.
+ * with the SDK (the SDK's own protocol tests drive them too): two event-sourced entities
+ * emit events (protobuf ones, and JSON ones), and the subscriber action consumes them from the
+ * journal (`in.event_log`), reading the emitting entity's id from the CloudEvent subject.
  */
 import type { ActionContext, HandlerResult } from "@switchboard/sdk";
 import { action, CommandFailure, createJsonAny, eventSourcedEntity, parseJsonAny } from "@switchboard/sdk";

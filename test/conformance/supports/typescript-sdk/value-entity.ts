@@ -1,57 +1,62 @@
 /**
  * The Value entity TCK model services (`cloudstate.tck.model.valueentity`), written with the SDK.
+ *
+ * The SDK's own protocol tests drive them too, with one convention the TCK never uses: a `fail`
+ * action whose message starts with `crash:` throws a plain Error (a crash, not a failure).
  */
-import type { ForwardReply } from "@switchboard/sdk";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { valueEntity } from "@switchboard/sdk";
-import { valueentity as model } from "@switchboard/protocol/tck";
+import { valueentity } from "@switchboard/protocol/tck";
 
-/** `ValueEntityTckModel`: runs the request's actions in order and answers with the state. */
+/** `cloudstate.tck.model.valueentity.ValueEntityTckModel`. */
 export const valueEntityTckModel = valueEntity({
-  service: model.ValueEntityTckModel,
+  service: valueentity.ValueEntityTckModel,
   persistenceId: "value-entity-tck-model",
-  state: model.PersistedSchema,
+  state: valueentity.PersistedSchema,
   handlers: {
     process(request, ctx) {
-      let forward: ForwardReply | undefined;
-      for (const { action } of request.actions) {
-        switch (action.case) {
+      let forward: ReturnType<typeof ctx.forward> | undefined;
+      for (const { action: step } of request.actions) {
+        switch (step.case) {
           case "update":
-            ctx.updateState({ value: action.value.value });
+            ctx.updateState({ value: step.value.value });
             break;
           case "delete":
             ctx.deleteState();
             break;
           case "forward":
-            forward = ctx.forward(model.ValueEntityTwo.method.call, { id: action.value.id });
+            forward = ctx.forward(valueentity.ValueEntityTwo.method.call, { id: step.value.id });
             break;
           case "effect":
-            ctx.sideEffect(model.ValueEntityTwo.method.call, { id: action.value.id }, { synchronous: action.value.synchronous });
+            ctx.sideEffect(valueentity.ValueEntityTwo.method.call, { id: step.value.id }, { synchronous: step.value.synchronous });
             break;
           case "fail":
-            ctx.fail(action.value.message);
+            if (step.value.message.startsWith("crash:")) throw new Error(step.value.message.slice("crash:".length));
+            ctx.fail(step.value.message);
             break;
           case undefined:
             break;
         }
       }
-      return forward ?? { message: ctx.state.value };
+      const reply: MessageInitShape<typeof valueentity.ResponseSchema> = { message: ctx.state.value };
+      return forward ?? reply;
     },
   },
 });
 
-/** `ValueEntityTwo`: the target of forwards and side effects. */
+/** `cloudstate.tck.model.valueentity.ValueEntityTwo`. */
 export const valueEntityTwo = valueEntity({
-  service: model.ValueEntityTwo,
+  service: valueentity.ValueEntityTwo,
   persistenceId: "value-entity-tck-model-two",
-  state: model.PersistedSchema,
+  state: valueentity.PersistedSchema,
   handlers: { call: () => ({}) },
 });
 
-/** `ValueEntityConfigured`: passivated after 100 ms idle. */
+/** `cloudstate.tck.model.valueentity.ValueEntityConfigured`: 100 ms passivation. */
 export const valueEntityConfigured = valueEntity({
-  service: model.ValueEntityConfigured,
+  service: valueentity.ValueEntityConfigured,
   persistenceId: "value-entity-configured",
-  state: model.PersistedSchema,
+  state: valueentity.PersistedSchema,
   passivationTimeoutMs: 100,
   handlers: { call: () => ({}) },
 });
