@@ -9,5 +9,6 @@ export const actionKind: EntityKindModule<"action"> = {
   label: "Action",
   keyed: false,
   checkMethod: () => undefined,
-  createRuntime: createActionRuntime,
+  // Actions keep no state: their runtime gets no store port.
+  createRuntime: ({ store: _store, ...environment }) => createActionRuntime(environment),
 };

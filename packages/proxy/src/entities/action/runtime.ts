@@ -4,7 +4,7 @@ import { type ActionCommand, ActionCommandSchema, ActionProtocol, type ActionRes
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { AsyncQueue } from "../../internal/async-queue.js";
 import type { ClientStream } from "../../user-function/client.js";
-import type { EntityCommand, EntityOutcome, EntityRuntime, EntityRuntimeContext } from "../shared/types.js";
+import type { EntityCommand, EntityOutcome, EntityRuntime, RuntimeEnvironment } from "../shared/types.js";
 
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -34,7 +34,7 @@ async function* single<T>(value: T): AsyncIterable<T> {
  * `handleStreamedOut` / `handleStreamedIn` / `handleStreamed` for the streaming shapes.
  * Unary calls end at the client's deadline or the relay timeout, whichever is sooner.
  */
-export function createActionRuntime(context: EntityRuntimeContext): EntityRuntime {
+export function createActionRuntime(context: RuntimeEnvironment): EntityRuntime {
   const { client, relayTimeoutMs } = context;
 
   function streamed(command: EntityCommand, requests: AsyncIterable<Any>): AsyncIterable<EntityOutcome> {

@@ -11,5 +11,5 @@ export const crdtKind: EntityKindModule<"crdt"> = {
   keyed: true,
   checkMethod: (method) =>
     method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming" ? "client streaming is not allowed for CRDT entities" : undefined,
-  createRuntime: (context) => createSessionRuntime(crdtProtocol(context), context),
+  createRuntime: ({ store, ...environment }) => createSessionRuntime(crdtProtocol(environment, store), environment),
 };

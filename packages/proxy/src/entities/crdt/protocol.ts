@@ -1,7 +1,8 @@
 import { Crdt, type CrdtStreamInSchema, type CrdtStreamOutSchema, CrdtWriteConsistency } from "@switchboard/protocol";
 import type { ReplicatedDelta, WriteConsistency } from "../../cluster/types.js";
 import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
-import type { EntityRuntimeContext } from "../shared/types.js";
+import type { CrdtStore } from "../../store/types.js";
+import type { RuntimeEnvironment } from "../shared/types.js";
 import { commandMessage, initMessage, readCrdtMessage, type StateChange, streamCancelledMessage, writeConsistencyName } from "./codec.js";
 import { applyDelta, type CrdtState, initDelta, type Replica } from "./state.js";
 import { createStateWriter } from "./state-writer.js";
@@ -28,8 +29,8 @@ function consistencyOf(level: CrdtWriteConsistency): WriteConsistency {
  * from the store, a new start is what value entities do too. A cluster build needs a
  * tombstone so that a stale replica cannot bring the old state back.)
  */
-export function crdtProtocol(context: EntityRuntimeContext): SessionProtocol<typeof CrdtStreamInSchema, typeof CrdtStreamOutSchema> {
-  const { service, store, replicas, logger } = context;
+export function crdtProtocol(context: RuntimeEnvironment, store: CrdtStore): SessionProtocol<typeof CrdtStreamInSchema, typeof CrdtStreamOutSchema> {
+  const { service, replicas, logger } = context;
   const { persistenceId } = service;
   const replica: Replica = { nodeId: replicas.nodeId, now: () => BigInt(Date.now()), members: () => replicas.members() };
   return {

@@ -9,9 +9,9 @@ import {
   type EventSourcedStreamOut,
   type EventSourcedStreamOutSchema,
 } from "@switchboard/protocol";
-import type { AnyValue, JournalEvent } from "../../store/types.js";
+import type { AnyValue, JournalEvent, JournalStore } from "../../store/types.js";
 import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
-import type { EntityRuntimeContext } from "../shared/types.js";
+import type { RuntimeEnvironment } from "../shared/types.js";
 
 /** The journal id of an entity: `<persistence_id>|<entity_id>` (as the reference proxy). */
 export function journalIdOf(persistenceId: string, entityId: string): string {
@@ -102,8 +102,11 @@ function toAny(value: AnyValue): Any {
  * restarts the stream from the journal; without `restart` its events are stored (the
  * user function already applied them, as in the reference proxy).
  */
-export function eventSourcedProtocol(context: EntityRuntimeContext): SessionProtocol<typeof EventSourcedStreamInSchema, typeof EventSourcedStreamOutSchema> {
-  const { service, store } = context;
+export function eventSourcedProtocol(
+  context: RuntimeEnvironment,
+  store: JournalStore,
+): SessionProtocol<typeof EventSourcedStreamInSchema, typeof EventSourcedStreamOutSchema> {
+  const { service } = context;
   return {
     method: EventSourced.method.handle,
     label: "Event-sourced entity",

@@ -11,5 +11,5 @@ export const eventSourcedKind: EntityKindModule<"event-sourced"> = {
   label: "Event-sourced entity",
   keyed: true,
   checkMethod: unaryOnly,
-  createRuntime: (context) => createSessionRuntime(eventSourcedProtocol(context), context),
+  createRuntime: ({ store, ...environment }) => createSessionRuntime(eventSourcedProtocol(environment, store), environment),
 };

@@ -5,7 +5,7 @@ import type { ClockTimer } from "../../internal/clock.js";
 import type { Logger } from "../../observability/logger.js";
 import type { WriterToken } from "../../store/types.js";
 import type { ClientStream } from "../../user-function/client.js";
-import type { EntityCommand, EntityOutcome, EntityRuntimeContext } from "../shared/types.js";
+import type { EntityCommand, EntityOutcome, RuntimeEnvironment } from "../shared/types.js";
 import { StreamedCall } from "./streamed-call.js";
 
 /**
@@ -114,7 +114,7 @@ type Phase =
 
 /** What a session needs from the runtime that owns it. */
 export interface SessionHost {
-  readonly context: EntityRuntimeContext;
+  readonly context: RuntimeEnvironment;
   /** The session takes no more commands; `writes` settles when its last store write has. */
   retire(session: EntitySession, writes: Promise<void>): void;
   /** The session took or answered a command (recency, for the active-entity cap). */
@@ -165,7 +165,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     this.where = `${protocol.label} ${host.context.service.name} (${entityId})`;
   }
 
-  private get context(): EntityRuntimeContext {
+  private get context(): RuntimeEnvironment {
     return this.host.context;
   }
 

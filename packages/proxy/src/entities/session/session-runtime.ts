@@ -1,6 +1,6 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import { LOCAL_WRITER } from "../../store/types.js";
-import type { EntityCommand, EntityRuntime, EntityRuntimeContext } from "../shared/types.js";
+import type { EntityCommand, EntityRuntime, RuntimeEnvironment } from "../shared/types.js";
 import { EntitySession, type SessionHost, type SessionProtocol } from "./entity-session.js";
 
 /**
@@ -11,7 +11,7 @@ import { EntitySession, type SessionHost, type SessionProtocol } from "./entity-
  */
 export function createSessionRuntime<I extends DescMessage, O extends DescMessage>(
   protocol: SessionProtocol<I, O>,
-  context: EntityRuntimeContext,
+  context: RuntimeEnvironment,
 ): EntityRuntime {
   const sessions = new Map<string, EntitySession<I, O>>();
   const barriers = new Map<string, Promise<void>>();

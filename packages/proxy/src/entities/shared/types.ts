@@ -61,11 +61,13 @@ export interface EffectRunner {
   runDetached(effects: readonly SideEffect[], source: string): Promise<void>;
 }
 
-/** What a runtime factory gets to build a runtime for one service. */
-export interface EntityRuntimeContext {
+/**
+ * What a runtime of one service works with, its store port aside: a runtime receives
+ * only the store port its kind uses (value, journal or CRDT), never the whole store.
+ */
+export interface RuntimeEnvironment {
   readonly service: EntityServiceModel;
   readonly client: UserFunctionClient;
-  readonly store: Store;
   readonly logger: Logger;
   readonly clock: Clock;
   /** Idle timeout in ms (the service's own strategy, else the proxy default). */
@@ -80,6 +82,14 @@ export interface EntityRuntimeContext {
   readonly effects: EffectRunner;
   /** Tells the user function it broke the protocol (EntityDiscovery.reportError). */
   reportError(message: string): void;
+}
+
+/**
+ * What a kind's runtime factory gets: the environment and the whole store, from which the
+ * kind module picks the one port its runtime uses.
+ */
+export interface EntityRuntimeContext extends RuntimeEnvironment {
+  readonly store: Store;
 }
 
 /** Builds the runtime of one service. */

@@ -10,15 +10,19 @@ import {
   type ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
 import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
-import type { EntityRuntimeContext } from "../shared/types.js";
+import type { ValueStore } from "../../store/types.js";
+import type { RuntimeEnvironment } from "../shared/types.js";
 
 /**
  * The value-entity protocol (cloudstate.valueentity.ValueEntity/handle): `init` always
  * carries `state` (with no value when nothing is stored); a reply's `update`/`delete`
  * is written to the store before its caller is answered. `Failure.restart` is ignored.
  */
-export function valueEntityProtocol(context: EntityRuntimeContext): SessionProtocol<typeof ValueEntityStreamInSchema, typeof ValueEntityStreamOutSchema> {
-  const { service, store } = context;
+export function valueEntityProtocol(
+  context: RuntimeEnvironment,
+  store: ValueStore,
+): SessionProtocol<typeof ValueEntityStreamInSchema, typeof ValueEntityStreamOutSchema> {
+  const { service } = context;
   return {
     method: ValueEntity.method.handle,
     label: "Value entity",

@@ -11,5 +11,5 @@ export const valueEntityKind: EntityKindModule<"value-entity"> = {
   label: "Value entity",
   keyed: true,
   checkMethod: unaryOnly,
-  createRuntime: (context) => createSessionRuntime(valueEntityProtocol(context), context),
+  createRuntime: ({ store, ...environment }) => createSessionRuntime(valueEntityProtocol(environment, store), environment),
 };
