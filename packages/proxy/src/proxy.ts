@@ -94,24 +94,6 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const clock = options.clock ?? systemClock;
   const activeEntities = createActiveEntities(config.maxActiveEntities);
 
-  // Journal appends wake the event-log consumers of their tag at once.
-  const appendedListeners = new Set<(tag: string) => void>();
-  const onAppended = (listener: (tag: string) => void) => {
-    appendedListeners.add(listener);
-    return () => void appendedListeners.delete(listener);
-  };
-  const appendAndNotify = async (append: Parameters<Store["append"]>[0]) => {
-    await store.append(append);
-    for (const listener of appendedListeners) listener(append.tag);
-  };
-  const entityStore: Store = new Proxy(store, {
-    get(target, property) {
-      if (property === "append") return appendAndNotify;
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-
   let deployment: Deployment | undefined;
   const deployments = { current: () => deployment };
   let cluster: ClusterNode | undefined;
@@ -176,7 +158,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       model: next.model,
       client,
       actionClient: traceUserFunctionClient(client, tracer),
-      store: entityTracing?.store(entityStore) ?? entityStore,
+      store: entityTracing?.store(store) ?? store,
       logger,
       clock,
       passivationTimeoutMs: config.passivationTimeoutMs,
@@ -187,7 +169,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       effects: dispatcher,
       dispatcher: eventingDispatcher,
       reportError: report,
-      onAppended,
+      // Journal appends wake the event-log consumers of their tag at once.
+      onAppended: (listener) => store.onAppended(listener),
       ...(entityTracing === undefined ? {} : { wrapEntityRuntime: entityTracing.runtime }),
       ...(old === undefined ? {} : { previous: old }),
     });
