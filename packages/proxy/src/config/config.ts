@@ -60,7 +60,7 @@ export const DEFAULTS = Object.freeze({
 /** Result of parsing: a config, or a message that says what was wrong. */
 export type ParseConfigResult = { config: ProxyConfig; error?: undefined } | { config?: undefined; error: string };
 
-const OPTIONS = {
+export const START_OPTIONS = {
   "user-function-host": { type: "string" },
   "user-function-port": { type: "string" },
   "http-port": { type: "string" },
@@ -90,15 +90,19 @@ Options (flag > environment > default):
   --user-function-host <host>   user function host       env USER_FUNCTION_HOST  (127.0.0.1)
   --user-function-port <port>   user function port       env USER_FUNCTION_PORT  (8080)
   --http-port <port>            front port               env HTTP_PORT           (9000)
-  --bind <address>              front port address                               (0.0.0.0)
+  --bind <address>              front port address       env BIND                (0.0.0.0)
   --store <store>               memory | sqlite:<path> | postgres://...
                                 env DATABASE_URL (only without --store)  (sqlite:.switchboard/switchboard.db)
-  --passivation-timeout <ms>    idle time before an entity is passivated         (30000)
-  --relay-timeout <ms>          how long to wait for the user function's answer  (60000)
-  --max-message-size <bytes>    largest accepted message                          (12582912)
+  --passivation-timeout <ms>    idle time before an entity is passivated
+                                env PASSIVATION_TIMEOUT  (30000)
+  --relay-timeout <ms>          how long to wait for the user function's answer
+                                env RELAY_TIMEOUT  (60000)
+  --max-message-size <bytes>    largest accepted message  env MAX_MESSAGE_SIZE  (12582912)
   --max-active-entities <n>     cap on active entities (LRU passivation)  env MAX_ACTIVE_ENTITIES  (no cap)
   --no-protocol-check           accept any protocol version from the user function
+                                env NO_PROTOCOL_CHECK=true
   --cors-origin <origin>        allow CORS from this origin (repeatable; * for any)
+                                env CORS_ORIGIN (comma-separated)
   --log-level <level>           debug | info | warn | error   env LOG_LEVEL       (info)
   --log-format <format>         text | json                   env LOG_FORMAT      (text)
   --admin-port <port>           metrics, admin API, console   env ADMIN_PORT      (9001; 0: off)
@@ -118,6 +122,21 @@ function parsePort(name: string, raw: string): number | string {
 function parsePositive(name: string, raw: string, unit: string): number | string {
   if (!/^\d+$/.test(raw) || Number(raw) <= 0) return `${name} must be a positive whole number of ${unit}, got "${raw}"`;
   return Number(raw);
+}
+
+/** A comma-separated environment list (`a, b`), empty when unset. */
+function splitList(raw: string | undefined): string[] {
+  return (raw ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+/** An environment switch that turns a check off: `true`/`1` turn it off; unset, empty, `false`/`0` keep it on. */
+function parseSwitchOff(name: string, raw: string | undefined): boolean | string {
+  if (raw === undefined || raw === "" || raw === "false" || raw === "0") return true;
+  if (raw === "true" || raw === "1") return false;
+  return `${name} must be true or false, got "${raw}"`;
 }
 
 /** Parses a `--store` value (or DATABASE_URL). */
@@ -141,9 +160,9 @@ export function parseStore(raw: string): StoreConfig | string {
  * Returns `{error}` with a one-line reason instead of throwing.
  */
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseConfigResult {
-  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true; allowPositionals: false; args: string[] }>>["values"];
+  let values: ReturnType<typeof parseArgs<{ options: typeof START_OPTIONS; strict: true; allowPositionals: false; args: string[] }>>["values"];
   try {
-    values = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values;
+    values = parseArgs({ args: [...argv], options: START_OPTIONS, strict: true, allowPositionals: false }).values;
   } catch (error) {
     return { error: (error as Error).message };
   }
@@ -152,24 +171,42 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     const fromEnv = env[envName];
     return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
   };
+  /** Names a value in errors by where it came from: the flag, else its environment variable. */
+  const source = (flag: string | undefined, flagName: string, envName: string): string =>
+    flag === undefined && pick(undefined, envName) !== undefined ? envName : flagName;
 
   const ufPort = parsePort("--user-function-port", pick(values["user-function-port"], "USER_FUNCTION_PORT") ?? String(DEFAULTS.userFunctionPort));
   if (typeof ufPort === "string") return { error: ufPort };
   const httpPort = parsePort("--http-port", pick(values["http-port"], "HTTP_PORT") ?? String(DEFAULTS.httpPort));
   if (typeof httpPort === "string") return { error: httpPort };
 
-  const bind = values.bind ?? DEFAULTS.bind;
+  const bind = pick(values.bind, "BIND") ?? DEFAULTS.bind;
   if (bind === "localhost") return { error: `--bind takes an address, not "localhost" (which may resolve to ::1 only): use 127.0.0.1` };
 
   const store = parseStore(values.store ?? pick(undefined, "DATABASE_URL") ?? DEFAULTS.store);
   if (typeof store === "string") return { error: values.store === undefined ? `DATABASE_URL: ${store}` : store };
 
-  const passivation = parsePositive("--passivation-timeout", values["passivation-timeout"] ?? String(DEFAULTS.passivationTimeoutMs), "milliseconds");
+  const passivation = parsePositive(
+    source(values["passivation-timeout"], "--passivation-timeout", "PASSIVATION_TIMEOUT"),
+    pick(values["passivation-timeout"], "PASSIVATION_TIMEOUT") ?? String(DEFAULTS.passivationTimeoutMs),
+    "milliseconds",
+  );
   if (typeof passivation === "string") return { error: passivation };
-  const relay = parsePositive("--relay-timeout", values["relay-timeout"] ?? String(DEFAULTS.relayTimeoutMs), "milliseconds");
+  const relay = parsePositive(
+    source(values["relay-timeout"], "--relay-timeout", "RELAY_TIMEOUT"),
+    pick(values["relay-timeout"], "RELAY_TIMEOUT") ?? String(DEFAULTS.relayTimeoutMs),
+    "milliseconds",
+  );
   if (typeof relay === "string") return { error: relay };
-  const maxMessage = parsePositive("--max-message-size", values["max-message-size"] ?? String(DEFAULTS.maxMessageSize), "bytes");
+  const maxMessage = parsePositive(
+    source(values["max-message-size"], "--max-message-size", "MAX_MESSAGE_SIZE"),
+    pick(values["max-message-size"], "MAX_MESSAGE_SIZE") ?? String(DEFAULTS.maxMessageSize),
+    "bytes",
+  );
   if (typeof maxMessage === "string") return { error: maxMessage };
+  const protocolCheck = values["no-protocol-check"] === true ? false : parseSwitchOff("NO_PROTOCOL_CHECK", env.NO_PROTOCOL_CHECK);
+  if (typeof protocolCheck === "string") return { error: protocolCheck };
+  const corsOrigins = values["cors-origin"] ?? splitList(pick(undefined, "CORS_ORIGIN"));
   const maxActiveRaw = pick(values["max-active-entities"], "MAX_ACTIVE_ENTITIES");
   const maxActive = maxActiveRaw === undefined ? undefined : parsePositive("--max-active-entities", maxActiveRaw, "entities");
   if (typeof maxActive === "string") return { error: values["max-active-entities"] === undefined ? `MAX_ACTIVE_ENTITIES: ${maxActive}` : maxActive };
@@ -194,8 +231,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     relayTimeoutMs: relay,
     maxMessageSize: maxMessage,
     ...(maxActive === undefined ? {} : { maxActiveEntities: maxActive }),
-    protocolCheck: values["no-protocol-check"] !== true,
-    corsOrigins: Object.freeze([...(values["cors-origin"] ?? [])]),
+    protocolCheck,
+    corsOrigins: Object.freeze([...corsOrigins]),
     logLevel: logLevel as LogLevel,
     logFormat,
     ...admin,

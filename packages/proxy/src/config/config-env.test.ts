@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { parseConfig, START_HELP, START_OPTIONS } from "./config.js";
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), "../../bin/switchboard.mjs");
+
+/** The environment variable of a flag: its name in upper snake case; the store's is DATABASE_URL. */
+function envNameOf(flag: string): string {
+  return flag === "store" ? "DATABASE_URL" : flag.toUpperCase().replaceAll("-", "_");
+}
+
+/** A valid value for every string flag, different from its default. */
+const SAMPLES: Readonly<Record<string, string>> = {
+  "user-function-host": "10.0.0.7",
+  "user-function-port": "8181",
+  "http-port": "9191",
+  bind: "127.0.0.1",
+  store: "memory",
+  "passivation-timeout": "1234",
+  "relay-timeout": "4321",
+  "max-message-size": "65536",
+  "max-active-entities": "77",
+  "cors-origin": "https://app.example.com",
+  "log-level": "warn",
+  "log-format": "json",
+  "admin-port": "9292",
+  "admin-bind": "127.0.0.2",
+  "admin-token": "s3cret",
+  "idle-timeout": "5000",
+  "header-timeout": "2000",
+  "sniff-timeout": "3000",
+  "keepalive-interval": "4000",
+  "keepalive-timeout": "1500",
+  "max-connections": "50",
+  "max-concurrent-streams": "60",
+  "http2-session-memory": "8",
+  "max-header-size": "8192",
+  "max-queued-requests": "16",
+};
+
+const flags = Object.entries(START_OPTIONS) as [string, { type: "string" | "boolean" }][];
+
+describe("switchboard start: every flag has an environment variable", () => {
+  it("names it in the help text", () => {
+    for (const [flag] of flags) {
+      const entry = START_HELP.split(/\n(?= {2}-)/).find(
+        (block) => block.trimStart().startsWith(`--${flag} `) || block.trim() === `--${flag}` || block.trimStart().startsWith(`--${flag}\n`),
+      );
+      assert.ok(entry, `--${flag} is missing from the help text`);
+      assert.match(entry, new RegExp(`env ${envNameOf(flag)}\\b`), `the help of --${flag} names no env ${envNameOf(flag)}`);
+    }
+  });
+
+  it("reads the variable when the flag is absent, and the flag wins over it", () => {
+    for (const [flag, option] of flags) {
+      if (option.type !== "string" || flag.startsWith("tls-")) continue; // TLS files are read at start; tested with real files elsewhere
+      const sample = SAMPLES[flag];
+      assert.ok(sample !== undefined, `no sample value for --${flag}: add one to this test`);
+      const fromFlag = parseConfig([`--${flag}`, sample], {});
+      const fromEnv = parseConfig([], { [envNameOf(flag)]: sample });
+      assert.equal(fromFlag.error, undefined, `--${flag} ${sample}: ${fromFlag.error}`);
+      assert.deepEqual(fromEnv, fromFlag, `${envNameOf(flag)}=${sample} differs from --${flag} ${sample}`);
+      assert.notDeepEqual(parseConfig([], {}), fromFlag, `the sample of --${flag} is its default; pick another`);
+      const both = parseConfig([`--${flag}`, sample], { [envNameOf(flag)]: "garbage" });
+      assert.deepEqual(both, fromFlag, `--${flag} does not win over ${envNameOf(flag)}`);
+    }
+  });
+
+  it("turns the boolean switches on from the environment and rejects a value that is not a boolean", () => {
+    assert.equal(parseConfig([], { NO_PROTOCOL_CHECK: "true" }).config?.protocolCheck, false);
+    assert.equal(parseConfig([], { NO_PROTOCOL_CHECK: "false" }).config?.protocolCheck, true);
+    assert.equal(parseConfig(["--no-protocol-check"], {}).config?.protocolCheck, false);
+    assert.match(parseConfig([], { NO_PROTOCOL_CHECK: "maybe" }).error ?? "", /^NO_PROTOCOL_CHECK must be true or false, got "maybe"/);
+  });
+
+  it("splits CORS_ORIGIN on commas", () => {
+    assert.deepEqual(parseConfig([], { CORS_ORIGIN: "https://a.example, https://b.example" }).config?.corsOrigins, ["https://a.example", "https://b.example"]);
+  });
+
+  it("names the variable, not the flag, when the bad value came from the environment", () => {
+    assert.match(parseConfig([], { RELAY_TIMEOUT: "soon" }).error ?? "", /^RELAY_TIMEOUT must be a positive whole number of milliseconds, got "soon"/);
+    assert.match(parseConfig(["--relay-timeout", "soon"], {}).error ?? "", /^--relay-timeout must be/);
+  });
+
+  it("makes switchboard start exit 2 with that reason when a variable is wrong", () => {
+    const run = spawnSync(process.execPath, [BIN, "start", "--user-function-port", "1", "--http-port", "0", "--store", "memory"], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, PASSIVATION_TIMEOUT: "-5" },
+    });
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr.trim().split("\n")[0] ?? "", /^switchboard: PASSIVATION_TIMEOUT must be a positive whole number of milliseconds, got "-5"/);
+    assert.equal(run.stdout, "");
+  });
+});
