@@ -1,3 +1,4 @@
+import type { ConsumerLeases } from "./cluster/types.js";
 import type { EntityServiceModel, ServiceModel } from "./descriptors/service-model.js";
 import { kindModule } from "./entities/registry.js";
 import type { EntityRuntime, EntityRuntimeContext } from "./entities/shared/types.js";
@@ -18,6 +19,8 @@ export interface DeploymentOptions extends Omit<EntityRuntimeContext, "service">
   readonly previous?: Deployment;
   /** Wraps the runtime of each keyed (stateful) service, e.g. to trace its commands. */
   readonly wrapEntityRuntime?: (runtime: EntityRuntime, service: EntityServiceModel) => EntityRuntime;
+  /** In a cluster: the leases under which event-log consumers run on one node each. */
+  readonly consumerLeases?: ConsumerLeases;
 }
 
 /**
@@ -53,7 +56,13 @@ export function createDeployment(options: DeploymentOptions): Deployment {
     });
     runtimes.set(service.name, module.keyed && options.wrapEntityRuntime !== undefined ? options.wrapEntityRuntime(runtime, service) : runtime);
   }
-  const sources = startEventLogSources({ model, store: options.store, dispatcher: options.dispatcher, logger: logger.child({ component: "eventing" }) });
+  const sources = startEventLogSources({
+    model,
+    store: options.store,
+    dispatcher: options.dispatcher,
+    logger: logger.child({ component: "eventing" }),
+    ...(options.consumerLeases === undefined ? {} : { leases: options.consumerLeases }),
+  });
   const unsubscribe = options.onAppended((tag) => sources.notify(tag));
   let closing: Promise<void> | undefined;
   return {

@@ -2,7 +2,8 @@ import { callCommand } from "./cli/call-command.js";
 import { listCommand } from "./cli/list-command.js";
 import { runCommand } from "./cli/run-command.js";
 import { inspectCommand } from "./inspect-command.js";
-import { parseConfig, START_HELP } from "./config/index.js";
+import { hostname } from "node:os";
+import { clusterStoreError, parseConfig, START_HELP } from "./config/index.js";
 import { createLogger } from "./observability/logger.js";
 import { createProxy, type SwitchboardProxy } from "./proxy.js";
 import { PROXY_VERSION } from "./version.js";
@@ -48,12 +49,17 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     process.stdout.write(START_HELP);
     return 0;
   }
-  const parsed = parseConfig(rest, env);
+  const parsed = parseConfig(rest, env, { hostname: hostname(), randomSuffix: () => Math.random().toString(36).slice(2, 8) });
   if (parsed.error !== undefined) {
     process.stderr.write(`switchboard: ${parsed.error}\nRun "switchboard start --help" for the options.\n`);
     return 2;
   }
   const config = parsed.config;
+  const clusterError = clusterStoreError(config.cluster, config.store.kind);
+  if (clusterError !== undefined) {
+    process.stderr.write(`switchboard: ${clusterError}\n`);
+    return 1;
+  }
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   logger.info(`switchboard ${PROXY_VERSION} starting`, {
     userFunction: `${config.userFunctionHost}:${config.userFunctionPort}`,

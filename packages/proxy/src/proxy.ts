@@ -97,16 +97,24 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   let deployment: Deployment | undefined;
   const deployments = { current: () => deployment };
   let cluster: ClusterNode | undefined;
-  const placement: Placement = { locate: (service, entityId) => (cluster ?? LOCAL_NODE).placement.locate(service, entityId) };
+  const placement: Placement = { locate: (service, entityId, locate) => (cluster ?? LOCAL_NODE).placement.locate(service, entityId, locate) };
   const host = createEntityHost({ deployments, placement });
-  const joined = await (options.cluster ?? singleNode)(host);
+  const factory: ClusterFactory =
+    options.cluster ?? (config.cluster === undefined ? singleNode : (await import("./cluster/start-cluster.js")).clusterFactory(config.cluster, config.bind));
+  let joined: ClusterNode;
+  try {
+    joined = await factory(host, { store, logger });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   cluster = joined;
   const models = { current: () => deployment?.model };
   const dispatcher = createRouter({ deployments, placement, forwarder: joined.forwarder, reportError: report, logger, tracer });
   const dispatcherFor = (protocol: "grpc" | "grpc-web" | "http" | "eventing") => instrumentDispatcher(dispatcher, protocol, metrics, tracer);
   const eventingDispatcher = dispatcherFor("eventing");
   // Ready means callable: discovered, and the user function reachable right now (a readiness probe then stops sending traffic that could only get 503).
-  const readiness = { ready: () => deployment !== undefined && connected };
+  const readiness = { ready: () => deployment !== undefined && connected && (joined.ready?.() ?? true) };
 
   let front: FrontServer;
   try {
@@ -166,6 +174,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       metrics,
       activeEntities,
       replicas: joined.replicas,
+      ...(joined.consumers === undefined ? {} : { consumerLeases: joined.consumers }),
       effects: dispatcher,
       dispatcher: eventingDispatcher,
       reportError: report,
@@ -226,6 +235,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     close() {
       closing ??= (async () => {
         stop.abort();
+        // In a cluster, hand the shards over first: calls still arriving are forwarded to the new owners.
+        await joined.drain?.();
         await front.close(5000);
         await admin?.close();
         await deployment?.close();

@@ -1,7 +1,8 @@
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { EntityServiceModel, ServiceModel } from "../descriptors/service-model.js";
 import type { EntityOutcome } from "../entities/shared/types.js";
-import type { WriterToken } from "../store/types.js";
+import type { Logger } from "../observability/logger.js";
+import type { Store, WriterToken } from "../store/types.js";
 
 /**
  * The ports a cluster implements. The core asks them where an entity runs, sends
@@ -18,10 +19,20 @@ export type PlacementDecision =
   /** Nowhere right now (shard being handed over, no owner): the caller gets UNAVAILABLE with `reason`. */
   | { readonly kind: "unavailable"; readonly reason: string };
 
+/** What a placement may wait for: the call's deadline and cancellation. */
+export interface LocateOptions {
+  /** Absolute deadline (ms since the epoch): a placement that waits for an owner gives up by then. */
+  readonly deadline?: number;
+  readonly signal?: AbortSignal;
+}
+
 /** The placement port: which node runs an entity. */
 export interface Placement {
-  /** Consulted by the router for every entity command, after the entity id is read. */
-  locate(service: EntityServiceModel, entityId: string): PlacementDecision | Promise<PlacementDecision>;
+  /**
+   * Consulted by the router for every entity command, after the entity id is read. A
+   * cluster may wait (within `options.deadline`) for a shard being handed over to get an owner.
+   */
+  locate(service: EntityServiceModel, entityId: string, options?: LocateOptions): PlacementDecision | Promise<PlacementDecision>;
 }
 
 /** A node that owns entities, as placement names it. */
@@ -107,14 +118,44 @@ export interface CrdtReplicas {
   awaitConsistency(level: WriteConsistency, delta: ReplicatedDelta, signal?: AbortSignal): Promise<void>;
 }
 
+/** A consumer lease held by this node: the consumer runs until `lost` aborts, then calls `done`. */
+export interface HeldConsumerLease {
+  /** Aborted when the consumer must stop (its lease moves to another node or ran out). */
+  readonly lost: AbortSignal;
+  /** Says the consumer stopped (its last offset saved), so the lease can be released. */
+  done(): void;
+}
+
+/**
+ * Singleton work in a cluster: each named consumer (an event-log consumer) runs on
+ * exactly one node, under a lease of its own.
+ */
+export interface ConsumerLeases {
+  /** Resolves once this node holds `consumer`'s lease; undefined when `signal` aborts first. */
+  acquire(consumer: string, signal: AbortSignal): Promise<HeldConsumerLease | undefined>;
+}
+
 /** What a cluster gives a proxy. */
 export interface ClusterNode {
   readonly placement: Placement;
   readonly forwarder: Forwarder;
   readonly replicas: CrdtReplicas;
+  /** Leases for singleton consumers (absent: every consumer runs here). */
+  readonly consumers?: ConsumerLeases;
+  /** Whether this node may take traffic as far as the cluster is concerned (absent: always). */
+  ready?(): boolean;
+  /** Hands this node's shards over to the other members (graceful leave); called first when the proxy closes. */
+  drain?(): Promise<void>;
   /** Leaves the cluster (called when the proxy closes, after its entities are passivated). */
   close(): Promise<void>;
 }
 
 /** Builds the cluster node of a proxy once the proxy's {@link EntityHost} exists. */
-export type ClusterFactory = (host: EntityHost) => ClusterNode | Promise<ClusterNode>;
+export type ClusterFactory = (host: EntityHost, context: ClusterContext) => ClusterNode | Promise<ClusterNode>;
+
+/** What a proxy offers the cluster it joins besides its entities. */
+export interface ClusterContext {
+  /** The store the proxy writes to (its `cluster` ports arbitrate leases and membership). */
+  readonly store: Store;
+  readonly logger: Logger;
+}

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../observability/logger.js";
+import { CLUSTER_HELP, CLUSTER_OPTIONS, type ClusterConfig, type MachineInfo, parseCluster } from "./cluster.js";
 import { FRONT_PORT_HELP, FRONT_PORT_OPTIONS, type FrontPortConfig, parseFrontPort } from "./front-port.js";
 
 /** Where state lives, as a `kind` union. */
@@ -41,6 +42,8 @@ export interface ProxyConfig {
   readonly adminToken: string | undefined;
   /** Timeouts, caps, TLS and reflection of the front port. */
   readonly frontPort: FrontPortConfig;
+  /** Cluster mode (undefined: a single node). */
+  readonly cluster?: ClusterConfig;
 }
 
 /** Cloudstate defaults, in one place. */
@@ -78,6 +81,7 @@ export const START_OPTIONS = {
   "admin-bind": { type: "string" },
   "admin-token": { type: "string" },
   ...FRONT_PORT_OPTIONS,
+  ...CLUSTER_OPTIONS,
 } as const;
 
 /** The help text of `switchboard start`. */
@@ -109,7 +113,7 @@ Options (flag > environment > default):
   --admin-bind <address>        admin port address            env ADMIN_BIND      (127.0.0.1)
   --admin-token <token>         bearer token for admin calls  env ADMIN_TOKEN
                                 (required when --admin-bind is not a loopback address)
-${FRONT_PORT_HELP}  -h, --help                    show this help
+${FRONT_PORT_HELP}${CLUSTER_HELP}  -h, --help                    show this help
 `;
 
 function parsePort(name: string, raw: string): number | string {
@@ -159,7 +163,11 @@ export function parseStore(raw: string): StoreConfig | string {
  * Parses the flags of `switchboard start` and the environment into a frozen config.
  * Returns `{error}` with a one-line reason instead of throwing.
  */
-export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseConfigResult {
+export function parseConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  machine: MachineInfo = ANONYMOUS_MACHINE,
+): ParseConfigResult {
   let values: ReturnType<typeof parseArgs<{ options: typeof START_OPTIONS; strict: true; allowPositionals: false; args: string[] }>>["values"];
   try {
     values = parseArgs({ args: [...argv], options: START_OPTIONS, strict: true, allowPositionals: false }).values;
@@ -220,6 +228,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (typeof admin === "string") return { error: admin };
   const frontPort = parseFrontPort(values, pick);
   if (typeof frontPort === "string") return { error: frontPort };
+  const cluster = parseCluster(values, pick, bind, machine);
+  if (typeof cluster === "string") return { error: cluster };
 
   const config: ProxyConfig = {
     userFunctionHost: pick(values["user-function-host"], "USER_FUNCTION_HOST") ?? DEFAULTS.userFunctionHost,
@@ -237,9 +247,13 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     logFormat,
     ...admin,
     frontPort,
+    ...(cluster === undefined ? {} : { cluster }),
   };
   return { config: Object.freeze(config) };
 }
+
+/** The machine as seen by a caller that does not name it: default node ids start with "node". */
+const ANONYMOUS_MACHINE: MachineInfo = { hostname: "node", randomSuffix: () => Math.random().toString(36).slice(2, 8) };
 
 /** Whether an address only accepts connections from this machine. */
 export function isLoopbackAddress(address: string): boolean {

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { type MetadataEntry, MetadataEntrySchema } from "@switchboard/protocol";
+import type { ConsumerLeases } from "../cluster/types.js";
 import type { ServiceModel } from "../descriptors/service-model.js";
 import type { Logger } from "../observability/logger.js";
 import type { Dispatcher } from "../router/types.js";
@@ -17,6 +18,8 @@ export interface EventLogSourceOptions {
   readonly pollIntervalMs?: number;
   /** Events read per batch. */
   readonly batchSize?: number;
+  /** In a cluster: each consumer runs only while this node holds its lease (absent: always here). */
+  readonly leases?: ConsumerLeases;
 }
 
 /** The running event-log consumers of one service model. */
@@ -80,10 +83,11 @@ export function startEventLogSources(options: EventLogSourceOptions): EventLogSo
         }
         wake = done;
       });
-    const running = (async () => {
+    /** Consumes from the stored offset until `signal` aborts. */
+    const consume = async (signal: AbortSignal) => {
       let offset = await store.loadOffset(subscription.consumer);
       let failures = 0;
-      while (!stop.signal.aborted) {
+      while (!signal.aborted) {
         try {
           const events = await store.eventsByTag(subscription.tag, offset, batchSize);
           for (const event of events) {
@@ -96,19 +100,43 @@ export function startEventLogSources(options: EventLogSourceOptions): EventLogSo
               await dispatcher.deliver(method, payload, cloudEventMetadata(event, subscription.tag));
             }
             offset = event.offset;
-            if (stop.signal.aborted) break;
+            if (signal.aborted) break;
           }
           if (events.length > 0) await store.saveOffset(subscription.consumer, offset);
-          if (stop.signal.aborted) return;
+          if (signal.aborted) return;
           failures = 0;
           if (events.length < batchSize) await sleep();
         } catch (error) {
-          if (stop.signal.aborted) return;
+          if (signal.aborted) return;
           failures++;
           const delay = Math.min(3000 * 2 ** Math.min(failures - 1, 3), 30_000);
           log.warn("event delivery failed; retrying from the last saved offset", { error: (error as Error).message, retryInMs: delay });
           offset = await store.loadOffset(subscription.consumer).catch(() => offset);
           await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    };
+    const { leases } = options;
+    const running = (async () => {
+      if (leases === undefined) return consume(stop.signal);
+      // In a cluster the consumer runs on one node at a time, from the offset its last holder saved.
+      while (!stop.signal.aborted) {
+        const lease = await leases.acquire(subscription.consumer, stop.signal);
+        if (lease === undefined) return;
+        log.info("event-log consumer runs on this node");
+        const both = new AbortController();
+        const end = () => {
+          both.abort();
+          if (wake) wake();
+        };
+        stop.signal.addEventListener("abort", end, { once: true });
+        lease.lost.addEventListener("abort", end, { once: true });
+        if (lease.lost.aborted) end();
+        try {
+          await consume(both.signal);
+        } finally {
+          stop.signal.removeEventListener("abort", end);
+          lease.done();
         }
       }
     })();

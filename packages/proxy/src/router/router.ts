@@ -199,7 +199,10 @@ export function createRouter(options: RouterOptions): Router {
     const id = extractEntityId(key, call.method.keyFields, call.method.input.typeName);
     if (id.error) throw id.error;
     const command = commandOf(call, id.value);
-    const decision = await placement.locate(call.method.service, id.value);
+    const decision = await placement.locate(call.method.service, id.value, {
+      ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
+      ...(call.signal ? { signal: call.signal } : {}),
+    });
     switch (decision.kind) {
       case "local":
         return run(runtime, { ...command, writer: decision.writer });
