@@ -32,7 +32,12 @@ export function clusterFactory(config: ClusterConfig, bindHost = "0.0.0.0"): Clu
     if (store.cluster === undefined) {
       throw new SwitchboardError(`cluster mode needs a store that arbitrates leases (PostgreSQL); ${store.description} does not`, Code.FailedPrecondition);
     }
-    const mesh = (await import(MESH_MODULE)) as MeshModule;
+    let mesh: MeshModule;
+    try {
+      mesh = (await import(MESH_MODULE)) as MeshModule;
+    } catch (error) {
+      throw new SwitchboardError(`cluster mode is not available in this build: ${(error as Error).message}`, Code.Unimplemented, { cause: error });
+    }
     let replicas: (CrdtReplicas & { close(): void }) | undefined;
     let members: () => readonly RemoteNode[] = () => [];
     replicas = mesh.createGossipReplicas({ nodeId: config.nodeId, members: () => members(), logger: logger.child({ part: "gossip" }) });
