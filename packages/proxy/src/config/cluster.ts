@@ -27,7 +27,7 @@ export const CLUSTER_HELP = `Cluster mode (several nodes on one PostgreSQL; on w
   --node-id <id>                this node's id                env NODE_ID        (hostname-<random>)
   --advertise-host <host>       host other nodes reach it at  env ADVERTISE_HOST
                                 (the --bind address; the hostname when binding 0.0.0.0)
-  --lease-ttl <ms>              shard lease and heartbeat lifetime                (5000)
+  --lease-ttl <ms>              shard lease and heartbeat lifetime  env LEASE_TTL  (5000)
 `;
 
 /** What the parser needs to know about the machine for the defaults. */
@@ -50,31 +50,27 @@ export function parseCluster(
   machine: MachineInfo,
 ): ClusterConfig | undefined | string {
   const rawPort = pick(values["cluster-port"], "CLUSTER_PORT");
-  const rawTtl = values["lease-ttl"];
+  const rawTtl = pick(values["lease-ttl"], "LEASE_TTL");
   if (rawPort === undefined) {
-    for (const [flag, raw] of [
-      ["--node-id", values["node-id"]],
-      ["--advertise-host", values["advertise-host"]],
-      ["--lease-ttl", rawTtl],
-    ] as const) {
-      if (raw !== undefined) return `${flag} needs cluster mode: give --cluster-port (or CLUSTER_PORT) too`;
-    }
+    // NODE_ID and friends may be set for every pod of a deployment; without a cluster port they mean nothing.
     return undefined;
   }
   const from = values["cluster-port"] === undefined ? "CLUSTER_PORT" : "--cluster-port";
+  const ttlFrom = values["lease-ttl"] === undefined ? "LEASE_TTL" : "--lease-ttl";
   if (!/^\d+$/.test(rawPort) || Number(rawPort) > 65535) return `${from} must be a port number (0-65535), got "${rawPort}"`;
   let leaseTtlMs: number = CLUSTER_DEFAULTS.leaseTtlMs;
   if (rawTtl !== undefined) {
     // Below a few hundred ms a loaded machine misses renewals and shards flap between nodes.
-    if (!/^\d+$/.test(rawTtl) || Number(rawTtl) < 500) return `--lease-ttl must be a whole number of milliseconds, at least 500, got "${rawTtl}"`;
+    if (!/^\d+$/.test(rawTtl) || Number(rawTtl) < 500) return `${ttlFrom} must be a whole number of milliseconds, at least 500, got "${rawTtl}"`;
     leaseTtlMs = Number(rawTtl);
   }
   const nodeId = pick(values["node-id"], "NODE_ID") ?? `${machine.hostname}-${machine.randomSuffix()}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(nodeId)) {
-    return `--node-id must be 1-128 letters, digits, ".", "_", ":" or "-" starting with a letter or digit, got "${nodeId}"`;
+    return `${values["node-id"] === undefined ? "NODE_ID" : "--node-id"} must be 1-128 letters, digits, ".", "_", ":" or "-" starting with a letter or digit, got "${nodeId}"`;
   }
   const advertiseHost = pick(values["advertise-host"], "ADVERTISE_HOST") ?? (WILDCARDS.has(bind) ? machine.hostname : bind);
-  if (advertiseHost === "" || /[\s/]/.test(advertiseHost)) return `--advertise-host must be a host name or address, got "${advertiseHost}"`;
+  if (advertiseHost === "" || /[\s/]/.test(advertiseHost))
+    return `${values["advertise-host"] === undefined ? "ADVERTISE_HOST" : "--advertise-host"} must be a host name or address, got "${advertiseHost}"`;
   return { port: Number(rawPort), nodeId, advertiseHost, leaseTtlMs };
 }
 

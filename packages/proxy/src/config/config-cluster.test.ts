@@ -47,8 +47,9 @@ describe("cluster flags", () => {
     assert.match(error([], { CLUSTER_PORT: "x" }), /^CLUSTER_PORT must be a port number/);
     assert.match(error(["--cluster-port", "1", "--lease-ttl", "10"]), /^--lease-ttl must be a whole number of milliseconds, at least 500/);
     assert.match(error(["--cluster-port", "1", "--node-id", "a b"]), /^--node-id must be/);
-    assert.match(error(["--node-id", "n1"]), /^--node-id needs cluster mode/);
-    assert.match(error(["--lease-ttl", "1000"]), /^--lease-ttl needs cluster mode/);
+    assert.match(error([], { CLUSTER_PORT: "1", LEASE_TTL: "soon" }), /^LEASE_TTL must be a whole number/);
+    // Without a cluster port the other cluster settings are ignored (a deployment may set NODE_ID everywhere).
+    assert.equal(parseConfig([...PG, "--node-id", "n1"], {}, MACHINE).config?.cluster, undefined);
   });
 
   it("need a PostgreSQL store", () => {

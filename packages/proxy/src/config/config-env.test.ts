@@ -39,7 +39,14 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "http2-session-memory": "8",
   "max-header-size": "8192",
   "max-queued-requests": "16",
+  "cluster-port": "7000",
+  "node-id": "node-7",
+  "advertise-host": "pod-7.switchboard",
+  "lease-ttl": "2500",
 };
+
+/** Flags that only mean something in cluster mode: checked with a cluster port given. */
+const CLUSTER_ONLY = new Set(["node-id", "advertise-host", "lease-ttl"]);
 
 const flags = Object.entries(START_OPTIONS) as [string, { type: "string" | "boolean" }][];
 
@@ -59,12 +66,13 @@ describe("switchboard start: every flag has an environment variable", () => {
       if (option.type !== "string" || flag.startsWith("tls-")) continue; // TLS files are read at start; tested with real files elsewhere
       const sample = SAMPLES[flag];
       assert.ok(sample !== undefined, `no sample value for --${flag}: add one to this test`);
-      const fromFlag = parseConfig([`--${flag}`, sample], {});
-      const fromEnv = parseConfig([], { [envNameOf(flag)]: sample });
+      const base = CLUSTER_ONLY.has(flag) ? ["--cluster-port", "7000"] : [];
+      const fromFlag = parseConfig([...base, `--${flag}`, sample], {});
+      const fromEnv = parseConfig(base, { [envNameOf(flag)]: sample });
       assert.equal(fromFlag.error, undefined, `--${flag} ${sample}: ${fromFlag.error}`);
       assert.deepEqual(fromEnv, fromFlag, `${envNameOf(flag)}=${sample} differs from --${flag} ${sample}`);
-      assert.notDeepEqual(parseConfig([], {}), fromFlag, `the sample of --${flag} is its default; pick another`);
-      const both = parseConfig([`--${flag}`, sample], { [envNameOf(flag)]: "garbage" });
+      assert.notDeepEqual(parseConfig(base, {}), fromFlag, `the sample of --${flag} is its default; pick another`);
+      const both = parseConfig([...base, `--${flag}`, sample], { [envNameOf(flag)]: "garbage" });
       assert.deepEqual(both, fromFlag, `--${flag} does not win over ${envNameOf(flag)}`);
     }
   });

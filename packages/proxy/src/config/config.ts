@@ -252,8 +252,11 @@ export function parseConfig(
   return { config: Object.freeze(config) };
 }
 
-/** The machine as seen by a caller that does not name it: default node ids start with "node". */
-const ANONYMOUS_MACHINE: MachineInfo = { hostname: "node", randomSuffix: () => Math.random().toString(36).slice(2, 8) };
+/**
+ * The machine as seen by a caller that does not name it (checks of a command line):
+ * the default node id is then always "node-0". The CLI passes the real host name and a random suffix.
+ */
+const ANONYMOUS_MACHINE: MachineInfo = { hostname: "node", randomSuffix: () => "0" };
 
 /** Whether an address only accepts connections from this machine. */
 export function isLoopbackAddress(address: string): boolean {
