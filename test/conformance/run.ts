@@ -16,11 +16,12 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AREAS, type Area, formatResultsMarkdown, isFailedRun, type ResultsRow, type RunResults } from "@switchboard/tck";
 import { goSupport } from "./supports/go-support.js";
+import { javaSupport } from "./supports/java-support/index.js";
 import { nodeSupport, pythonSupport, typescriptSdk } from "./supports/other-supports.js";
 import type { Support } from "./supports/support.js";
 
 /** Every support, in the order of the RESULTS.md rows. */
-export const SUPPORTS: readonly Support[] = [goSupport, typescriptSdk, nodeSupport, pythonSupport];
+export const SUPPORTS: readonly Support[] = [goSupport, typescriptSdk, nodeSupport, pythonSupport, javaSupport];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TCK_BIN = path.join(ROOT, "packages/tck/bin/switchboard-tck.mjs");

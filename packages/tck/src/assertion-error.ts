@@ -11,9 +11,14 @@ export function check(condition: boolean, message: string | (() => string)): ass
   if (!condition) throw new TckAssertionError(typeof message === "string" ? message : message());
 }
 
+/** JSON for the message, with bigints (int64 fields) written as `<n>n` instead of throwing. */
+function printable(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? `${v}n` : v)) ?? String(value);
+}
+
 /** Compares two values with `===` and throws a readable error when they differ. */
 export function checkEqual<T>(actual: T, expected: T, what: string): void {
   if (actual !== expected) {
-    throw new TckAssertionError(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+    throw new TckAssertionError(`${what}: expected ${printable(expected)}, got ${printable(actual)}`);
   }
 }
