@@ -41,7 +41,7 @@ describe("entity limits through the proxy", () => {
   it("refuses a --max-active-entities that is not a positive number", async () => {
     const proxy = await startProxy({ userFunctionPort: 1, waitFor: "spawn", extraArgs: ["--max-active-entities", "0"] });
     try {
-      const [code] = (await new Promise((resolve) => proxy.child.once("exit", (...args) => resolve(args)))) as [number];
+      const code = await new Promise<number | null>((resolve) => proxy.child.once("exit", (exitCode) => resolve(exitCode)));
       assert.equal(code, 2);
       assert.match(proxy.stderr(), /--max-active-entities must be a positive whole number of entities, got "0"/);
     } finally {

@@ -78,11 +78,12 @@ describe("the web console in Chromium", () => {
     const load = setInterval(() => void post(port, "/counters/c2/increase", { value: 1 }).catch(() => {}), 50);
     const row = page.locator('#stats tr[data-method="com.example.counter.CounterService/Increase"]');
     try {
+      // A string runs in the page (this file is compiled without the DOM's types).
       await page.waitForFunction(
-        () => {
+        `(() => {
           const cell = document.querySelector('#stats tr[data-method="com.example.counter.CounterService/Increase"] td.calls');
           return cell !== null && Number(cell.textContent) > 0;
-        },
+        })()`,
         undefined,
         { timeout: 10_000 },
       );

@@ -190,6 +190,23 @@ describe("the admin port with the counter example on SQLite", () => {
     assert.equal(unreachable.status, 1);
     assert.match(unreachable.stderr, /cannot reach the admin port/);
   });
+  it("records every group commit of the SQLite store: its duration and its batch size", async () => {
+    const sample = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    const before = (await get("/metrics")).text;
+    const commitsBefore = sample(before, "switchboard_store_commit_duration_seconds_count");
+    const writesBefore = sample(before, "switchboard_store_batch_size_sum");
+    // Every increment so far was one write, committed before its answer.
+    assert.ok(commitsBefore >= 1, `commits counted: ${commitsBefore}`);
+    assert.ok(writesBefore >= 5, `writes counted: ${writesBefore}`);
+    // Ten concurrent increments of ten entities: ten more writes, in one or more batches.
+    await Promise.all(Array.from({ length: 10 }, (_, i) => post(proxy.port, `/counters/batch-${i}/increase`, { value: 1 })));
+    const after = (await get("/metrics")).text;
+    assert.equal(sample(after, "switchboard_store_batch_size_sum"), writesBefore + 10);
+    const commits = sample(after, "switchboard_store_commit_duration_seconds_count") - commitsBefore;
+    assert.ok(commits >= 1 && commits <= 10, `batches for 10 writes: ${commits}`);
+    assert.equal(sample(after, "switchboard_store_batch_size_count"), sample(after, "switchboard_store_commit_duration_seconds_count"));
+    assert.ok(sample(after, "switchboard_store_commit_duration_seconds_sum") > 0);
+  });
 });
 
 describe("the admin port's access rules", () => {
@@ -283,13 +300,14 @@ describe("the admin port with the shopping-cart example (event sourced)", () => 
   });
 
   it("shows the sequence number and the journal, decoded, with timestamps", async () => {
-    const list = await (await fetch(`http://127.0.0.1:${adminPort}/v1/entities/${CART}`)).json();
+    const read = async (route: string) => JSON.parse(await (await fetch(`http://127.0.0.1:${adminPort}${route}`)).text());
+    const list = await read(`/v1/entities/${CART}`);
     assert.deepEqual(list.entities, ["ann"]);
-    const entity = await (await fetch(`http://127.0.0.1:${adminPort}/v1/entities/${CART}/ann`)).json();
+    const entity = await read(`/v1/entities/${CART}/ann`);
     assert.equal(entity.kind, "event-sourced");
     assert.equal(entity.sequenceNumber, 2);
     const started = Date.now();
-    const events = await (await fetch(`http://127.0.0.1:${adminPort}/v1/entities/${CART}/ann/events?from=2&limit=5`)).json();
+    const events = await read(`/v1/entities/${CART}/ann/events?from=2&limit=5`);
     assert.equal(events.events.length, 1);
     const [second] = events.events;
     assert.equal(second.seq, 2);

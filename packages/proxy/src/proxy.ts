@@ -72,7 +72,8 @@ export interface SwitchboardProxy {
 export async function createProxy(options: ProxyOptions): Promise<SwitchboardProxy> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  const store = options.store ?? (await openStore(config.store, logger));
+  const metrics = options.metrics ?? createPrometheusMetrics({ defaultMetrics: config.adminPort !== 0 });
+  const store = options.store ?? (await openStore(config.store, logger, metrics));
   const client: UserFunctionClient = createHttp2UserFunctionClient({
     host: config.userFunctionHost,
     port: config.userFunctionPort,
@@ -80,7 +81,6 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     maxMessageSize: Math.max(config.maxMessageSize, DEFAULTS.maxMessageSize),
   });
   const report = (message: string) => void reportError(client, message, logger);
-  const metrics = options.metrics ?? createPrometheusMetrics({ defaultMetrics: config.adminPort !== 0 });
   const tracer =
     options.tracer ??
     (tracingRequested(process.env) ? (await import("./observability/otel-tracer.js")).createOtelTracer(logger.child({ component: "tracing" })) : NO_TRACER);

@@ -39,7 +39,12 @@ export interface GroupCommitOptions<W extends QueuedWrite> {
   readonly label: string;
   /** Receives a warning (`<label>: write batch failed`) when a batch fails as a whole. */
   readonly logger?: { warn(message: string, fields?: object): void } | undefined;
+  /** Told of every committed batch: how long its transaction took, in seconds, and how many writes it held. */
+  readonly onCommit?: CommitObserver | undefined;
 }
+
+/** Receives each committed batch's duration (seconds) and size, e.g. for the `switchboard_store_*` metrics. */
+export type CommitObserver = (seconds: number, batchSize: number) => void;
 
 /** A write queue that commits what has gathered as one transaction (group commit). */
 export interface GroupCommit<W extends QueuedWrite> {
@@ -104,6 +109,7 @@ export function createGroupCommit<W extends QueuedWrite>(options: GroupCommitOpt
     counters.writes += batch.length;
     counters.largestBatch = Math.max(counters.largestBatch, batch.length);
     let outcomes: BatchOutcomes;
+    const started = performance.now();
     try {
       outcomes = await options.commit(batch.map((p) => p.write));
     } catch (err) {
@@ -115,6 +121,13 @@ export function createGroupCommit<W extends QueuedWrite>(options: GroupCommitOpt
       return;
     }
     counters.transactions += 1;
+    if (options.onCommit !== undefined) {
+      try {
+        options.onCommit((performance.now() - started) / 1000, batch.length);
+      } catch {
+        // An observer's failure must never fail writes that are already durable.
+      }
+    }
     batch.forEach((pending, i) => {
       const failure = outcomes[i];
       if (failure === undefined) pending.resolve();

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryConfig, QueryResult } from "pg";
 import { Code, SwitchboardError } from "../../errors/index.js";
-import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, messageOf, type QueuedWrite } from "../group-commit.js";
+import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, messageOf, type QueuedWrite, type CommitObserver } from "../group-commit.js";
 import { createAppendListeners, staleWriter, validateHeartbeat, validateLeaseRequest, validateWriter } from "../fencing.js";
 import type {
   AnyValue,
@@ -48,6 +48,8 @@ export interface PostgresStoreOptions {
   readonly queryTimeoutMs?: number | undefined;
   /** Receives a warning when a write batch fails or a pooled connection drops. */
   readonly logger?: PostgresStoreLogger | undefined;
+  /** Told of every committed batch (duration in seconds, size), e.g. for metrics. */
+  readonly onCommit?: CommitObserver | undefined;
 }
 
 /** Counters of the group-commit writer, for tests, metrics and benchmarks. */
@@ -144,11 +146,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     await pool.end().catch(() => undefined);
     throw classify(err, `${description}: open`);
   }
-  return openStore(pool, description, logger);
+  return openStore(pool, description, logger, options.onCommit);
 }
 
 /** Builds the store over a pool whose database is migrated. */
-function openStore(pool: Pool, description: string, logger: PostgresStoreLogger | undefined): PostgresStore {
+function openStore(pool: Pool, description: string, logger: PostgresStoreLogger | undefined, onCommit: CommitObserver | undefined): PostgresStore {
   let replayedTransactions = 0;
   let closing: Promise<void> | undefined;
   const appended = createAppendListeners();
@@ -156,6 +158,7 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
     description,
     label: "postgres store",
     logger,
+    onCommit,
     maxBatch: MAX_BATCH,
     commit: (batch) =>
       withClient(pool, async (client) => {

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
-import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, messageOf, type QueuedWrite } from "../group-commit.js";
+import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, messageOf, type QueuedWrite, type CommitObserver } from "../group-commit.js";
 import { createAppendListeners, isLocalWriter, staleWriter, validateWriter } from "../fencing.js";
 import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, ValueWrite, WriterToken } from "../types.js";
 import { validateAppend, validateLimit, validateOffset } from "../validate.js";
@@ -27,6 +27,8 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number | undefined;
   /** Receives a warning when a write batch fails or WAL mode is unavailable. */
   readonly logger?: SqliteStoreLogger | undefined;
+  /** Told of every committed batch (duration in seconds, size), e.g. for metrics. */
+  readonly onCommit?: CommitObserver | undefined;
 }
 
 /** Counters of the group-commit writer, for tests, metrics and benchmarks. */
@@ -112,11 +114,11 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
     db.close();
     throw classify(err, `${description}: open`);
   }
-  return openStore(db, description, logger);
+  return openStore(db, description, logger, options.onCommit);
 }
 
 /** Builds the store over an open, migrated database. */
-function openStore(db: Database, description: string, logger: SqliteStoreLogger | undefined): SqliteStore {
+function openStore(db: Database, description: string, logger: SqliteStoreLogger | undefined, onCommit: CommitObserver | undefined): SqliteStore {
   const sql = prepareStatements(db);
   const appended = createAppendListeners();
 
@@ -142,6 +144,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     description,
     label: "sqlite store",
     logger,
+    onCommit,
     commit(batch) {
       try {
         // IMMEDIATE takes the write lock up front, so a second process on the same file
