@@ -248,6 +248,22 @@ describe("the admin port's access rules", () => {
     }
   });
 
+  it("lists and shows entities of the memory store (it inspects itself)", async () => {
+    const adminPort = await freePort();
+    const proxy = await startProxy({ userFunctionPort: counter.port, store: "memory", extraArgs: ["--admin-port", String(adminPort)] });
+    try {
+      await post(proxy.port, "/counters/m2/increase", { value: 2 });
+      await post(proxy.port, "/counters/m1/increase", { value: 1 });
+      const list = await fetch(`http://127.0.0.1:${adminPort}/v1/entities/${COUNTER}`);
+      assert.equal(list.status, 200);
+      assert.deepEqual(JSON.parse(await list.text()).entities, ["m1", "m2"]);
+      const state = inspect(COUNTER, "m2", "--admin-address", `127.0.0.1:${adminPort}`);
+      assert.equal(state.stdout, '{"value":"2"}\n', state.stderr);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it("refuses a non-loopback admin address without a token, with a one-line reason", async () => {
     for (const setting of [{ extraArgs: ["--admin-bind", "0.0.0.0"] }, { env: { ADMIN_BIND: "0.0.0.0" } }]) {
       const run = spawnSync(process.execPath, [SWITCHBOARD_BIN, "start", "--store", "memory", "--admin-port", "1", ...(setting.extraArgs ?? [])], {

@@ -11,7 +11,8 @@ import { after, describe, it } from "node:test";
 import pg from "pg";
 import { Code, SwitchboardError } from "../../packages/proxy/src/errors/index.js";
 import { runStoreContract } from "../../packages/proxy/src/store/contract.case.js";
-import { createPostgresStore, type PostgresStore } from "../../packages/proxy/src/store/postgres/index.js";
+import { runInspectorContract } from "../../packages/proxy/src/store/inspector-contract.case.js";
+import { createPostgresInspector, createPostgresStore, type PostgresStore } from "../../packages/proxy/src/store/postgres/index.js";
 import { type AnyValue, LOCAL_WRITER } from "../../packages/proxy/src/store/types.js";
 import { type PostgresServer, startPostgres } from "./pg-server.js";
 
@@ -43,6 +44,12 @@ runStoreContract(
   },
 );
 
+runInspectorContract("postgres", async () => {
+  const url = await freshDatabase();
+  const store = await createPostgresStore({ url });
+  return { store, openInspector: () => createPostgresInspector({ url }), cleanup: () => store.close() };
+});
+
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : new TextDecoder().decode(value));
 const any = (typeUrl: string, value: string): AnyValue => ({ typeUrl, value: bytes(value) });
@@ -73,6 +80,30 @@ function assertRejectedWith(result: PromiseSettledResult<unknown> | undefined, c
 }
 
 describe("postgres store", () => {
+  it("tells its commit observer each committed batch's duration and size", async () => {
+    const commits: [number, number][] = [];
+    const store = await createPostgresStore({ url: await freshDatabase(), onCommit: (seconds, size) => commits.push([seconds, size]) });
+    try {
+      await store.writeValue({ kind: "update", persistenceId: "p", entityId: "first", value: any("t/V", "1"), writer: LOCAL_WRITER });
+      assert.equal(commits.length, 1);
+      assert.equal(commits[0]?.[1], 1);
+      // Writes queued in one turn of the event loop commit together.
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.writeValue({ kind: "update", persistenceId: "p", entityId: `e${i}`, value: any("t/V", "1"), writer: LOCAL_WRITER }),
+        ),
+      );
+      assert.equal(
+        commits.reduce((sum, [, size]) => sum + size, 0),
+        21,
+      );
+      assert.ok(commits.length < 21, `${commits.length} batches`);
+      for (const [seconds] of commits) assert.ok(seconds > 0 && Number.isFinite(seconds));
+    } finally {
+      await store.close();
+    }
+  });
+
   it("creates the schema once when several stores open a fresh database at once, and again is a no-op", async () => {
     const url = await freshDatabase();
     const stores = await Promise.all(Array.from({ length: 6 }, () => createPostgresStore({ url, poolSize: 2 })));

@@ -145,7 +145,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     metrics,
     model: () => deployment?.model,
     store,
-    openInspector: () => openStoreInspector(config.store),
+    openInspector: () => openStoreInspector(config.store, store),
     passivate: async (service, entityId) => (await deployment?.runtimeFor(service.name)?.passivate(entityId)) ?? false,
     status: () => ({
       version: PROXY_VERSION,

@@ -3,7 +3,8 @@
  * inspect`: which entities a persistence id holds, and a journal with the time each
  * event was written. Kept apart from the `Store` ports the entities use, so inspection
  * never sits on the write path. Adapters: `sqlite/sqlite-inspector.ts`,
- * `postgres/postgres-inspector.ts`, `memory/memory-inspector.ts`.
+ * `postgres/postgres-inspector.ts`, `memory/memory-inspector.ts`; all pass
+ * `inspector-contract.case.ts`.
  */
 import type { AnyValue } from "./types.js";
 
@@ -30,12 +31,23 @@ export interface InspectedEvent {
 
 /** Read-only introspection of stored entities. */
 export interface StoreInspector {
-  /** Entity ids with stored state under `persistenceId`, sorted, one page at a time. */
+  /** Entity ids with stored state under `persistenceId`, sorted in code-point order, one page at a time. */
   listEntityIds(table: EntityTable, persistenceId: string, query: EntityIdQuery): Promise<string[]>;
   /** Events of a journal (`<persistence id>|<entity id>`) with seq ≥ fromSeq, in order, at most `limit`. */
   readJournal(journalId: string, fromSeq: number, limit: number): Promise<InspectedEvent[]>;
   /** Releases what the inspector opened. */
   close(): Promise<void>;
+}
+
+/** A store that inspects itself (the memory store: nothing outside the process can read it). */
+export interface InspectableStore {
+  /** An inspector over this store's own state. */
+  openInspector(): StoreInspector;
+}
+
+/** Whether `store` carries its own inspector. */
+export function isInspectableStore(store: object): store is InspectableStore {
+  return typeof (store as Partial<InspectableStore>).openInspector === "function";
 }
 
 /** The separator between persistence id and entity id in a journal id. */

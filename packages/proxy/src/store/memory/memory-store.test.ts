@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { runStoreContract } from "../contract.case.js";
+import { runInspectorContract } from "../inspector-contract.case.js";
 import { createMemoryStore } from "./memory-store.js";
 
 runStoreContract(
@@ -12,6 +13,11 @@ runStoreContract(
   },
   { cluster: true },
 );
+
+runInspectorContract("memory", async () => {
+  const store = createMemoryStore();
+  return { store, openInspector: async () => store.openInspector(), cleanup: () => store.close() };
+});
 
 describe("memory store on an injected clock", () => {
   it("judges leases, fenced writes and heartbeats on the clock it was given, to the millisecond", async () => {

@@ -1,4 +1,6 @@
 import { Code, SwitchboardError } from "../../errors/index.js";
+import type { InspectableStore } from "../inspector.js";
+import { createMemoryInspector } from "./memory-inspector.js";
 import { createAppendListeners, isLocalWriter, staleWriter, validateHeartbeat, validateLeaseRequest, validateWriter } from "../fencing.js";
 import type {
   AnyValue,
@@ -25,6 +27,9 @@ export interface MemoryStoreOptions {
   readonly clock?: { now(): number } | undefined;
 }
 
+/** The memory store: every port, cluster arbitration, and an inspector over its own maps (the admin API's entity listing). */
+export type MemoryStore = Store & InspectableStore & { readonly cluster: ClusterStore };
+
 /** A lease held in memory. */
 interface HeldLease {
   owner: string;
@@ -38,6 +43,8 @@ interface StoredEvent {
   readonly offset: number;
   readonly journalId: string;
   readonly payload: AnyValue;
+  /** When it was appended, on the store's clock (ms since epoch). */
+  readonly writtenAt: number;
 }
 
 /** One journal: its events in seq order (seq n is at index n - 1) and its latest snapshot. */
@@ -59,7 +66,7 @@ interface StoredJournal {
  * heartbeats are judged on `options.clock`, and fenced writes are checked against the
  * leases when they are applied.
  */
-export function createMemoryStore(options: MemoryStoreOptions = {}): Store & { readonly cluster: ClusterStore } {
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const clock = options.clock ?? Date;
   // Two-level maps keep (persistence id, entity id) apart without a separator that
   // an id could contain.
@@ -158,6 +165,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store & { r
     description: "memory",
     cluster,
 
+    openInspector() {
+      return createMemoryInspector({ values, crdts, journals });
+    },
+
     onAppended(listener) {
       return appended.add(listener);
     },
@@ -222,6 +233,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store & { r
         tagged = [];
         tags.set(append.tag, tagged);
       }
+      const writtenAt = clock.now();
       append.events.forEach((payload, i) => {
         lastOffset += 1;
         const event: StoredEvent = {
@@ -229,6 +241,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store & { r
           offset: lastOffset,
           journalId: append.journalId,
           payload: copyAny(payload),
+          writtenAt,
         };
         journal.events.push(event);
         tagged.push(event);

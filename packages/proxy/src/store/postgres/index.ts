@@ -9,3 +9,4 @@ export {
   type PostgresStoreOptions,
   type PostgresStoreStats,
 } from "./postgres-store.js";
+export { createPostgresInspector, type PostgresInspectorOptions } from "./postgres-inspector.js";

@@ -6,6 +6,8 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { runStoreContract } from "../contract.case.js";
+import { runInspectorContract } from "../inspector-contract.case.js";
+import { createSqliteInspector } from "./sqlite-inspector.js";
 import { createSqliteStore, type SqliteStore } from "./sqlite-store.js";
 import { LOCAL_WRITER } from "../types.js";
 
@@ -20,6 +22,45 @@ function tempDir(): string {
 
 after(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("sqlite store commit observer", () => {
+  it("is told each committed batch's duration and size, and a failing observer fails no write", async () => {
+    const commits: [number, number][] = [];
+    const store = await createSqliteStore({
+      path: join(tempDir(), "observed.db"),
+      onCommit: (seconds, size) => {
+        commits.push([seconds, size]);
+        throw new Error("observer broke");
+      },
+    });
+    try {
+      const value = { typeUrl: "t/V", value: new Uint8Array([1]) };
+      await store.writeValue({ kind: "update", persistenceId: "p", entityId: "first", value, writer: LOCAL_WRITER });
+      assert.deepEqual(
+        commits.map(([, size]) => size),
+        [1],
+      );
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.writeValue({ kind: "update", persistenceId: "p", entityId: `e${i}`, value, writer: LOCAL_WRITER })),
+      );
+      assert.equal(
+        commits.reduce((sum, [, size]) => sum + size, 0),
+        21,
+      );
+      assert.ok(commits.length < 21, `${commits.length} batches`);
+      for (const [seconds] of commits) assert.ok(seconds >= 0 && Number.isFinite(seconds));
+      assert.equal((await store.getValue("p", "e19"))?.typeUrl, "t/V");
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+runInspectorContract("sqlite", async () => {
+  const path = join(tempDir(), "inspected.db");
+  const store = await createSqliteStore({ path });
+  return { store, openInspector: () => createSqliteInspector(path), cleanup: () => store.close() };
 });
 
 runStoreContract(
