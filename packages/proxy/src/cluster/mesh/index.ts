@@ -5,6 +5,7 @@
  * See docs/design.md#the-mesh.
  */
 export { createMeshClient, type MeshCallOptions, type MeshClient, type MeshClientOptions } from "./client.js";
+export { createGossipReplicas, type GossipReplicas, type GossipReplicasOptions } from "./gossip.js";
 export { createMeshForwarder, type MeshForwarder, type MeshForwarderOptions } from "./forwarder.js";
 export { type MeshServer, type MeshServerOptions, startMeshServer } from "./server.js";
 export type { CrdtStateSource, EntityRef, ExchangeAnswer, MeshReplicaSink, StateDigest } from "./types.js";
