@@ -16,13 +16,17 @@
  *   --no-profile        skip the extra CPU-profiled run of the proxy
  *   --out <file>        where to write (default bench/RESULTS.md for a full run,
  *                       bench/RESULTS.partial.md when --scenario is given)
+ *   --baseline <dir>    an earlier proxy build (a copy of packages/proxy's bin/, dist/
+ *                       and package.json inside the repository, e.g. under bench/.tmp/)
+ *                       that the action, value-entity and event-sourced scenarios run
+ *                       too, alternating with the build under test: before vs after in one run
  *
  * Every process (proxy, user function, peers, databases) runs on its own; this
  * process only drives load and writes the report. Database files live in
  * bench/.tmp/ on the repository's disk and are removed at the end.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SCENARIOS } from "./scenarios/index.js";
@@ -41,6 +45,7 @@ const { values } = parseArgs({
     sessions: { type: "string", default: "4" },
     "no-profile": { type: "boolean", default: false },
     out: { type: "string" },
+    baseline: { type: "string" },
     list: { type: "boolean", default: false },
   },
 });
@@ -78,6 +83,7 @@ const ctx: BenchContext = {
   sessions: Number(values.sessions),
   tmpDir,
   profile: !values["no-profile"],
+  ...(values.baseline !== undefined ? { baselineProxy: path.resolve(values.baseline) } : {}),
   profileDir,
   results: new Map(),
   log,
@@ -154,6 +160,15 @@ for (const scenario of selected) {
 const rebuilt = BUILDS.filter((b, i) => fingerprint(path.join(ROOT, b)) !== buildsAtStart[i]);
 if (rebuilt.length > 0) log(`warning: rebuilt during the run: ${rebuilt.join(", ")}`);
 
+/** The commit a baseline build was made from, when its folder says (a `COMMIT` file). */
+function baselineCommit(dir: string): string {
+  try {
+    return ` (commit ${readFileSync(path.join(dir, "COMMIT"), "utf8").trim()})`;
+  } catch {
+    return "";
+  }
+}
+
 const statusCell = (c: Check) => (c.status === "not run" ? `not run: ${c.note ?? "no reason given"}` : c.status + (c.note ? ` (${c.note})` : ""));
 const cell = (text: string) => text.replace(/\|/g, "\\|");
 const lines: string[] = [
@@ -173,6 +188,11 @@ const lines: string[] = [
   `| Disk (bench/.tmp) | ${machine.filesystem} |`,
   `| fsync baseline | ${Math.round(fsync.opsPerSecond).toLocaleString("en-US")} ops/s of 8 kB write + fdatasync, one at a time (p50 ${ms(fsync.latency.p50Ms)}, p99 ${ms(fsync.latency.p99Ms)}) |`,
   `| Code under test | the proxy from a copy of packages/proxy/{bin,dist} taken at the start (after \`npm run build\`), so rebuilds by others during the run cannot change it${rebuilt.length ? `; **warning: rebuilt during the run, so some points may have used a newer build: ${rebuilt.join(", ")}**` : "; user functions, SDK and protocol builds unchanged during the run"} |`,
+  ...(ctx.baselineProxy !== undefined
+    ? [
+        `| Before (baseline) | the proxy build copied to \`${path.relative(ROOT, ctx.baselineProxy)}\`${baselineCommit(ctx.baselineProxy)}, run as a third variant alternating with the one under test |`,
+      ]
+    : []),
   `| Load | ${ctx.durationMs / 1000} s measured per point after ${ctx.warmupMs / 1000} s warm-up; closed loop ${ctx.concurrency} concurrent callers; compared variants alternate in ${ctx.rounds} rounds that split the time; gRPC over ${ctx.sessions} HTTP/2 sessions (node:http2, hand-rolled framing); HTTP/1.1 over undici |`,
   "| Durability | every store is a file: SQLite in WAL mode with `synchronous=FULL`, PostgreSQL with `fsync=on`, `synchronous_commit=on`; Restate with its defaults (RocksDB WAL fsync on) |",
   "",

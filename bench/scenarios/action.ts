@@ -24,6 +24,12 @@ import { analyseProfile, newestProfile, type ProfileSummary, profileMarkdown } f
 import type { BenchContext, Check, Scenario, ScenarioResult } from "./types.js";
 
 const OPEN_LOOP_RATE = 1000;
+const BEFORE = "through the proxy (baseline build)";
+
+/** CPU µs per call of one watched process over a point. */
+function cpuPerCall(point: PointResult, process: string): number {
+  return Math.round(((point.cpu.processes[process] ?? 0) / 100) * (1e6 / point.throughput));
+}
 
 function grpcCaller(client: GrpcClient, pathName: string, body: Buffer): Caller {
   return (_worker, _seq, done) =>
@@ -43,6 +49,12 @@ export const actionScenario: Scenario = {
     let proxy = await startProxy({ userFunctionPort: ufPort, store });
     const direct = await GrpcClient.connect("127.0.0.1", ufPort, ctx.sessions);
     let viaProxy = await GrpcClient.connect("127.0.0.1", proxy.port, ctx.sessions);
+    // The earlier build, when asked for: a third variant in the same rounds.
+    const before =
+      ctx.baselineProxy === undefined
+        ? undefined
+        : await startProxy({ userFunctionPort: ufPort, store: `sqlite:${path.join(ctx.tmpDir, "action-before.db")}`, root: ctx.baselineProxy });
+    const viaBefore = before === undefined ? undefined : await GrpcClient.connect("127.0.0.1", before.port, ctx.sessions);
     const request = actionRequest();
     const proxyBody = frame(request);
     const directBody = frame(actionCommandFor(request));
@@ -60,31 +72,47 @@ export const actionScenario: Scenario = {
       if (viaReply.message !== "hello" || directPayload?.message !== "hello") {
         throw new Error(`unexpected replies: proxy ${JSON.stringify(viaReply.message)}, direct ${JSON.stringify(directPayload?.message)}`);
       }
-      const watched = [
-        { label: "proxy", pid: proxy.pid },
+      if (viaBefore !== undefined) {
+        const beforeReply = fromBinary(action.ResponseSchema, await viaBefore.unary(PATHS.actionProcessUnary, proxyBody));
+        if (beforeReply.message !== "hello") throw new Error(`unexpected reply from the baseline proxy: ${JSON.stringify(beforeReply.message)}`);
+      }
+      // The proxy column is whichever proxy the point drives (the other one is idle).
+      const watchedFor = (p: { pid: number }) => [
+        { label: "proxy", pid: p.pid },
         { label: "user function", pid: uf.pid },
       ];
-      const closed = (label: string, client: GrpcClient, pathName: string, body: Buffer): Variant => ({
+      const watched = watchedFor(proxy);
+      const closed = (label: string, client: GrpcClient, pathName: string, body: Buffer, w = watched): Variant => ({
         label,
         run: (durationMs, warmupMs) =>
-          closedLoop({ label, concurrency: ctx.concurrency, durationMs, warmupMs, watched, call: grpcCaller(client, pathName, body) }),
+          closedLoop({ label, concurrency: ctx.concurrency, durationMs, warmupMs, watched: w, call: grpcCaller(client, pathName, body) }),
       });
-      const open = (label: string, client: GrpcClient, pathName: string, body: Buffer): Variant => ({
+      const open = (label: string, client: GrpcClient, pathName: string, body: Buffer, w = watched): Variant => ({
         label,
-        run: (durationMs, warmupMs) => openLoop({ label, rate: OPEN_LOOP_RATE, durationMs, warmupMs, watched, call: grpcCaller(client, pathName, body) }),
+        run: (durationMs, warmupMs) => openLoop({ label, rate: OPEN_LOOP_RATE, durationMs, warmupMs, watched: w, call: grpcCaller(client, pathName, body) }),
       });
+      const beforeClosed = viaBefore && before ? [closed(BEFORE, viaBefore, PATHS.actionProcessUnary, proxyBody, watchedFor(before))] : [];
+      const beforeOpen = viaBefore && before ? [open(BEFORE, viaBefore, PATHS.actionProcessUnary, proxyBody, watchedFor(before))] : [];
       const timing = { rounds: ctx.rounds, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, log: ctx.log };
       ctx.log(`action: closed loop, ${ctx.concurrency} concurrent, direct vs through the proxy`);
       points.push(
         ...(await interleave(
-          [closed("direct", direct, PATHS.actionHandleUnary, directBody), closed("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody)],
+          [
+            closed("direct", direct, PATHS.actionHandleUnary, directBody),
+            closed("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody),
+            ...beforeClosed,
+          ],
           timing,
         )),
       );
       ctx.log(`action: open loop, ${OPEN_LOOP_RATE}/s, direct vs through the proxy`);
       points.push(
         ...(await interleave(
-          [open("direct", direct, PATHS.actionHandleUnary, directBody), open("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody)],
+          [
+            open("direct", direct, PATHS.actionHandleUnary, directBody),
+            open("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody),
+            ...beforeOpen,
+          ],
           timing,
         )),
       );
@@ -115,11 +143,21 @@ export const actionScenario: Scenario = {
     } finally {
       direct.close();
       viaProxy.close();
+      viaBefore?.close();
+      await before?.stop();
       await proxy.stop();
       await uf.stop();
     }
 
-    const [closedDirect, closedProxy, openDirect, openProxy] = points as [PointResult, PointResult, PointResult, PointResult];
+    const pick = (label: string, n: number) => points.filter((p) => p.label === label)[n] as PointResult;
+    const [closedDirect, closedProxy, openDirect, openProxy] = [
+      pick("direct", 0),
+      pick("through the proxy", 0),
+      pick("direct", 1),
+      pick("through the proxy", 1),
+    ];
+    const closedBefore = viaBefore ? pick(BEFORE, 0) : undefined;
+    const openBefore = viaBefore ? pick(BEFORE, 1) : undefined;
     const throughputRatio = closedProxy.throughput / closedDirect.throughput;
     const addedP50 = openProxy.latency.p50Ms - openDirect.latency.p50Ms;
     const checks: Check[] = [
@@ -145,6 +183,18 @@ export const actionScenario: Scenario = {
               note: `at ${OPEN_LOOP_RATE}/s: ${bottleneck(openProxy, undefined)}; direct: user function ${Math.round(((openDirect.cpu.processes["user function"] ?? 0) / 100) * (1e6 / openDirect.throughput))} µs`,
             }),
       },
+      ...(closedBefore && openBefore
+        ? [
+            {
+              name: `Action unary through the proxy, this build vs the baseline (${ctx.concurrency} concurrent; CPU per call; added p50 at ${OPEN_LOOP_RATE.toLocaleString("en-US")}/s)`,
+              measured: `${rate(closedProxy.throughput)}, proxy ${cpuPerCall(closedProxy, "proxy")} µs per call, +${ms(addedP50)}`,
+              comparison: `before: ${rate(closedBefore.throughput)}, proxy ${cpuPerCall(closedBefore, "proxy")} µs per call, +${ms(openBefore.latency.p50Ms - openDirect.latency.p50Ms)}`,
+              ratio: `${ratio(closedProxy.throughput / closedBefore.throughput)} calls/s, ${ratio(cpuPerCall(closedProxy, "proxy") / cpuPerCall(closedBefore, "proxy"))} CPU per call`,
+              target: "measure only",
+              status: "met" as const,
+            },
+          ]
+        : []),
     ];
     const body = [
       "Same user-function process (the raw-protocol TCK model, `bench/user-function.ts`), same load generator and HTTP/2 sessions. " +

@@ -20,6 +20,11 @@ export interface BenchContext {
   readonly tmpDir: string;
   /** Profile the proxy (an extra, separate load point per scenario that supports it). */
   readonly profile: boolean;
+  /**
+   * A copy of an earlier proxy build (bin/, dist/, package.json, inside the repository so
+   * bare imports resolve), run as a third variant "before" where a scenario supports it.
+   */
+  readonly baselineProxy?: string;
   /** Where CPU profiles go. */
   readonly profileDir: string;
   /** Results of scenarios that ran earlier in this run, by id. */

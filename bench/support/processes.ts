@@ -235,6 +235,8 @@ export interface ProxyOptions {
   readonly cpuProfileDir?: string;
   readonly extraArgs?: readonly string[];
   readonly timeoutMs?: number;
+  /** Run the proxy build in this folder (bin/, dist/, package.json) instead of the one under test: the "before" side of a before/after comparison. */
+  readonly root?: string;
 }
 
 /** Starts the real `switchboard start` CLI and waits for its readiness line. */
@@ -246,7 +248,7 @@ export async function startProxy(options: ProxyOptions): Promise<Child & { reado
     command: process.execPath,
     args: [
       ...nodeFlags,
-      switchboardBin(),
+      options.root === undefined ? switchboardBin() : path.join(options.root, "bin/switchboard.mjs"),
       "start",
       "--bind",
       "127.0.0.1",

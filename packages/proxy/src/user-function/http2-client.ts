@@ -1,8 +1,9 @@
 import * as http2 from "node:http2";
-import { type DescMessage, type DescMethod, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import type { DescMethod, MessageShape } from "@bufbuild/protobuf";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
 import type { CallOptions, ChannelEvent, ChannelLoss, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -20,6 +21,22 @@ function statusError(code: number, message: string, target: string): Switchboard
   return new SwitchboardError(message, Code.Unknown);
 }
 
+/** What a call needs of its connection: limits, names, and the connection's own bookkeeping (one object per connection, not per call). */
+interface CallLink {
+  readonly maxMessageSize: number;
+  readonly target: string;
+  /** The response head arrived. */
+  response(headers: http2.IncomingHttpHeaders): void;
+  /** The stream failed; runs before its 'close'. */
+  error(error: NodeJS.ErrnoException): void;
+  /** The stream closed (after the call was settled). */
+  closed(): void;
+  /** The error the caller sees for a failure of this call. */
+  failure(error: SwitchboardError): SwitchboardError;
+}
+
+const ONCE = Object.freeze({ once: true });
+
 /**
  * One gRPC call over an HTTP/2 stream: frames the requests, parses the responses and
  * turns the status (trailers, trailers-only headers, or a reset) into one `onEnd`.
@@ -29,17 +46,17 @@ function openCall<O>(
   path: string,
   decode: (bytes: Uint8Array) => O,
   handlers: StreamHandlers<O>,
-  options: { deadline?: number; signal?: AbortSignal; maxMessageSize: number; target: string },
+  options: CallOptions | undefined,
+  link: CallLink,
 ): { stream: http2.ClientHttp2Stream; cancel(): void } {
-  const headers: http2.OutgoingHttpHeaders = {
-    ":method": "POST",
-    ":path": path,
-    "content-type": "application/grpc",
-    te: "trailers",
-  };
-  if (options.deadline !== undefined) headers["grpc-timeout"] = grpcTimeout(options.deadline);
+  const deadline = options?.deadline;
+  const signal = options?.signal;
+  const headers: http2.OutgoingHttpHeaders =
+    deadline === undefined
+      ? { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" }
+      : { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", "grpc-timeout": grpcTimeout(deadline) };
   const stream = session.request(headers);
-  const parser = new FrameParser(options.maxMessageSize);
+  const parser = new FrameParser(link.maxMessageSize);
   let ended = false;
   let status: { code: number; message: string } | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -47,20 +64,20 @@ function openCall<O>(
     if (ended) return;
     ended = true;
     if (timer) clearTimeout(timer);
-    options.signal?.removeEventListener("abort", onAbort);
-    handlers.onEnd(error);
+    signal?.removeEventListener("abort", onAbort);
+    handlers.onEnd(error === undefined ? undefined : link.failure(error));
   };
   const fail = (error: SwitchboardError) => {
     finish(error);
     if (!stream.closed) stream.close(NGHTTP2_CANCEL);
   };
   const onAbort = () => fail(new SwitchboardError("call cancelled", Code.Canceled));
-  if (options.signal?.aborted) queueMicrotask(onAbort);
-  else options.signal?.addEventListener("abort", onAbort, { once: true });
-  if (options.deadline !== undefined) {
+  if (signal?.aborted) queueMicrotask(onAbort);
+  else signal?.addEventListener("abort", onAbort, ONCE);
+  if (deadline !== undefined) {
     timer = setTimeout(
-      () => fail(new SwitchboardError(`user function at ${options.target} did not answer in time`, Code.DeadlineExceeded)),
-      Math.max(0, options.deadline - Date.now()),
+      () => fail(new SwitchboardError(`user function at ${link.target} did not answer in time`, Code.DeadlineExceeded)),
+      Math.max(0, deadline - Date.now()),
     );
   }
   const readStatus = (h: http2.IncomingHttpHeaders) => {
@@ -68,9 +85,10 @@ function openCall<O>(
     if (raw !== undefined) status = { code: Number(raw), message: decodeGrpcMessage(String(h["grpc-message"] ?? "")) };
   };
   stream.on("response", (h) => {
+    link.response(h);
     const httpStatus = Number(h[":status"]);
     if (httpStatus !== 200) {
-      fail(new SwitchboardError(`user function at ${options.target} answered HTTP ${httpStatus}`, httpStatus === 503 ? Code.Unavailable : Code.Unknown));
+      fail(new SwitchboardError(`user function at ${link.target} answered HTTP ${httpStatus}`, httpStatus === 503 ? Code.Unavailable : Code.Unknown));
       return;
     }
     readStatus(h);
@@ -100,31 +118,39 @@ function openCall<O>(
       if (ended) return;
     }
   });
-  stream.on("error", () => {
-    // Reported through 'close' below, with the reset code.
-  });
+  // Reported through 'close' below, with the reset code; the connection notes why.
+  stream.on("error", link.error);
   // The call is over once the user function ended its side with a status, even while
   // our side is still open (an entity stream the user function closed): close ours too.
   stream.on("end", () => {
     if (ended || status === undefined) return;
     const final = status;
-    finish(final.code === 0 ? undefined : statusError(final.code, final.message, options.target));
+    finish(final.code === 0 ? undefined : statusError(final.code, final.message, link.target));
     // Half-closing here, on top of the remote end, completes the stream; an RST on a stream
     // that was just half-closed can spin Node 20's http2 session, so close only if still open.
     if (!stream.closed && !stream.writableEnded) stream.end();
   });
   stream.on("close", () => {
-    if (ended) return;
-    if (status === undefined) {
-      const reset = stream.rstCode !== undefined && stream.rstCode !== 0 ? ` (reset code ${stream.rstCode})` : "";
-      finish(new SwitchboardError(`user function at ${options.target} is unavailable: the stream ended without a status${reset}`, Code.Unavailable));
-    } else if (status.code === 0) {
-      finish(undefined);
-    } else {
-      finish(statusError(status.code, status.message, options.target));
+    if (!ended) {
+      if (status === undefined) {
+        const reset = stream.rstCode !== undefined && stream.rstCode !== 0 ? ` (reset code ${stream.rstCode})` : "";
+        finish(new SwitchboardError(`user function at ${link.target} is unavailable: the stream ended without a status${reset}`, Code.Unavailable));
+      } else if (status.code === 0) {
+        finish(undefined);
+      } else {
+        finish(statusError(status.code, status.message, link.target));
+      }
     }
+    link.closed();
   });
   return { stream, cancel: () => fail(new SwitchboardError("call cancelled", Code.Canceled)) };
+}
+
+/** How one method's messages go over the wire. */
+interface MethodCodec {
+  readonly path: string;
+  readonly encode: FrameEncoder;
+  readonly decode: Decoder;
 }
 
 /** One HTTP/2 connection of the pool, with the number of streams open on it. */
@@ -138,6 +164,8 @@ interface Connection {
   /** The peer sent GOAWAY: no new streams here. */
   draining: boolean;
   pingTimer: NodeJS.Timeout | undefined;
+  /** What the calls on this connection report back. */
+  link: CallLink | undefined;
 }
 
 /** Says in one line why a connection attempt or a connection failed. */
@@ -242,7 +270,26 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
     nextDialAt = Date.now() + backoff;
     backoff = Math.min(backoff * 2, maxBackoff);
     const session = http2.connect(authority, { settings: { initialWindowSize: WINDOW, enablePush: false }, maxSessionMemory: 64 });
-    const c: Connection = { session, active: 0, connected: false, settled: false, draining: false, pingTimer: undefined };
+    const c: Connection = { session, active: 0, connected: false, settled: false, draining: false, pingTimer: undefined, link: undefined };
+    c.link = {
+      maxMessageSize: options.maxMessageSize,
+      target,
+      response(headers) {
+        // A gRPC server answered: the next reconnect after a loss starts from the shortest delay.
+        if (String(headers["content-type"] ?? "").startsWith("application/grpc")) backoff = minBackoff;
+      },
+      error(error) {
+        if (!c.settled) lastFailure = describeFailure(error, target, false);
+      },
+      closed() {
+        c.active--;
+      },
+      failure(error) {
+        return error.code === Code.Unavailable && !c.settled
+          ? new SwitchboardError(`user function at ${target} is unavailable: ${lastFailure}`, Code.Unavailable)
+          : error;
+      },
+    };
     pool.push(c);
     let graceful = false;
     session.on("connect", () => {
@@ -297,61 +344,39 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
   /** Opens a call on a pooled connection, counting its stream while it is open. */
   const open = <O>(path: string, decode: (bytes: Uint8Array) => O, handlers: StreamHandlers<O>, callOptions: CallOptions | undefined) => {
     const c = connectionFor();
-    const call = openCall(
-      c.session,
-      path,
-      decode,
-      {
-        onMessage: (message) => handlers.onMessage(message),
-        onEnd: (error) => {
-          if (error !== undefined && error.code === Code.Unavailable && !c.settled) {
-            handlers.onEnd(new SwitchboardError(`user function at ${target} is unavailable: ${lastFailure}`, Code.Unavailable));
-          } else {
-            handlers.onEnd(error);
-          }
-        },
-      },
-      {
-        ...(callOptions?.deadline !== undefined ? { deadline: callOptions.deadline } : {}),
-        ...(callOptions?.signal !== undefined ? { signal: callOptions.signal } : {}),
-        maxMessageSize: options.maxMessageSize,
-        target,
-      },
-    );
+    const call = openCall(c.session, path, decode, handlers, callOptions, c.link as CallLink);
     c.active++;
-    // Runs before the stream's 'close' (which settles the call): the reason is known by then.
-    call.stream.on("error", (error: NodeJS.ErrnoException) => {
-      if (!c.settled) lastFailure = describeFailure(error, target, false);
-    });
-    call.stream.once("close", () => {
-      c.active--;
-    });
-    call.stream.once("response", (headers) => {
-      // A gRPC server answered: the next reconnect after a loss starts from the shortest delay.
-      if (String(headers["content-type"] ?? "").startsWith("application/grpc")) backoff = minBackoff;
-    });
     return call;
   };
-  const pathOf = (method: DescMethod) => `/${method.parent.typeName}/${method.name}`;
-  const encoder = (schema: DescMessage) => (message: unknown) => frameMessage(toBinary(schema, message as MessageShape<DescMessage>));
+  /** Path, request encoder and response decoder of each method, made once. */
+  const codecs = new WeakMap<DescMethod, MethodCodec>();
+  const codecOf = (method: DescMethod): MethodCodec => {
+    let codec = codecs.get(method);
+    if (codec === undefined) {
+      codec = { path: `/${method.parent.typeName}/${method.name}`, encode: frameEncoderFor(method.input, frameMessage), decode: decoderFor(method.output) };
+      codecs.set(method, codec);
+    }
+    return codec;
+  };
 
   return {
     target,
     unary(method, request, callOptions?: CallOptions) {
+      const codec = codecOf(method);
       return new Promise((resolve, reject) => {
         let response: MessageShape<typeof method.output> | undefined;
         let stream: http2.ClientHttp2Stream;
         try {
           ({ stream } = open(
-            pathOf(method),
-            (bytes) => fromBinary(method.output, bytes),
+            codec.path,
+            codec.decode as (bytes: Uint8Array) => MessageShape<typeof method.output>,
             {
               onMessage(message) {
                 response = message;
               },
               onEnd(error) {
                 if (error) reject(error);
-                else if (response === undefined) reject(new SwitchboardError(`user function sent no response on ${pathOf(method)}`, Code.Internal));
+                else if (response === undefined) reject(new SwitchboardError(`user function sent no response on ${codec.path}`, Code.Internal));
                 else resolve(response);
               },
             },
@@ -361,14 +386,15 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
           reject(SwitchboardError.from(error, Code.Unavailable));
           return;
         }
-        stream.end(encoder(method.input)(request));
+        stream.end(codec.encode(request));
       });
     },
     stream(method, handlers, callOptions) {
-      const encode = encoder(method.input);
+      const codec = codecOf(method);
+      const encode = codec.encode;
       let call: ReturnType<typeof openCall<MessageShape<typeof method.output>>>;
       try {
-        call = open(pathOf(method), (bytes) => fromBinary(method.output, bytes), handlers, callOptions);
+        call = open(codec.path, codec.decode as (bytes: Uint8Array) => MessageShape<typeof method.output>, handlers, callOptions);
       } catch (error) {
         const e = SwitchboardError.from(error, Code.Unavailable);
         queueMicrotask(() => handlers.onEnd(e));

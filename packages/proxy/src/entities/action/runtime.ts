@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { type ActionCommand, ActionCommandSchema, ActionProtocol, type ActionResponse, type ClientAction, MetadataSchema } from "@switchboard/protocol";
+import { type ActionCommand, ActionCommandSchema, ActionProtocol, type ActionResponse, type ClientAction } from "@switchboard/protocol";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { AsyncQueue } from "../../internal/async-queue.js";
 import type { ClientStream } from "../../user-function/client.js";
@@ -8,13 +8,17 @@ import type { EntityCommand, EntityOutcome, EntityRuntime, RuntimeEnvironment } 
 
 const NEVER_ABORTED = new AbortController().signal;
 
+/** The ActionCommand of a call, built as the plain message object `create` would make (without its reflection). */
 function actionCommand(command: EntityCommand, withPayload: boolean): ActionCommand {
-  return create(ActionCommandSchema, {
+  const entries = command.metadata === undefined || command.metadata.length === 0 ? [] : [...command.metadata];
+  const message: ActionCommand = {
+    $typeName: "cloudstate.action.ActionCommand",
     serviceName: command.method.service.name,
     name: command.method.name,
-    ...(withPayload ? { payload: command.payload } : {}),
-    metadata: create(MetadataSchema, { entries: [...(command.metadata ?? [])] }),
-  });
+    metadata: { $typeName: "cloudstate.Metadata", entries },
+  };
+  if (withPayload) message.payload = command.payload;
+  return message;
 }
 
 /** An `ActionResponse` as an entity outcome: its reply, forward or failure, and its side effects. */

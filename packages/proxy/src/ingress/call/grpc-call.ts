@@ -52,6 +52,8 @@ export interface GrpcCall {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The abort reason of every finished call: a shared one, as making an AbortError per call (a DOMException) is costly. */
+const CALL_OVER = new SwitchboardError("call ended", Code.Canceled);
 
 /**
  * The call path that gRPC and gRPC-Web share: finds the method in the current model,
@@ -76,7 +78,7 @@ export function startGrpcCall(options: GrpcCallOptions): GrpcCall {
     if (finished) return;
     finished = true;
     deadline?.cancel();
-    controller.abort();
+    controller.abort(CALL_OVER);
     queue?.fail(error ?? new SwitchboardError("call ended", Code.Canceled));
     if (!silent) sink.close(error);
   };

@@ -18,13 +18,18 @@ export interface GrpcHandlerOptions {
   readonly logger: Logger;
 }
 
+/** The response head of a reply without metadata, and the trailers of a call that succeeded: the same for every call (Node copies them). */
+const RESPONSE_HEADERS = Object.freeze({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" });
+const OK_TRAILERS = Object.freeze({ "grpc-status": "0" });
+const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
+
 /**
  * Serves gRPC calls (HTTP/2, `application/grpc*`): the gRPC framing of the shared call
  * layer (`call/grpc-call.ts`): length-prefixed messages in, replies out, and the status
  * as trailers (or a trailers-only response when nothing was sent).
  */
 export function createGrpcHandler(options: GrpcHandlerOptions): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void {
-  const { maxMessageSize, clientMessage } = options;
+  const { models, dispatcher, logger, requestQueueLimit, maxMessageSize, clientMessage } = options;
   return (stream, headers) => {
     const path = String(headers[":path"] ?? "");
     if (headers[":method"] !== "POST") {
@@ -43,20 +48,21 @@ export function createGrpcHandler(options: GrpcHandlerOptions): (stream: http2.S
       return;
     }
     const statusOf = (error: SwitchboardError | undefined) =>
-      error ? { "grpc-status": String(error.code), "grpc-message": encodeGrpcMessage(clientMessage(error)) } : { "grpc-status": "0" };
+      error ? { "grpc-status": String(error.code), "grpc-message": encodeGrpcMessage(clientMessage(error)) } : OK_TRAILERS;
     let opened = false;
     const call = startGrpcCall({
-      ...options,
+      models,
+      dispatcher,
+      logger,
+      requestQueueLimit,
       path,
       headers,
       sink: {
         open(reply) {
           if (stream.destroyed || stream.closed) return;
           opened = true;
-          stream.respond(
-            { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity", ...replyHeaders(reply) },
-            { waitForTrailers: true },
-          );
+          const extra = reply?.metadata === undefined || reply.metadata.length === 0 ? undefined : replyHeaders(reply);
+          stream.respond(extra === undefined ? RESPONSE_HEADERS : { ...RESPONSE_HEADERS, ...extra }, WAIT_FOR_TRAILERS);
         },
         send(message) {
           if (stream.destroyed || stream.closed) return;

@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { validateHeaderName, validateHeaderValue } from "node:http";
-import { create } from "@bufbuild/protobuf";
-import { type MetadataEntry, MetadataEntrySchema } from "@switchboard/protocol";
+import type { MetadataEntry } from "@switchboard/protocol";
 import type { Reply } from "../../router/types.js";
 
 /** Request headers that never become metadata (docs/protocol.md#metadata), besides pseudo-headers and `grpc-*`. */
@@ -20,10 +19,11 @@ export function requestMetadata(headers: IncomingHttpHeaders): MetadataEntry[] {
     const raw = headers[key];
     if (raw === undefined) continue;
     for (const value of Array.isArray(raw) ? raw : [raw]) {
+      // Plain message objects, as `create(MetadataEntrySchema, …)` makes them (without its reflection).
       entries.push(
         key.endsWith("-bin")
-          ? create(MetadataEntrySchema, { key, value: { case: "bytesValue", value: Buffer.from(value, "base64") } })
-          : create(MetadataEntrySchema, { key, value: { case: "stringValue", value } }),
+          ? { $typeName: "cloudstate.MetadataEntry", key, value: { case: "bytesValue", value: Buffer.from(value, "base64") } }
+          : { $typeName: "cloudstate.MetadataEntry", key, value: { case: "stringValue", value } },
       );
     }
   }
