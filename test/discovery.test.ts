@@ -5,8 +5,8 @@ import * as net from "node:net";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { EntitySpecSchema } from "@switchboard/protocol";
-import { action, eventlogeventing, eventsourced, valueentity } from "@switchboard/protocol/tck";
+import { EntitySchema, EntitySpecSchema } from "@switchboard/protocol";
+import { action, crdt, eventlogeventing, eventsourced, valueentity } from "@switchboard/protocol/tck";
 import { createTestClient, eventually } from "./support/grpc-client.js";
 import { defaultSpec, descriptorSetOf, startModelUserFunction } from "./support/model-user-function.js";
 import { SWITCHBOARD_BIN, startProxy } from "./support/proxy-process.js";
@@ -168,6 +168,27 @@ describe("discovery, readiness and the command line", () => {
     const proxy = await startProxy({ userFunctionPort: uf.port });
     try {
       assert.match(proxy.stderr(), /WARN .*Incompatible protocol version 0\.0, only 0\.2 is supported; continuing/);
+      // No CRDT entity declared: no word about the CRDT wire.
+      assert.doesNotMatch(proxy.stderr(), /CRDT messages before 0\.2/);
+    } finally {
+      await proxy.stop();
+      await uf.close();
+    }
+  });
+
+  it("warns that a user function reporting a protocol before 0.2 may speak the older CRDT wire", async () => {
+    const spec = defaultSpec({ protocolMajor: 0, protocolMinor: 0 });
+    spec.proto = descriptorSetOf([valueentity.file_cloudstate_tck_model_valueentity, crdt.file_cloudstate_tck_model_crdt]);
+    spec.entities = [
+      create(EntitySchema, { entityType: "cloudstate.crdt.Crdt", serviceName: "cloudstate.tck.model.crdt.CrdtTckModel", persistenceId: "crdt-tck-model" }),
+    ];
+    const uf = await startModelUserFunction({ spec });
+    const proxy = await startProxy({ userFunctionPort: uf.port });
+    try {
+      assert.match(
+        proxy.stderr(),
+        /WARN .*switchboard-test-fixture 0\.0\.0 reports protocol 0\.0: CRDT messages before 0\.2 differ .* only the 0\.2 CRDT wire is spoken, so cloudstate\.tck\.model\.crdt\.CrdtTckModel may fail/,
+      );
     } finally {
       await proxy.stop();
       await uf.close();

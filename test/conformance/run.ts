@@ -17,11 +17,12 @@ import { fileURLToPath } from "node:url";
 import { AREAS, type Area, formatResultsMarkdown, isFailedRun, type ResultsRow, type RunResults } from "@switchboard/tck";
 import { goSupport } from "./supports/go-support.js";
 import { javaSupport } from "./supports/java-support/index.js";
+import { kotlinSupport } from "./supports/kotlin/index.js";
 import { nodeSupport, pythonSupport, typescriptSdk } from "./supports/other-supports.js";
 import type { Support } from "./supports/support.js";
 
 /** Every support, in the order of the RESULTS.md rows. */
-export const SUPPORTS: readonly Support[] = [goSupport, typescriptSdk, nodeSupport, pythonSupport, javaSupport];
+export const SUPPORTS: readonly Support[] = [goSupport, typescriptSdk, nodeSupport, pythonSupport, javaSupport, kotlinSupport];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TCK_BIN = path.join(ROOT, "packages/tck/bin/switchboard-tck.mjs");
@@ -48,7 +49,7 @@ export interface ConformanceOptions {
 
 function notRunRow(support: Support, reason: string): ResultsRow {
   const cells: Partial<Record<Area, { notRun: string }>> = {};
-  for (const area of AREAS) cells[area] = { notRun: support.areas.includes(area) ? reason : support.notCovered };
+  for (const area of AREAS) cells[area] = { notRun: support.areas.includes(area) ? reason : (support.notCoveredAreas?.[area] ?? support.notCovered) };
   return { support: support.title, cells };
 }
 

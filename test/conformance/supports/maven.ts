@@ -1,5 +1,5 @@
 /**
- * Builds the user functions of the JVM supports (./java-support, ./kotlin-support): Maven
+ * Builds the user functions of the JVM rows (./java-support, ./kotlin): Maven
  * projects that depend on `io.cloudstate:cloudstate-java-support` from Maven Central.
  *
  * Steps, each named in the error when it fails:
@@ -17,7 +17,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { toShellCommand } from "./support.js";
+import { type SetupContext, type SetupResult, type Support, toShellCommand } from "./support.js";
 
 /** The published library the projects build against. */
 export const JAVA_SUPPORT = { group: "io.cloudstate", artifact: "cloudstate-java-support", version: "0.5.2" } as const;
@@ -135,4 +135,45 @@ export function mavenBuild(build: MavenBuild): MavenOutput {
   } catch (error) {
     throw new Error(`${build.name} setup failed at step ${(error as Error).message}`);
   }
+}
+
+/** The protos both JVM projects generate message classes for. */
+const JVM_PROTOS = ["cloudstate/tck/model/eventsourced.proto", "shoppingcart/shoppingcart.proto", "shoppingcart/persistence/domain.proto"];
+
+/**
+ * A matrix row for a Maven project of user functions on java-support 0.5.2 whose main class
+ * takes `tck-model` (the event-sourced TCK model: Discovery and ES) or `shopping-cart`.
+ */
+export function jvmSupport(options: { name: string; title: string; project: string; mainClass: string; knownFailuresFile: string }): Support {
+  return {
+    name: options.name,
+    title: options.title,
+    areas: ["Discovery", "ES", "Shopping cart"],
+    notCovered: `not in java-support ${JAVA_SUPPORT.version}`,
+    // docs/protocol.md#crdts-before-02-java-support-052
+    notCoveredAreas: { CRDT: `java-support ${JAVA_SUPPORT.version} speaks the CRDT wire from before protocol 0.2` },
+    knownFailuresFile: options.knownFailuresFile,
+    async setup(context: SetupContext): Promise<SetupResult> {
+      try {
+        const built = mavenBuild({
+          name: options.name,
+          project: options.project,
+          root: context.root,
+          cacheDir: context.cacheDir,
+          protos: JVM_PROTOS,
+          log: context.log,
+        });
+        return {
+          kind: "ready",
+          runs: [
+            { areas: ["Discovery", "ES"], functionCommand: built.command(options.mainClass, ["tck-model"]) },
+            { areas: ["Shopping cart"], functionCommand: built.command(options.mainClass, ["shopping-cart"]) },
+          ],
+          notes: built.notes,
+        };
+      } catch (error) {
+        return { kind: "unobtainable", reason: (error as Error).message.split("\n").join("; ") };
+      }
+    },
+  };
 }

@@ -40,6 +40,8 @@ export interface Support {
   readonly areas: readonly Area[];
   /** Why the other areas are not run. */
   readonly notCovered: string;
+  /** A more precise reason than `notCovered` for some of those areas. */
+  readonly notCoveredAreas?: Partial<Record<Area, string>>;
   /** A known-failures file of its own (default: packages/tck/known-failures.txt). */
   readonly knownFailuresFile?: string;
   /** Obtains the support (from its registry, or this repository) and builds what it needs. */

@@ -113,6 +113,13 @@ export async function discover(options: DiscoverOptions): Promise<Discovered> {
   const built = buildServiceModel(fileSet, spec.entities);
   for (const warning of built.warnings) logger.warn(warning);
   if (built.error !== undefined) return fatal(built.error);
+  const crdtServices = [...built.model.services.values()].filter((service) => service.kind === "crdt").map((service) => service.name);
+  if (crdtServices.length > 0 && major === PROTOCOL_MAJOR_VERSION && minor < PROTOCOL_MINOR_VERSION) {
+    // The CRDT messages changed in 0.2 (docs/protocol.md#older-protocol-versions); only 0.2 is spoken.
+    logger.warn(
+      `${library} reports protocol ${major}.${minor}: CRDT messages before 0.2 differ (whole CrdtState values in init and state actions, other field numbers), and only the 0.2 CRDT wire is spoken, so ${crdtServices.join(", ")} may fail`,
+    );
+  }
   for (const service of built.model.services.values()) {
     const module = kindModule(service.kind);
     if (module.createRuntime === undefined) {
