@@ -30,8 +30,10 @@ describe("the demo and switchboard call", () => {
     // Run from a scratch directory so the demo's default SQLite file lands there.
     const demo = spawn(process.execPath, [path.join(ROOT, "scripts/demo.mjs")], {
       cwd,
-      env: { ...process.env, HTTP_PORT: String(httpPort), USER_FUNCTION_PORT: String(ufPort) },
+      env: { ...process.env, HTTP_PORT: String(httpPort), USER_FUNCTION_PORT: String(ufPort), ADMIN_PORT: String(await freePort()) },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so that Ctrl-C can reach every process of it, as from a terminal.
+      detached: true,
     });
     let out = "";
     demo.stdout.on("data", (d: Buffer) => {
@@ -79,9 +81,11 @@ describe("the demo and switchboard call", () => {
       const badJson = call("com.example.counter.CounterService/Increase", "{nope");
       assert.equal(badJson.status, 2);
       assert.ok(fs.existsSync(path.join(cwd, ".switchboard/switchboard.db")), "state in the default SQLite file");
-      demo.kill("SIGINT");
+      // Ctrl-C in a terminal signals the whole group: the proxy and the user function stop
+      // at once, with the counter entity still active.
+      process.kill(-(demo.pid as number), "SIGINT");
       const [code] = (await once(demo, "exit")) as [number];
-      assert.equal(code, 0);
+      assert.equal(code, 0, err);
       assert.doesNotMatch(err, /WARN|ERROR/, "a clean Ctrl-C logs no warning");
       await eventually(
         async () =>
@@ -93,7 +97,7 @@ describe("the demo and switchboard call", () => {
         "proxy stopped",
       );
     } finally {
-      if (demo.exitCode === null) demo.kill("SIGKILL");
+      if (demo.exitCode === null) process.kill(-(demo.pid as number), "SIGKILL");
       fs.rmSync(cwd, { recursive: true, force: true });
     }
   });

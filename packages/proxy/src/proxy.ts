@@ -178,6 +178,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       effects: dispatcher,
       dispatcher: eventingDispatcher,
       reportError: report,
+      stopping: stop.signal,
       // Journal appends wake the event-log consumers of their tag at once.
       onAppended: (listener) => store.onAppended(listener),
       ...(entityTracing === undefined ? {} : { wrapEntityRuntime: entityTracing.runtime }),

@@ -7,7 +7,7 @@ import { singleNodeReplicas } from "../../cluster/single-node.js";
 import type { EntityServiceModel, MethodModel } from "../../descriptors/service-model.js";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { createFakeClock } from "../../internal/clock.js";
-import { silentLogger } from "../../observability/logger.js";
+import { createLogger, type Logger, silentLogger } from "../../observability/logger.js";
 import { createMemoryStore } from "../../store/memory/memory-store.js";
 import type { Store } from "../../store/types.js";
 import type { EntityRuntime } from "../shared/types.js";
@@ -20,7 +20,7 @@ const method = { name: "Add", service } as unknown as MethodModel;
 const payload = create(AnySchema, { typeUrl: "type.googleapis.com/test.Add" });
 type Stream = ScriptedStream<ValueEntityStreamIn, ValueEntityStreamOut>;
 
-function setup(options: { store?: Store; activeEntities?: ActiveEntities } = {}) {
+function setup(options: { store?: Store; activeEntities?: ActiveEntities; logger?: Logger; stopping?: AbortSignal } = {}) {
   const clock = createFakeClock();
   const streams: Stream[] = [];
   const reported: string[] = [];
@@ -28,7 +28,7 @@ function setup(options: { store?: Store; activeEntities?: ActiveEntities } = {})
     service,
     client: scriptedClient(streams),
     store: options.store ?? createMemoryStore(),
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     clock,
     passivationTimeoutMs: 30_000,
     relayTimeoutMs: 60_000,
@@ -36,6 +36,7 @@ function setup(options: { store?: Store; activeEntities?: ActiveEntities } = {})
     replicas: singleNodeReplicas(),
     effects: { runDetached: async () => {} },
     reportError: (m) => reported.push(m),
+    ...(options.stopping === undefined ? {} : { stopping: options.stopping }),
   });
   return { clock, streams, reported, runtime };
 }
@@ -157,5 +158,24 @@ describe("entity session (fake clock)", () => {
     const outcome = await answer;
     assert.equal(outcome.clientAction, undefined);
     assert.deepEqual(Buffer.from((await inner.getValue("carts", "e1"))?.value ?? []).toString(), "x");
+  });
+
+  it("warns when the user function ends an entity's stream, but not once the proxy is stopping (one Ctrl-C stops both)", async () => {
+    for (const stopping of [false, true]) {
+      const lines: string[] = [];
+      const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
+      const stop = new AbortController();
+      const { streams, runtime } = setup({ logger, stopping: stop.signal });
+      const answer = runtime.handle(command("e1"));
+      await until(() => streams[0]?.received.length === 2);
+      streams[0]?.reply(reply(1n));
+      await answer;
+      if (stopping) stop.abort();
+      streams[0]?.finish(new SwitchboardError("the stream ended without a status (reset code 8)", Code.Unavailable));
+      await until(() => runtime.activeCount === 0);
+      const warned = lines.some((line) => / WARN .*entity stream ended unexpectedly/.test(line));
+      const told = lines.some((line) => / INFO .*entity stream ended while the proxy stops/.test(line));
+      assert.deepEqual({ warned, told }, stopping ? { warned: false, told: true } : { warned: true, told: false }, lines.join(""));
+    }
   });
 });

@@ -722,7 +722,8 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
             error.code === Code.Unavailable ? error.rawMessage : `Unexpected entity termination: ${error.rawMessage}`,
             error.code === Code.Canceled ? Code.Unavailable : error.code,
           );
-    this.logger.warn("entity stream ended unexpectedly", { error: reason.rawMessage });
+    if (this.context.stopping?.aborted) this.logger.info("entity stream ended while the proxy stops", { error: reason.rawMessage });
+    else this.logger.warn("entity stream ended unexpectedly", { error: reason.rawMessage });
     this.stop({
       culprit: undefined,
       culpritError: reason,

@@ -82,6 +82,11 @@ export interface RuntimeEnvironment {
   readonly effects: EffectRunner;
   /** Tells the user function it broke the protocol (EntityDiscovery.reportError). */
   reportError(message: string): void;
+  /**
+   * Aborted once the proxy begins to stop. A user function beside it usually stops at the
+   * same moment (one Ctrl-C reaches both), so streams it ends from then on are expected.
+   */
+  readonly stopping?: AbortSignal;
 }
 
 /**
