@@ -9,9 +9,11 @@
 //   npm start                                      (HTTP_PORT / USER_FUNCTION_PORT on free ports)
 //   HTTP/JSON call, gRPC call, switchboard list    (then Ctrl-C: exits 0)
 //
-// better-sqlite3 compiles from source on install (no prebuilt binaries here); the first
-// project compiles it, the next ones start from a copy of its node_modules so `npm install`
-// finds everything in place (same dependencies) instead of compiling it three more times.
+// better-sqlite3 would compile from source on install (its prebuilt binaries live on GitHub,
+// which this machine cannot reach): the binary this repository's `npm ci` built for the same
+// version and Node ABI is offered as a local prebuild instead, which is what prebuild-install
+// finds on a user's machine. The first project installs; the next ones start from a copy of
+// its node_modules so `npm install` finds everything in place (same dependencies).
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -30,6 +32,21 @@ const log = (message) => console.log(`[${((Date.now() - started) / 1000).toFixed
 const npmEnv = { ...process.env, npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" };
 delete npmEnv.npm_config_prefix;
 delete npmEnv.INIT_CWD;
+
+/**
+ * Packs the repository's compiled better-sqlite3 as the prebuild prebuild-install looks for
+ * (`<name>-v<version>-node-v<abi>-<platform>-<arch>.tar.gz`) and points npm at it.
+ */
+function offerLocalPrebuild() {
+  const pkg = join(root, "node_modules/better-sqlite3");
+  const { version } = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8"));
+  const dir = join(work, "prebuilds");
+  mkdirSync(dir);
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  execFileSync("tar", ["-czf", join(dir, name), "-C", pkg, "build/Release/better_sqlite3.node"]);
+  npmEnv.npm_config_better_sqlite3_local_prebuilds = dir;
+  log(`better-sqlite3 ${version}: offered the repository's binary as a local prebuild (${name})`);
+}
 
 function run(cwd, command, args, env = {}) {
   try {
@@ -121,6 +138,7 @@ async function startAndCall(dir, template, info) {
 
 let failed = 0;
 try {
+  offerLocalPrebuild();
   mkdirSync(join(work, "packs"));
   log(`packing ${PACKAGES.join(", ")} into ${work}/packs`);
   const packed = JSON.parse(run(root, "npm", ["pack", "--json", "--pack-destination", join(work, "packs"), ...PACKAGES.flatMap((p) => ["-w", p])]));
