@@ -141,7 +141,9 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
     const session = http2.connect(authorityOf(target.address), {
       settings: { initialWindowSize: WINDOW, enablePush: false, maxHeaderListSize: 64 * 1024 },
       maxSessionMemory: 64,
-    });
+      // Passed on to net.connect: small frames must not wait for Nagle's algorithm.
+      noDelay: true,
+    } as http2.ClientSessionOptions);
     const peer: Peer = { session, lastFailure: undefined, pingTimer: undefined, active: 0, connected: false };
     peers.set(target.address, peer);
     const connecting = setTimeout(() => {

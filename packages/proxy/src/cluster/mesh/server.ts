@@ -1,5 +1,5 @@
 import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { create, type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { mesh } from "@switchboard/protocol/cluster";
 import { Code, SwitchboardError } from "../../errors/index.js";
@@ -115,6 +115,8 @@ export function startMeshServer(options: MeshServerOptions): Promise<MeshServer>
     settings: { initialWindowSize: WINDOW, maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000, enablePush: false, maxHeaderListSize: 64 * 1024 },
     maxSessionMemory: 64,
   });
+  // Small frames (one outcome, an acknowledgement) must not wait for Nagle's algorithm.
+  server.on("connection", (socket: Socket) => socket.setNoDelay(true));
 
   server.on("session", (session) => {
     sessions.add(session);
