@@ -4,6 +4,7 @@ import { runCommand } from "./cli/run-command.js";
 import { inspectCommand } from "./inspect-command.js";
 import { hostname } from "node:os";
 import { clusterStoreError, parseConfig, START_HELP } from "./config/index.js";
+import { SwitchboardError } from "./errors/index.js";
 import { createLogger } from "./observability/logger.js";
 import { createProxy, type SwitchboardProxy } from "./proxy.js";
 import { PROXY_VERSION } from "./version.js";
@@ -111,7 +112,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
         }
       },
       (error: unknown) => {
-        process.stderr.write(`switchboard: ${(error as Error).message}\n`);
+        process.stderr.write(`switchboard: ${error instanceof SwitchboardError ? error.rawMessage : (error as Error).message}\n`);
         exit(1);
       },
     );

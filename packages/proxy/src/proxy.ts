@@ -25,6 +25,7 @@ import type { Deployment } from "./router/types.js";
 import type { Store } from "./store/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
 import { createHttp2UserFunctionClient } from "./user-function/http2-client.js";
+import { readUserFunctionTls } from "./user-function/tls-material.js";
 import { PROXY_VERSION } from "./version.js";
 
 /** Options of {@link createProxy}. */
@@ -72,11 +73,13 @@ export interface SwitchboardProxy {
 export async function createProxy(options: ProxyOptions): Promise<SwitchboardProxy> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const userFunctionTls = readUserFunctionTls(config.userFunctionTls);
   const metrics = options.metrics ?? createPrometheusMetrics({ defaultMetrics: config.adminPort !== 0 });
   const store = options.store ?? (await openStore(config.store, logger, metrics));
   const client: UserFunctionClient = createHttp2UserFunctionClient({
     host: config.userFunctionHost,
     port: config.userFunctionPort,
+    tls: userFunctionTls,
     // Discovery answers can be large whatever the client limit: never accept less than the Cloudstate default from the user function.
     maxMessageSize: Math.max(config.maxMessageSize, DEFAULTS.maxMessageSize),
   });

@@ -4,7 +4,8 @@
  * @module
  */
 import type { EntityDefinition } from "./entities/entity-definition.js";
-import type { RunningServer, ServerOptions } from "./server.js";
+import { readFileSync } from "node:fs";
+import type { ListenOptions, RunningServer, ServerOptions } from "./server.js";
 import { createServer } from "./server.js";
 
 /** Says in one line why listening on `host:port` failed. */
@@ -22,7 +23,8 @@ export type ServeOptions = Omit<ServerOptions, "entities">;
 /**
  * Serves `entities` on `HOST`:`PORT` from the environment (default `127.0.0.1:8080`, as the
  * Cloudstate language supports do), prints one line on stderr once listening, and closes the
- * server then exits on SIGINT or SIGTERM.
+ * server then exits on SIGINT or SIGTERM. With `TLS_CERT` and `TLS_KEY` (PEM file paths) it
+ * serves TLS, and with `TLS_CLIENT_CA` too it requires client certificates signed by that CA.
  *
  * For tests or embedding, use `createServer(...).listen(...)` instead, which neither reads the
  * environment nor installs signal handlers.
@@ -44,9 +46,10 @@ export async function serve(entities: readonly EntityDefinition[], options: Serv
   if (!/^\d+$/.test(portText) || port > 65535) {
     throw new Error(`serve(): PORT must be a port number, got "${portText}"`);
   }
+  const tls = tlsFromEnvironment();
   let running: RunningServer;
   try {
-    running = await createServer({ ...options, entities }).listen({ host, port });
+    running = await createServer({ ...options, entities }).listen({ host, port, ...(tls === undefined ? {} : { tls }) });
   } catch (error) {
     // One clean line instead of a stack trace, as the proxy does for its own port.
     process.stderr.write(`switchboard-sdk: ${listenFailure(host, port, error)}\n`);
@@ -61,6 +64,31 @@ export async function serve(entities: readonly EntityDefinition[], options: Serv
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   const services = entities.map((e) => e.service.typeName).join(", ");
-  process.stderr.write(`switchboard-sdk: listening on ${running.host}:${running.port} serving ${services}\n`);
+  process.stderr.write(`switchboard-sdk: listening on ${running.host}:${running.port}${tls === undefined ? "" : " (TLS)"} serving ${services}\n`);
   return running;
+}
+
+/** The TLS files `TLS_CERT`, `TLS_KEY` and `TLS_CLIENT_CA` name, read; undefined without them. Exits with one line when they are wrong. */
+function tlsFromEnvironment(): ListenOptions["tls"] {
+  const certPath = process.env.TLS_CERT || undefined;
+  const keyPath = process.env.TLS_KEY || undefined;
+  const clientCaPath = process.env.TLS_CLIENT_CA || undefined;
+  if (certPath === undefined && keyPath === undefined && clientCaPath === undefined) return undefined;
+  const fail = (message: string): never => {
+    process.stderr.write(`switchboard-sdk: ${message}\n`);
+    process.exit(1);
+  };
+  if (certPath === undefined || keyPath === undefined) return fail("TLS_CERT and TLS_KEY go together (TLS_CLIENT_CA needs both)");
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      return fail(`cannot read ${name} ${path}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    cert: read("TLS_CERT", certPath),
+    key: read("TLS_KEY", keyPath),
+    clientCa: clientCaPath === undefined ? undefined : read("TLS_CLIENT_CA", clientCaPath),
+  };
 }

@@ -69,6 +69,12 @@ export interface ListenOptions {
   host?: string;
   /** Port to bind; defaults to 8080. `0` picks a free port (read it from the result). */
   port?: number;
+  /**
+   * Serve TLS instead of plaintext HTTP/2, for a proxy on another host (it connects with
+   * `--user-function-tls`). PEM contents; with `clientCa` the proxy must present a
+   * client certificate signed by it (`--user-function-tls-cert`).
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer | undefined };
 }
 
 /** A listening server. */
@@ -184,7 +190,7 @@ export function createServer(options: ServerOptions): UserFunctionServer {
       // that log is muted for the bind only and the verbosity of GRPC_VERBOSITY restored.
       setLogVerbosity(logVerbosity.NONE);
       const port = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(formatAddress(host, listenOptions.port ?? DEFAULT_PORT), ServerCredentials.createInsecure(), (error, port) => {
+        server.bindAsync(formatAddress(host, listenOptions.port ?? DEFAULT_PORT), credentialsOf(listenOptions.tls), (error, port) => {
           if (error === null) {
             resolve(port);
           } else {
@@ -210,6 +216,14 @@ export function createServer(options: ServerOptions): UserFunctionServer {
       };
     },
   };
+}
+
+/** Plaintext, or TLS with the given certificate (and client certificates required when a client CA is given). */
+function credentialsOf(tls: ListenOptions["tls"]): ServerCredentials {
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  const pem = (value: string | Buffer) => (typeof value === "string" ? Buffer.from(value) : value);
+  const clientCa = tls.clientCa === undefined ? null : pem(tls.clientCa);
+  return ServerCredentials.createSsl(clientCa, [{ cert_chain: pem(tls.cert), private_key: pem(tls.key) }], clientCa !== null);
 }
 
 function formatAddress(host: string, port: number): string {

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import type { LogLevel } from "../observability/logger.js";
 import { CLUSTER_HELP, CLUSTER_OPTIONS, type ClusterConfig, type MachineInfo, parseCluster } from "./cluster.js";
 import { FRONT_PORT_HELP, FRONT_PORT_OPTIONS, type FrontPortConfig, parseFrontPort } from "./front-port.js";
+import { parseUserFunctionTls, USER_FUNCTION_TLS_HELP, USER_FUNCTION_TLS_OPTIONS, type UserFunctionTlsConfig } from "./user-function-tls.js";
 
 /** Where state lives, as a `kind` union. */
 export type StoreConfig =
@@ -16,6 +17,8 @@ export type StoreConfig =
 export interface ProxyConfig {
   readonly userFunctionHost: string;
   readonly userFunctionPort: number;
+  /** TLS to the user function (undefined: plaintext HTTP/2). */
+  readonly userFunctionTls: UserFunctionTlsConfig | undefined;
   readonly httpPort: number;
   /** Address the front port binds to. */
   readonly bind: string;
@@ -82,6 +85,7 @@ export const START_OPTIONS = {
   "admin-token": { type: "string" },
   ...FRONT_PORT_OPTIONS,
   ...CLUSTER_OPTIONS,
+  ...USER_FUNCTION_TLS_OPTIONS,
 } as const;
 
 /** The help text of `switchboard start`. */
@@ -93,7 +97,7 @@ services over gRPC, HTTP/JSON and gRPC-Web on one port.
 Options (flag > environment > default):
   --user-function-host <host>   user function host       env USER_FUNCTION_HOST  (127.0.0.1)
   --user-function-port <port>   user function port       env USER_FUNCTION_PORT  (8080)
-  --http-port <port>            front port               env HTTP_PORT           (9000)
+${USER_FUNCTION_TLS_HELP}  --http-port <port>            front port               env HTTP_PORT           (9000)
   --bind <address>              front port address       env BIND                (0.0.0.0)
   --store <store>               memory | sqlite:<path> | postgres://...
                                 env DATABASE_URL (only without --store)  (sqlite:.switchboard/switchboard.db)
@@ -228,12 +232,15 @@ export function parseConfig(
   if (typeof admin === "string") return { error: admin };
   const frontPort = parseFrontPort(values, pick);
   if (typeof frontPort === "string") return { error: frontPort };
+  const userFunctionTls = parseUserFunctionTls(values, pick);
+  if (typeof userFunctionTls === "string") return { error: userFunctionTls };
   const cluster = parseCluster(values, pick, bind, machine);
   if (typeof cluster === "string") return { error: cluster };
 
   const config: ProxyConfig = {
     userFunctionHost: pick(values["user-function-host"], "USER_FUNCTION_HOST") ?? DEFAULTS.userFunctionHost,
     userFunctionPort: ufPort,
+    userFunctionTls,
     httpPort,
     bind,
     store,

@@ -58,15 +58,30 @@ export interface UserFunctionClient {
   close(): void;
 }
 
+/** TLS material for the connection to the user function (PEM contents, not paths). */
+export interface UserFunctionTls {
+  /** CA(s) the user function's certificate must chain to (absent: the system's roots). */
+  readonly ca?: Buffer | undefined;
+  /** Client certificate and key, for a user function that requires them (mTLS). */
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
+  /** The name its certificate must carry (absent: the host). */
+  readonly serverName?: string | undefined;
+}
+
 /** Options of a user-function client. */
 export interface UserFunctionClientOptions {
   host: string;
   port: number;
   maxMessageSize: number;
+  /** Speak TLS (HTTP/2 negotiated by ALPN) instead of plaintext HTTP/2. */
+  tls?: UserFunctionTls | undefined;
   /** Keep-alive: PING the user function this often (ms) while connected; 0 turns it off. Default 10 s. */
   keepAliveIntervalMs?: number;
   /** A PING unanswered this long (ms) drops the connection as hung. Default 5 s. */
   keepAliveTimeoutMs?: number;
+  /** A connection whose peer has not sent its HTTP/2 SETTINGS this long (ms) is given up (something that is no HTTP/2 server listens). Default 5 s. */
+  connectTimeoutMs?: number;
   /** Most streams per connection before another connection is opened (the user function's own limit applies too). Default 4096. */
   maxStreamsPerConnection?: number;
   /** Most connections to the user function. Default 16. */

@@ -44,6 +44,27 @@ async function discoverError(client: UserFunctionClient): Promise<SwitchboardErr
 }
 
 describe("the HTTP/2 user-function client", () => {
+  it("gives up a connection whose peer accepts it but never speaks HTTP/2, and says so", async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket)).listen(0, "127.0.0.1");
+    await once(silent, "listening");
+    const { port } = silent.address() as net.AddressInfo;
+    const client = createHttp2UserFunctionClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20, connectTimeoutMs: 200 });
+    try {
+      // Without the settle timeout the call would wait until its deadline instead.
+      const error = await client.unary(EntityDiscovery.method.discover, INFO, { deadline: Date.now() + 60_000 }).then(
+        () => assert.fail("discover should fail"),
+        (e: SwitchboardError) => e,
+      );
+      assert.equal(error.code, Code.Unavailable);
+      assert.match(error.rawMessage, /did not answer the HTTP\/2 preface within 200 ms .*if it serves TLS, start the proxy with --user-function-tls/);
+    } finally {
+      client.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
   it("says that nothing listens on the port", async () => {
     const port = await freePort();
     const client = createHttp2UserFunctionClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20 });

@@ -169,9 +169,13 @@ interface Connection {
 }
 
 /** Says in one line why a connection attempt or a connection failed. */
-function describeFailure(error: NodeJS.ErrnoException, target: string, settled: boolean): string {
+function describeFailure(error: NodeJS.ErrnoException, target: string, settled: boolean, tls: boolean): string {
   const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
   const code = error.code === "ERR_HTTP2_STREAM_CANCEL" && cause !== undefined ? cause.code : error.code;
+  const tlsFailure = tls ? describeTlsFailure(code, (cause ?? error).message, target) : undefined;
+  if (tlsFailure !== undefined) return tlsFailure;
+  // A plaintext HTTP/2 preface sent to a TLS server gets the connection closed or garbage back.
+  const tlsHint = tls ? "" : " (if it serves TLS, start the proxy with --user-function-tls)";
   switch (code) {
     case "ECONNREFUSED":
       return `connection refused at ${target} — is the user function running?`;
@@ -185,15 +189,48 @@ function describeFailure(error: NodeJS.ErrnoException, target: string, settled: 
     case "ECONNRESET":
       return settled
         ? `the user function at ${target} reset the connection`
-        : `${target} reset the connection before speaking HTTP/2 — is it an HTTP/2 gRPC server?`;
+        : `${target} reset the connection before speaking HTTP/2 — is it an HTTP/2 gRPC server?${tlsHint}`;
     case "ERR_HTTP2_ERROR":
     case "ERR_HTTP2_SESSION_ERROR":
       return settled
         ? `HTTP/2 protocol error from the user function at ${target}`
-        : `${target} is not an HTTP/2 gRPC server (it did not answer the HTTP/2 preface)`;
+        : `${target} is not an HTTP/2 gRPC server (it did not answer the HTTP/2 preface)${tlsHint}`;
     default:
       return (cause ?? error).message;
   }
+}
+
+/** Certificate codes of OpenSSL and Node that mean "the user function's certificate is not trusted". */
+const UNTRUSTED = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+]);
+
+/** Says why a TLS connection to the user function failed, or undefined when the failure is not about TLS. */
+function describeTlsFailure(code: string | undefined, message: string, target: string): string | undefined {
+  if (code === undefined) return undefined;
+  if (UNTRUSTED.has(code)) {
+    return `TLS to the user function at ${target} failed: its certificate is not trusted (${message}); give its CA with --user-function-tls-ca`;
+  }
+  if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return `TLS to the user function at ${target} failed: its certificate ${message}`;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return `TLS to the user function at ${target} failed: its certificate does not name it (${message}); set --user-function-tls-server-name to a name it carries`;
+  }
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+    return `TLS to the user function at ${target} failed: it does not speak TLS (is it serving plaintext? then drop --user-function-tls)`;
+  }
+  if (/CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|HANDSHAKE_FAILURE/.test(code)) {
+    return `TLS to the user function at ${target} failed: it refused the handshake (${message}); does it require a client certificate (--user-function-tls-cert, --user-function-tls-key)?`;
+  }
+  if (code === "ERR_HTTP2_ERROR" || code === "ERR_HTTP2_SESSION_ERROR") {
+    return `the user function at ${target} did not agree to HTTP/2 over TLS (ALPN h2)`;
+  }
+  return undefined;
 }
 
 /**
@@ -208,9 +245,24 @@ function describeFailure(error: NodeJS.ErrnoException, target: string, settled: 
  */
 export function createHttp2UserFunctionClient(options: UserFunctionClientOptions): UserFunctionClient {
   const target = `${options.host}:${options.port}`;
-  const authority = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
+  const tls = options.tls;
+  const authority = `${tls === undefined ? "http" : "https"}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
+  const connectOptions: http2.SecureClientSessionOptions = {
+    settings: { initialWindowSize: WINDOW, enablePush: false },
+    maxSessionMemory: 64,
+    ...(tls === undefined
+      ? {}
+      : {
+          ALPNProtocols: ["h2"],
+          ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+          ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+          ...(tls.key !== undefined ? { key: tls.key } : {}),
+          ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+        }),
+  };
   const keepAliveIntervalMs = options.keepAliveIntervalMs ?? 10_000;
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const maxStreams = options.maxStreamsPerConnection ?? 4096;
   const maxConnections = options.maxConnections ?? 16;
   const minBackoff = options.minBackoffMs ?? 200;
@@ -269,7 +321,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
   const connect = (): Connection => {
     nextDialAt = Date.now() + backoff;
     backoff = Math.min(backoff * 2, maxBackoff);
-    const session = http2.connect(authority, { settings: { initialWindowSize: WINDOW, enablePush: false }, maxSessionMemory: 64 });
+    const session = http2.connect(authority, connectOptions);
     const c: Connection = { session, active: 0, connected: false, settled: false, draining: false, pingTimer: undefined, link: undefined };
     c.link = {
       maxMessageSize: options.maxMessageSize,
@@ -279,7 +331,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
         if (String(headers["content-type"] ?? "").startsWith("application/grpc")) backoff = minBackoff;
       },
       error(error) {
-        if (!c.settled) lastFailure = describeFailure(error, target, false);
+        if (!c.settled) lastFailure = describeFailure(error, target, false, tls !== undefined);
       },
       closed() {
         c.active--;
@@ -292,6 +344,18 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
     };
     pool.push(c);
     let graceful = false;
+    // A peer that accepts the connection but never speaks HTTP/2 (a TLS server sent a
+    // plaintext preface, or anything silent) would hold every call on it forever.
+    const settleTimer = setTimeout(() => {
+      if (c.settled || session.destroyed) return;
+      failure =
+        tls === undefined
+          ? `${target} did not answer the HTTP/2 preface within ${connectTimeoutMs} ms — is it an HTTP/2 gRPC server? (if it serves TLS, start the proxy with --user-function-tls)`
+          : `the user function at ${target} did not complete TLS and HTTP/2 within ${connectTimeoutMs} ms`;
+      lastFailure = failure;
+      session.destroy();
+    }, connectTimeoutMs);
+    settleTimer.unref();
     session.on("connect", () => {
       c.connected = true;
       session.setLocalWindowSize(WINDOW);
@@ -300,14 +364,18 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
       peerLimit = settings.maxConcurrentStreams ?? maxStreams;
       if (c.settled) return;
       c.settled = true;
+      clearTimeout(settleTimer);
       keepAlive(c);
       if (!up) {
         up = true;
         emit("ready");
       }
     });
+    /** Why this connection failed, once known (else its close says it). */
+    let failure: string | undefined;
     session.on("error", (error: NodeJS.ErrnoException) => {
-      lastFailure = describeFailure(error, target, c.settled);
+      failure = describeFailure(error, target, c.settled, tls !== undefined);
+      lastFailure = failure;
     });
     session.on("goaway", (errorCode: number) => {
       c.draining = true;
@@ -315,6 +383,13 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
       else lastFailure = `the user function at ${target} closed the connection (GOAWAY code ${errorCode})`;
     });
     session.on("close", () => {
+      clearTimeout(settleTimer);
+      if (!c.settled && failure === undefined && c.connected) {
+        // Closed by the peer before any HTTP/2: not a gRPC server, or one that expects TLS.
+        lastFailure = `${target} closed the connection before speaking HTTP/2 — is it an HTTP/2 gRPC server?${
+          tls === undefined ? " (if it serves TLS, start the proxy with --user-function-tls)" : ""
+        }`;
+      }
       if (c.pingTimer !== undefined) clearTimeout(c.pingTimer);
       const index = pool.indexOf(c);
       if (index >= 0) pool.splice(index, 1);
