@@ -43,7 +43,12 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "node-id": "node-7",
   "advertise-host": "pod-7.switchboard",
   "lease-ttl": "2500",
+  "user-function-tls-ca": "/etc/switchboard/uf-ca.pem",
+  "user-function-tls-server-name": "uf.internal",
 };
+
+/** Flags that only parse as a pair: checked together in `user-function-tls.test.ts`. */
+const PAIRED = new Set(["user-function-tls-cert", "user-function-tls-key"]);
 
 /** Flags that only mean something in cluster mode: checked with a cluster port given. */
 const CLUSTER_ONLY = new Set(["node-id", "advertise-host", "lease-ttl"]);
@@ -63,7 +68,7 @@ describe("switchboard start: every flag has an environment variable", () => {
 
   it("reads the variable when the flag is absent, and the flag wins over it", () => {
     for (const [flag, option] of flags) {
-      if (option.type !== "string" || flag.startsWith("tls-")) continue; // TLS files are read at start; tested with real files elsewhere
+      if (option.type !== "string" || flag.startsWith("tls-") || PAIRED.has(flag)) continue; // TLS files are read at start; tested with real files elsewhere
       const sample = SAMPLES[flag];
       assert.ok(sample !== undefined, `no sample value for --${flag}: add one to this test`);
       const base = CLUSTER_ONLY.has(flag) ? ["--cluster-port", "7000"] : [];
@@ -82,6 +87,11 @@ describe("switchboard start: every flag has an environment variable", () => {
     assert.equal(parseConfig([], { NO_PROTOCOL_CHECK: "false" }).config?.protocolCheck, true);
     assert.equal(parseConfig(["--no-protocol-check"], {}).config?.protocolCheck, false);
     assert.match(parseConfig([], { NO_PROTOCOL_CHECK: "maybe" }).error ?? "", /^NO_PROTOCOL_CHECK must be true or false, got "maybe"/);
+    assert.equal(parseConfig([], {}).config?.userFunctionTls, undefined);
+    assert.equal(parseConfig([], { USER_FUNCTION_TLS: "false" }).config?.userFunctionTls, undefined);
+    assert.deepEqual(parseConfig([], { USER_FUNCTION_TLS: "true" }).config?.userFunctionTls, parseConfig(["--user-function-tls"], {}).config?.userFunctionTls);
+    assert.notEqual(parseConfig(["--user-function-tls"], {}).config?.userFunctionTls, undefined);
+    assert.match(parseConfig([], { USER_FUNCTION_TLS: "maybe" }).error ?? "", /^USER_FUNCTION_TLS must be true or false, got "maybe"/);
   });
 
   it("splits CORS_ORIGIN on commas", () => {
