@@ -89,7 +89,8 @@ function createCluster(options: { antiEntropyIntervalMs?: number; consistencyTim
       const current = held.get(k);
       held.set(k, current === undefined ? incoming : mergeStates(current, incoming));
     });
-    const server = await startMeshServer({ host: "127.0.0.1", port, entityHost: noEntities, replicas, logger: silentLogger, closeGraceMs: 0 });
+    // The lazy form, as a node that builds its replicas after binding the port passes them.
+    const server = await startMeshServer({ host: "127.0.0.1", port, entityHost: noEntities, replicas: () => replicas, logger: silentLogger, closeGraceMs: 0 });
     addresses.set(nodeId, server.address);
     const node: TestNode = {
       nodeId,

@@ -22,8 +22,12 @@ export interface MeshServerOptions {
   readonly port: number;
   /** Runs the commands other nodes forward here. */
   readonly entityHost: EntityHost;
-  /** Takes CRDT deltas and anti-entropy exchanges; without it, Gossip and Exchange answer UNIMPLEMENTED. */
-  readonly replicas?: MeshReplicaSink;
+  /**
+   * Takes CRDT deltas and anti-entropy exchanges; without it, Gossip and Exchange answer
+   * UNIMPLEMENTED. A function is asked on every such call, so the replicas may be built
+   * after the server (they usually need the membership, which needs the bound address).
+   */
+  readonly replicas?: MeshReplicaSink | (() => MeshReplicaSink | undefined);
   readonly logger: Logger;
   /** Largest request message accepted (default 16 MiB); a larger one is refused with RESOURCE_EXHAUSTED. */
   readonly maxMessageSize?: number;
@@ -106,7 +110,8 @@ class Reply {
  * wrong, never by dropping the connection.
  */
 export function startMeshServer(options: MeshServerOptions): Promise<MeshServer> {
-  const { entityHost, replicas } = options;
+  const { entityHost } = options;
+  const replicasOf = (): MeshReplicaSink | undefined => (typeof options.replicas === "function" ? options.replicas() : options.replicas);
   const logger = options.logger.child({ component: "mesh-server" });
   const maxMessageSize = options.maxMessageSize ?? DEFAULT_MESH_MAX_MESSAGE_SIZE;
   const closeGraceMs = options.closeGraceMs ?? 2000;
@@ -236,6 +241,7 @@ export function startMeshServer(options: MeshServerOptions): Promise<MeshServer>
         case MESH_PATHS.gossip: {
           const request = await readRequest(stream, reply, path, mesh.DeltaBatchSchema);
           if (request === undefined) return;
+          const replicas = replicasOf();
           if (replicas === undefined) throw new SwitchboardError("this node keeps no CRDT replicas", Code.Unimplemented);
           if (request.from === "") throw new SwitchboardError(`bad mesh request on ${path}: the sending node is not named`, Code.InvalidArgument);
           await replicas.receive(request.from, request.deltas);
@@ -246,6 +252,7 @@ export function startMeshServer(options: MeshServerOptions): Promise<MeshServer>
         case MESH_PATHS.exchange: {
           const request = await readRequest(stream, reply, path, mesh.StateDigestsSchema);
           if (request === undefined) return;
+          const replicas = replicasOf();
           if (replicas === undefined) throw new SwitchboardError("this node keeps no CRDT replicas", Code.Unimplemented);
           if (request.from === "") throw new SwitchboardError(`bad mesh request on ${path}: the sending node is not named`, Code.InvalidArgument);
           const answer = await replicas.exchange(request.from, request.digests);
