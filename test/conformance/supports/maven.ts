@@ -10,12 +10,16 @@
  *      the message classes generated next refer to the library's classes for those imports;
  *   3. Debian's protoc generates the message classes of this repository's protos;
  *   4. `mvn compile`.
- * Build output goes to `.tck/<name>/` (git-ignored). A stamp of the inputs skips a rebuild.
+ * Build output goes to `~/.cache/switchboard/conformance/<name>/` (or under
+ * `$SWITCHBOARD_JVM_CACHE`), beside the Maven repository rather than in the clone, so that a fresh
+ * clone (CI) with the same inputs reuses it: a stamp of the inputs (the project, the protos, the
+ * java and protoc versions) skips the build.
  * The user functions then run as `java -cp <classes>:<classpath> <main class> <args>`.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { type SetupContext, type SetupResult, type Support, toShellCommand } from "./support.js";
 
@@ -80,6 +84,7 @@ function filesUnder(dir: string): string[] {
 /** Builds the project (or finds it up to date); throws with the failed step. */
 export function mavenBuild(build: MavenBuild): MavenOutput {
   const out = path.join(build.cacheDir, build.name);
+  const relative = (file: string) => path.relative(build.root, file);
   const classes = path.join(out, "build", "classes");
   const classpathFile = path.join(out, "build", "classpath.txt");
   const stampFile = path.join(out, "stamp");
@@ -91,14 +96,24 @@ export function mavenBuild(build: MavenBuild): MavenOutput {
   });
   const hash = createHash("sha256");
   for (const file of [path.join(build.project, "pom.xml"), ...filesUnder(path.join(build.project, "src")), ...protoFiles])
-    hash.update(`${file}\0`).update(readFileSync(file)).update("\0");
+    hash
+      .update(`${relative(file)}\0`)
+      .update(readFileSync(file))
+      .update("\0");
+  for (const [cmd, args] of [
+    ["java", ["-version"]],
+    [process.env.PROTOC ?? "protoc", ["--version"]],
+  ] as const) {
+    const version = spawnSync(cmd, [...args], { encoding: "utf8" });
+    hash.update(`${cmd}\0${version.stdout ?? ""}${version.stderr ?? ""}\0`);
+  }
   const stamp = hash.digest("hex");
   const command = (mainClass: string, args: readonly string[]) => {
     const classpath = `${classes}${path.delimiter}${readFileSync(classpathFile, "utf8").trim()}`;
     return toShellCommand({ cmd: "java", args: ["-cp", classpath, mainClass, ...args], env: {} });
   };
   if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp && existsSync(classpathFile) && existsSync(classes))
-    return { command, notes: [`cached build in ${path.relative(build.root, out)}`] };
+    return { command, notes: [`cached build in ${out}`] };
 
   try {
     run("find java (a JDK 11 or later; Debian default-jdk-headless)", "java", ["-version"], build.project);
@@ -137,6 +152,11 @@ export function mavenBuild(build: MavenBuild): MavenOutput {
   }
 }
 
+/** Where the JVM builds are kept between runs and clones. */
+const JVM_CACHE = process.env.SWITCHBOARD_JVM_CACHE
+  ? path.resolve(process.env.SWITCHBOARD_JVM_CACHE)
+  : path.join(os.homedir(), ".cache", "switchboard", "conformance");
+
 /** The protos both JVM projects generate message classes for. */
 const JVM_PROTOS = ["cloudstate/tck/model/eventsourced.proto", "shoppingcart/shoppingcart.proto", "shoppingcart/persistence/domain.proto"];
 
@@ -159,7 +179,7 @@ export function jvmSupport(options: { name: string; title: string; project: stri
           name: options.name,
           project: options.project,
           root: context.root,
-          cacheDir: context.cacheDir,
+          cacheDir: JVM_CACHE,
           protos: JVM_PROTOS,
           log: context.log,
         });
