@@ -119,12 +119,12 @@ describe("postgres store", () => {
       const versions = await client.query("SELECT version FROM schema_version ORDER BY version");
       assert.deepEqual(
         versions.rows.map((r) => r.version),
-        [1, 2],
+        [1, 2, 3],
       );
       const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename");
       assert.deepEqual(
         tables.rows.map((r) => r.tablename),
-        ["cluster_lease", "cluster_member", "crdt_state", "event_journal", "eventing_offset", "schema_version", "snapshot", "value_entity"],
+        ["cluster_lease", "cluster_member", "crdt_state", "event_journal", "eventing_offset", "schema_version", "snapshot", "topic_group_offset", "topic_message", "value_entity"],
       );
       const offsets = await client.query("SELECT count(*)::int AS n FROM eventing_offset");
       assert.equal(offsets.rows[0]?.n, 6);
@@ -159,7 +159,7 @@ describe("postgres store", () => {
     const url = await freshDatabase();
     await (await createPostgresStore({ url })).close();
     await withRaw(url, (client) => client.query("INSERT INTO schema_version (version) SELECT MAX(version) + 1 FROM schema_version"));
-    await assert.rejects(createPostgresStore({ url }), expectCode(Code.FailedPrecondition, /version 3 is newer/));
+    await assert.rejects(createPostgresStore({ url }), expectCode(Code.FailedPrecondition, /version 4 is newer/));
   });
 
   it("fails to open with UNAVAILABLE when nothing listens, and rejects a pool of fewer than 2", async () => {

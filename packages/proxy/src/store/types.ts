@@ -119,6 +119,42 @@ export interface OffsetStore {
   saveOffset(consumer: string, offset: number): Promise<void>;
 }
 
+/**
+ * One message for a topic: the payload as an `Any` and its CloudEvents attributes
+ * (`id`, `source`, `type`, `specversion`, `subject`, `time`, extensions), without `data`.
+ */
+export interface TopicMessage {
+  readonly payload: AnyValue;
+  /** Attribute name (without a `ce-` prefix) to value. */
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/** A stored topic message with its position. */
+export interface TopicRecord extends TopicMessage {
+  /** Position in its topic: 1 for the first message, then one more for each, gap-free. */
+  readonly offset: number;
+  /** When it was stored, in ms since the epoch (the store's clock). */
+  readonly publishedAt: number;
+}
+
+/**
+ * The embedded broker's topics: an append-only log per topic and the stored progress
+ * of each consumer group. Topics need no declaring; an unknown one reads as empty.
+ */
+export interface TopicStore {
+  /**
+   * Appends messages to a topic in one transaction, in order; resolves with their
+   * offsets once durable. Rejects with `Code.InvalidArgument` for an empty list or topic.
+   */
+  publish(topic: string, messages: readonly TopicMessage[]): Promise<number[]>;
+  /** Messages with offset > afterOffset, in offset order, at most `limit`. */
+  readTopic(topic: string, afterOffset: number, limit: number): Promise<TopicRecord[]>;
+  /** The offset a group has consumed the topic up to (0: nothing yet). */
+  loadGroupOffset(topic: string, group: string): Promise<number>;
+  /** Stores a group's progress; resolves once durable. */
+  saveGroupOffset(topic: string, group: string, offset: number): Promise<void>;
+}
+
 /** A lease granted (or renewed) by {@link LeaseStore.claimLeases}. */
 export interface LeaseGrant {
   readonly lease: string;
@@ -183,6 +219,8 @@ export interface Store extends ValueStore, JournalStore, CrdtStore, OffsetStore 
   readonly description: string;
   /** Leases and membership, when the store can arbitrate a cluster (PostgreSQL, memory); absent otherwise (SQLite). */
   readonly cluster?: ClusterStore;
+  /** The embedded broker's topics, when the adapter keeps them (memory, SQLite, PostgreSQL). */
+  readonly topics?: TopicStore;
   /** Flushes pending writes and releases the connection. */
   close(): Promise<void>;
 }

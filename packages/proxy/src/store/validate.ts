@@ -31,3 +31,17 @@ export function validateLimit(limit: number): SwitchboardError | undefined {
   }
   return undefined;
 }
+
+/** Checks a topic publish every adapter rejects the same way: a topic name and at least one message. */
+export function validatePublish(topic: string, count: number): SwitchboardError | undefined {
+  if (typeof topic !== "string" || topic.length === 0) return new SwitchboardError("a topic needs a non-empty name", Code.InvalidArgument);
+  if (count === 0) return new SwitchboardError(`topic "${topic}": a publish needs at least one message`, Code.InvalidArgument);
+  return undefined;
+}
+
+/** Checks a consumer group name: not empty. */
+export function validateGroup(topic: string, group: string): SwitchboardError | undefined {
+  if (typeof group !== "string" || group.length === 0)
+    return new SwitchboardError(`topic "${topic}": a consumer group needs a non-empty name`, Code.InvalidArgument);
+  return undefined;
+}

@@ -13,10 +13,12 @@ import type {
   Snapshot,
   Store,
   TaggedEvent,
+  TopicRecord,
+  TopicStore,
   ValueWrite,
   WriterToken,
 } from "../types.js";
-import { validateAppend, validateLimit, validateOffset } from "../validate.js";
+import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish } from "../validate.js";
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -28,7 +30,7 @@ export interface MemoryStoreOptions {
 }
 
 /** The memory store: every port, cluster arbitration, and an inspector over its own maps (the admin API's entity listing). */
-export type MemoryStore = Store & InspectableStore & { readonly cluster: ClusterStore };
+export type MemoryStore = Store & InspectableStore & { readonly cluster: ClusterStore; readonly topics: TopicStore };
 
 /** A lease held in memory. */
 interface HeldLease {
@@ -161,9 +163,62 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     },
   };
 
+  // Topic logs (offset n at index n - 1) and group progress, two-level so names need no separator.
+  const topicLogs = new Map<string, TopicRecord[]>();
+  const groupOffsets = new Map<string, Map<string, number>>();
+  const topics: TopicStore = {
+    async publish(topic, messages) {
+      ensureOpen();
+      const invalid = validatePublish(topic, messages.length);
+      if (invalid !== undefined) throw invalid;
+      let log = topicLogs.get(topic);
+      if (log === undefined) {
+        log = [];
+        topicLogs.set(topic, log);
+      }
+      const publishedAt = clock.now();
+      const offsets: number[] = [];
+      for (const message of messages) {
+        const offset = log.length + 1;
+        log.push({ offset, publishedAt, payload: copyAny(message.payload), attributes: { ...message.attributes } });
+        offsets.push(offset);
+      }
+      return offsets;
+    },
+
+    async readTopic(topic, afterOffset, limit) {
+      ensureOpen();
+      const invalid = validateOffset(afterOffset, "afterOffset") ?? validateLimit(limit);
+      if (invalid !== undefined) throw invalid;
+      return (topicLogs.get(topic) ?? [])
+        .slice(afterOffset, afterOffset + limit)
+        .map((record) => ({ ...record, payload: copyAny(record.payload), attributes: { ...record.attributes } }));
+    },
+
+    async loadGroupOffset(topic, group) {
+      ensureOpen();
+      const invalid = validateGroup(topic, group);
+      if (invalid !== undefined) throw invalid;
+      return groupOffsets.get(topic)?.get(group) ?? 0;
+    },
+
+    async saveGroupOffset(topic, group, offset) {
+      ensureOpen();
+      const invalid = validateGroup(topic, group) ?? validateOffset(offset, "offset");
+      if (invalid !== undefined) throw invalid;
+      let groups = groupOffsets.get(topic);
+      if (groups === undefined) {
+        groups = new Map();
+        groupOffsets.set(topic, groups);
+      }
+      groups.set(group, offset);
+    },
+  };
+
   return {
     description: "memory",
     cluster,
+    topics,
 
     openInspector() {
       return createMemoryInspector({ values, crdts, journals });

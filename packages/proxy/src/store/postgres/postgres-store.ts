@@ -13,9 +13,12 @@ import type {
   Snapshot,
   Store,
   TaggedEvent,
+  TopicRecord,
+  TopicStore,
   ValueWrite,
 } from "../types.js";
-import { validateAppend, validateLimit, validateOffset } from "../validate.js";
+import { decodeAttributes } from "../topic-attributes.js";
+import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish } from "../validate.js";
 import { migrate } from "./schema.js";
 
 /** The logger the PostgreSQL store reports failed batches and lost connections to. */
@@ -65,6 +68,7 @@ export interface PostgresStoreStats extends GroupCommitStats {
 /** The PostgreSQL store: a {@link Store} that arbitrates clusters, plus read-only group-commit counters. */
 export interface PostgresStore extends Store {
   readonly cluster: ClusterStore;
+  readonly topics: TopicStore;
   /** A snapshot of the counters at the time of the call. */
   readonly stats: PostgresStoreStats;
 }
@@ -197,6 +201,52 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
     }
   }
 
+  const topics: TopicStore = {
+    publish(topic, messages) {
+      const invalid = validatePublish(topic, messages.length);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const context = topicContext(topic);
+      let offsets: number[] = [];
+      return enqueue(
+        context,
+        SQL.publish,
+        [topic, messages.map((m) => m.payload.typeUrl), messages.map((m) => copyBytes(m.payload.value)), messages.map((m) => JSON.stringify(m.attributes))],
+        ({ rows }) => {
+          offsets = rows.map((row) => decodeInt(row.position, context)).sort((a, b) => a - b);
+          return offsets.length === messages.length
+            ? undefined
+            : new SwitchboardError(`${context}: stored ${offsets.length} of ${messages.length} messages`, Code.Internal);
+        },
+      ).then(() => offsets);
+    },
+
+    readTopic(topic, afterOffset, limit) {
+      const invalid = validateOffset(afterOffset, "afterOffset") ?? validateLimit(limit);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const context = topicContext(topic);
+      return read(context, SQL.readTopic, [topic, afterOffset, limit], (rows) =>
+        rows.map((row): TopicRecord => {
+          const attributes = typeof row.attributes === "string" ? decodeAttributes(row.attributes) : undefined;
+          if (attributes === undefined) throw dataLoss(context, "attributes are not a JSON object of strings");
+          return { offset: decodeInt(row.position, context), publishedAt: decodeInt(row.published_ms, context), payload: decodeAny(row, context), attributes };
+        }),
+      );
+    },
+
+    loadGroupOffset(topic, group) {
+      const invalid = validateGroup(topic, group);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const context = groupContext(topic, group);
+      return read(context, SQL.getGroupOffset, [topic, group], ([row]) => (row === undefined ? 0 : decodeInt(row.position, context)));
+    },
+
+    saveGroupOffset(topic, group, offset) {
+      const invalid = validateGroup(topic, group) ?? validateOffset(offset, "offset");
+      if (invalid !== undefined) return Promise.reject(invalid);
+      return enqueue(groupContext(topic, group), SQL.upsertGroupOffset, [topic, group, offset]);
+    },
+  };
+
   const cluster: ClusterStore = {
     async claimLeases(owner, leases, ttlMs) {
       const invalid = validateLeaseRequest(owner, leases, ttlMs);
@@ -250,6 +300,7 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
   return {
     description,
     cluster,
+    topics,
 
     get stats(): PostgresStoreStats {
       return { ...writes.stats, replayedTransactions };
@@ -617,6 +668,35 @@ const SQL = {
     name: "switchboard_get_offset",
     text: "SELECT position FROM eventing_offset WHERE consumer = $1",
   },
+  /**
+   * Appends the messages of one publish at the topic's highest offset + 1, + 2, …; the
+   * statement sees the writes queued before it in the same batch transaction.
+   */
+  publish: {
+    name: "switchboard_publish",
+    text: `WITH head AS (
+             SELECT COALESCE(MAX(position), 0) AS highest FROM topic_message WHERE topic = $1::text
+           )
+           INSERT INTO topic_message (topic, position, type_url, payload, attributes)
+           SELECT $1::text, head.highest + m.n, m.type_url, m.payload, m.attributes
+           FROM head, unnest($2::text[], $3::bytea[], $4::text[]) WITH ORDINALITY AS m (type_url, payload, attributes, n)
+           ORDER BY m.n
+           RETURNING position`,
+  },
+  readTopic: {
+    name: "switchboard_read_topic",
+    text: `SELECT position, type_url, payload, attributes, floor(extract(epoch FROM published_at) * 1000)::bigint AS published_ms
+           FROM topic_message WHERE topic = $1 AND position > $2 ORDER BY position LIMIT $3`,
+  },
+  getGroupOffset: {
+    name: "switchboard_get_group_offset",
+    text: "SELECT position FROM topic_group_offset WHERE topic = $1 AND group_name = $2",
+  },
+  upsertGroupOffset: {
+    name: "switchboard_upsert_group_offset",
+    text: `INSERT INTO topic_group_offset (topic, group_name, position) VALUES ($1, $2, $3)
+           ON CONFLICT (topic, group_name) DO UPDATE SET position = excluded.position`,
+  },
   upsertOffset: {
     name: "switchboard_upsert_offset",
     text: `INSERT INTO eventing_offset (consumer, position) VALUES ($1, $2)
@@ -713,6 +793,14 @@ function crdtContext(persistenceId: string, entityId: string): string {
 
 function journalContext(journalId: string): string {
   return `journal "${journalId}"`;
+}
+
+function topicContext(topic: string): string {
+  return `topic "${topic}"`;
+}
+
+function groupContext(topic: string, group: string): string {
+  return `offset of group "${group}" on topic "${topic}"`;
 }
 
 function offsetContext(consumer: string): string {

@@ -71,6 +71,27 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        heartbeat_at  timestamptz NOT NULL
      )`,
   ],
+  // The embedded broker: one append-only log per topic (offsets 1, 2, 3… per topic,
+  // taken as MAX + 1 in the publishing statement; the primary key refuses a second
+  // proxy racing for the same offset), CloudEvents attributes as JSON text, and the
+  // stored progress of each consumer group.
+  [
+    `CREATE TABLE topic_message (
+       topic        text        NOT NULL,
+       position     bigint      NOT NULL,
+       type_url     text        NOT NULL,
+       payload      bytea       NOT NULL,
+       attributes   text        NOT NULL,
+       published_at timestamptz NOT NULL DEFAULT now(),
+       PRIMARY KEY (topic, position)
+     )`,
+    `CREATE TABLE topic_group_offset (
+       topic      text   NOT NULL,
+       group_name text   NOT NULL,
+       position   bigint NOT NULL,
+       PRIMARY KEY (topic, group_name)
+     )`,
+  ],
 ];
 
 /** The schema version this build writes and reads. */

@@ -53,6 +53,27 @@ export const MIGRATIONS: readonly string[] = [
     position INTEGER NOT NULL
   );
   `,
+  // The embedded broker: one append-only log per topic, offsets 1, 2, 3… gap-free per
+  // topic (taken as MAX + 1 inside the single writer's transaction), CloudEvents
+  // attributes as a JSON object; and the stored progress of each consumer group.
+  `
+  CREATE TABLE topic_message (
+    topic        TEXT    NOT NULL,
+    position     INTEGER NOT NULL,
+    type_url     TEXT    NOT NULL,
+    payload      BLOB    NOT NULL,
+    attributes   TEXT    NOT NULL,
+    published_at INTEGER NOT NULL,
+    PRIMARY KEY (topic, position)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE topic_group_offset (
+    topic      TEXT    NOT NULL,
+    group_name TEXT    NOT NULL,
+    position   INTEGER NOT NULL,
+    PRIMARY KEY (topic, group_name)
+  );
+  `,
 ];
 
 /** The schema version this build writes and reads. */

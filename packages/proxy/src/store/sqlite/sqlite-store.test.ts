@@ -87,7 +87,7 @@ runStoreContract(
 const bytes = (text: string) => new TextEncoder().encode(text);
 
 describe("sqlite store", () => {
-  it("creates the parent directory, runs in WAL mode and records schema version 1 once", async () => {
+  it("creates the parent directory, runs in WAL mode and records each schema version once", async () => {
     const path = join(tempDir(), "nested", "deeper", "schema.db");
     const store = await createSqliteStore({ path });
     assert.equal(store.description, `sqlite:${path}`);
@@ -96,10 +96,10 @@ describe("sqlite store", () => {
 
     const raw = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(raw.prepare("SELECT version FROM schema_version").pluck().all(), [1]);
+      assert.deepEqual(raw.prepare("SELECT version FROM schema_version").pluck().all(), [1, 2]);
       assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
       const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-      for (const table of ["crdt_state", "event_journal", "eventing_offset", "snapshot", "value_entity"]) {
+      for (const table of ["crdt_state", "event_journal", "eventing_offset", "snapshot", "topic_group_offset", "topic_message", "value_entity"]) {
         assert.ok(tables.includes(table), `table ${table}`);
       }
     } finally {
@@ -111,12 +111,12 @@ describe("sqlite store", () => {
     const path = join(tempDir(), "newer.db");
     await (await createSqliteStore({ path })).close();
     const raw = new Database(path);
-    raw.prepare("INSERT INTO schema_version (version, applied_at) VALUES (2, 0)").run();
+    raw.prepare("INSERT INTO schema_version (version, applied_at) SELECT MAX(version) + 1, 0 FROM schema_version").run();
     raw.close();
     await assert.rejects(createSqliteStore({ path }), (err: unknown) => {
       assert.ok(err instanceof SwitchboardError);
       assert.equal(err.code, Code.FailedPrecondition);
-      assert.match(err.message, /version 2/);
+      assert.match(err.message, /version 3 is newer/);
       return true;
     });
   });

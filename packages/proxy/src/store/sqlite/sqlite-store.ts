@@ -4,9 +4,10 @@ import type BetterSqlite3 from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, messageOf, type QueuedWrite, type CommitObserver } from "../group-commit.js";
 import { createAppendListeners, isLocalWriter, staleWriter, validateWriter } from "../fencing.js";
-import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, ValueWrite, WriterToken } from "../types.js";
-import { validateAppend, validateLimit, validateOffset } from "../validate.js";
+import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, TopicRecord, TopicStore, ValueWrite, WriterToken } from "../types.js";
+import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish } from "../validate.js";
 import { migrate } from "./schema.js";
+import { decodeAttributes } from "../topic-attributes.js";
 
 /** The logger the SQLite store reports batch failures and odd settings to. */
 export interface SqliteStoreLogger {
@@ -36,6 +37,7 @@ export type SqliteStoreStats = GroupCommitStats;
 
 /** The SQLite store: a {@link Store} plus read-only group-commit counters. */
 export interface SqliteStore extends Store {
+  readonly topics: TopicStore;
   /** A snapshot of the counters at the time of the call. */
   readonly stats: SqliteStoreStats;
 }
@@ -51,6 +53,11 @@ interface AnyRow {
 }
 interface EventRow extends AnyRow {
   readonly seq_nr: unknown;
+}
+interface TopicRow extends AnyRow {
+  readonly position: unknown;
+  readonly attributes: unknown;
+  readonly published_at: unknown;
 }
 interface TaggedRow extends EventRow {
   readonly ordering: unknown;
@@ -173,8 +180,54 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     }
   }
 
+  const topics: TopicStore = {
+    publish(topic, messages) {
+      const invalid = validatePublish(topic, messages.length);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const rows = messages.map((m) => ({ typeUrl: m.payload.typeUrl, value: copyBytes(m.payload.value), attributes: JSON.stringify(m.attributes) }));
+      const offsets: number[] = [];
+      return enqueue(topicContext(topic), () => {
+        // Inside the batch transaction of the one writer connection, so MAX + 1 is gap-free and unique.
+        offsets.length = 0;
+        let offset = decodeInt(sql.highestTopicOffset.get(topic), topicContext(topic));
+        const now = Date.now();
+        for (const row of rows) {
+          offset += 1;
+          sql.insertTopicMessage.run(topic, offset, row.typeUrl, row.value, row.attributes, now);
+          offsets.push(offset);
+        }
+      }).then(() => offsets);
+    },
+
+    readTopic(topic, afterOffset, limit) {
+      const invalid = validateOffset(afterOffset, "afterOffset") ?? validateLimit(limit);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const context = topicContext(topic);
+      return read(context, () => sql.readTopic.all(topic, afterOffset, limit).map((row) => decodeTopicRow(row, context)));
+    },
+
+    loadGroupOffset(topic, group) {
+      const invalid = validateGroup(topic, group);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const context = groupContext(topic, group);
+      return read(context, () => {
+        const position = sql.getGroupOffset.get(topic, group);
+        return position === undefined ? 0 : decodeInt(position, context);
+      });
+    },
+
+    saveGroupOffset(topic, group, offset) {
+      const invalid = validateGroup(topic, group) ?? validateOffset(offset, "offset");
+      if (invalid !== undefined) return Promise.reject(invalid);
+      return enqueue(groupContext(topic, group), () => {
+        sql.upsertGroupOffset.run(topic, group, offset);
+      });
+    },
+  };
+
   return {
     description,
+    topics,
 
     get stats(): SqliteStoreStats {
       return writes.stats;
@@ -363,6 +416,16 @@ function prepareStatements(db: Database) {
     ),
     deleteCrdt: db.prepare("DELETE FROM crdt_state WHERE persistence_id = ? AND entity_id = ?"),
     getOffset: scalar("SELECT position FROM eventing_offset WHERE consumer = ?"),
+    highestTopicOffset: scalar("SELECT COALESCE(MAX(position), 0) FROM topic_message WHERE topic = ?"),
+    insertTopicMessage: db.prepare("INSERT INTO topic_message (topic, position, type_url, payload, attributes, published_at) VALUES (?, ?, ?, ?, ?, ?)"),
+    readTopic: rows<TopicRow>(
+      "SELECT position, type_url, payload, attributes, published_at FROM topic_message WHERE topic = ? AND position > ? ORDER BY position LIMIT ?",
+    ),
+    getGroupOffset: scalar("SELECT position FROM topic_group_offset WHERE topic = ? AND group_name = ?"),
+    upsertGroupOffset: db.prepare(
+      `INSERT INTO topic_group_offset (topic, group_name, position) VALUES (?, ?, ?)
+       ON CONFLICT (topic, group_name) DO UPDATE SET position = excluded.position`,
+    ),
     upsertOffset: db.prepare(
       `INSERT INTO eventing_offset (consumer, position) VALUES (?, ?)
        ON CONFLICT (consumer) DO UPDATE SET position = excluded.position`,
@@ -404,6 +467,27 @@ function crdtContext(persistenceId: string, entityId: string): string {
 
 function journalContext(journalId: string): string {
   return `journal "${journalId}"`;
+}
+
+function topicContext(topic: string): string {
+  return `topic "${topic}"`;
+}
+
+function groupContext(topic: string, group: string): string {
+  return `offset of group "${group}" on topic "${topic}"`;
+}
+
+/** A stored topic message; its attributes must be a JSON object of strings. */
+function decodeTopicRow(row: TopicRow, context: string): TopicRecord {
+  if (typeof row.attributes !== "string") throw dataLoss(context, "attributes are not text");
+  const attributes = decodeAttributes(row.attributes);
+  if (attributes === undefined) throw dataLoss(context, "attributes are not a JSON object of strings");
+  return {
+    offset: decodeInt(row.position, context),
+    publishedAt: decodeInt(row.published_at, context),
+    payload: decodeAny(row, context),
+    attributes,
+  };
 }
 
 function closedError(description: string): SwitchboardError {
