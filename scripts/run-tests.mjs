@@ -6,6 +6,7 @@
 //   conformance  the TCK against the language supports, and tests that need external
 //                tools such as grpcurl or Chromium (npm run test:conformance)
 //   fuzz         seeded fuzzing of the front port (npm run test:fuzz; FUZZ_SEED, FUZZ_SCALE)
+//   eventing     topics end to end: the embedded broker through real processes (npm run test:eventing)
 //
 // Node 20's --test neither expands globs nor finds .ts files, so the files are listed here.
 import { spawnSync } from "node:child_process";
@@ -21,6 +22,7 @@ const SUITE_DIRS = {
   postgres: ["test/postgres"],
   conformance: ["test/external", "test/conformance"],
   fuzz: ["test/fuzz"],
+  eventing: ["test/topics"],
 };
 const OTHER = Object.values(SUITE_DIRS).flat();
 
@@ -39,7 +41,7 @@ const all = ["packages", "examples", "test"].flatMap((d) => walk(join(root, d), 
 const inSuite = (file, dirs) => dirs.some((d) => file.startsWith(`${d}/`));
 const files = suite === "unit" ? all.filter((f) => !inSuite(f, OTHER)) : all.filter((f) => inSuite(f, SUITE_DIRS[suite] ?? []));
 if (!(suite in SUITE_DIRS) && suite !== "unit") {
-  console.error(`unknown suite "${suite}"; expected unit, postgres, conformance or fuzz`);
+  console.error(`unknown suite "${suite}"; expected unit, postgres, conformance, fuzz or eventing`);
   process.exit(2);
 }
 if (files.length === 0) {

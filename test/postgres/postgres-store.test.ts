@@ -124,7 +124,18 @@ describe("postgres store", () => {
       const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename");
       assert.deepEqual(
         tables.rows.map((r) => r.tablename),
-        ["cluster_lease", "cluster_member", "crdt_state", "event_journal", "eventing_offset", "schema_version", "snapshot", "topic_group_offset", "topic_message", "value_entity"],
+        [
+          "cluster_lease",
+          "cluster_member",
+          "crdt_state",
+          "event_journal",
+          "eventing_offset",
+          "schema_version",
+          "snapshot",
+          "topic_group_offset",
+          "topic_message",
+          "value_entity",
+        ],
       );
       const offsets = await client.query("SELECT count(*)::int AS n FROM eventing_offset");
       assert.equal(offsets.rows[0]?.n, 6);

@@ -2,7 +2,10 @@ import type { ConsumerLeases } from "./cluster/types.js";
 import type { EntityServiceModel, ServiceModel } from "./descriptors/service-model.js";
 import { kindModule } from "./entities/registry.js";
 import type { EntityRuntime, EntityRuntimeContext } from "./entities/shared/types.js";
+import type { EventingConfig } from "./config/eventing.js";
 import { startEventLogSources } from "./eventing/event-log-source.js";
+import type { TopicBroker } from "./eventing/topic-broker.js";
+import { startTopicSources } from "./eventing/topic-source.js";
 import type { Deployment, Dispatcher } from "./router/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
 
@@ -11,8 +14,12 @@ export interface DeploymentOptions extends Omit<EntityRuntimeContext, "service">
   readonly model: ServiceModel;
   /** The client Actions call through (default: `client`). */
   readonly actionClient?: UserFunctionClient;
-  /** Where event-log consumers deliver events. */
+  /** Where event-log and topic consumers deliver events. */
   readonly dispatcher: Dispatcher;
+  /** The embedded broker the model's topic consumers read (none: topics are not consumed). */
+  readonly broker?: TopicBroker;
+  /** Retries and dead-lettering of topic consumers. */
+  readonly eventing?: EventingConfig;
   /** Subscribes to journal appends (the tag of each durable append); returns an unsubscribe function. */
   onAppended(listener: (tag: string) => void): () => void;
   /** The deployment this one replaces: runtimes of unchanged services are taken over from it. */
@@ -27,7 +34,8 @@ export interface DeploymentOptions extends Omit<EntityRuntimeContext, "service">
  * Builds the deployment of one discovered model: a runtime for every service whose kind
  * this build runs (from the kind registry; taken over from the previous deployment when
  * the service did not change, so a re-discovery passivates nothing mid-command) and the
- * model's event-log consumers, woken by the store's journal-appended event.
+ * model's event-log consumers, woken by the store's journal-appended event, and its
+ * topic consumers (when the proxy has a broker).
  */
 export function createDeployment(options: DeploymentOptions): Deployment {
   const { model, logger } = options;
@@ -64,6 +72,17 @@ export function createDeployment(options: DeploymentOptions): Deployment {
     ...(options.consumerLeases === undefined ? {} : { leases: options.consumerLeases }),
   });
   const unsubscribe = options.onAppended((tag) => sources.notify(tag));
+  const topicSources =
+    options.broker === undefined
+      ? undefined
+      : startTopicSources({
+          model,
+          broker: options.broker,
+          dispatcher: options.dispatcher,
+          logger: logger.child({ component: "topics" }),
+          maxAttempts: options.eventing?.topicMaxAttempts ?? 5,
+          retryBackoffMs: options.eventing?.topicRetryBackoffMs ?? 500,
+        });
   let closing: Promise<void> | undefined;
   return {
     model,
@@ -81,7 +100,7 @@ export function createDeployment(options: DeploymentOptions): Deployment {
     close() {
       closing ??= (async () => {
         unsubscribe();
-        await sources.close();
+        await Promise.all([sources.close(), topicSources?.close()]);
         await Promise.all([...runtimes.values()].map((runtime) => runtime.close()));
       })();
       return closing;

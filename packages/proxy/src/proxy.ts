@@ -2,6 +2,9 @@ import { DEFAULTS, type ProxyConfig } from "./config/index.js";
 import { LOCAL_NODE, singleNode } from "./cluster/single-node.js";
 import type { ClusterFactory, ClusterNode, EntityHost, Placement } from "./cluster/types.js";
 import { createDeployment } from "./deployment.js";
+import { createTopicBroker } from "./eventing/topic-broker.js";
+import { publishReplies } from "./eventing/topic-output.js";
+import { createTopicsHandler } from "./ingress/http/topics-handler.js";
 import type { ServiceModel } from "./descriptors/service-model.js";
 import { type Discovered, discover, FatalDiscoveryError, reportError } from "./discovery/discovery.js";
 import { createActiveEntities } from "./entities/session/active-entities.js";
@@ -113,7 +116,11 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   }
   cluster = joined;
   const models = { current: () => deployment?.model };
-  const dispatcher = createRouter({ deployments, placement, forwarder: joined.forwarder, reportError: report, logger, tracer });
+  const router = createRouter({ deployments, placement, forwarder: joined.forwarder, reportError: report, logger, tracer });
+  // The embedded broker, when the store keeps topics: replies of out.topic methods are published through it.
+  const broker = store.topics === undefined ? undefined : createTopicBroker(store.topics);
+  const dispatcher = broker === undefined ? router : publishReplies(router, broker);
+  const stop = new AbortController();
   const dispatcherFor = (protocol: "grpc" | "grpc-web" | "http" | "eventing") => instrumentDispatcher(dispatcher, protocol, metrics, tracer);
   const eventingDispatcher = dispatcherFor("eventing");
   // Ready means callable: discovered, and the user function reachable right now (a readiness probe then stops sending traffic that could only get 503).
@@ -130,6 +137,17 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       maxMessageSize: config.maxMessageSize,
       corsOrigins: config.corsOrigins,
       logger,
+      ...(broker === undefined
+        ? {}
+        : {
+            topics: createTopicsHandler({
+              models,
+              broker,
+              maxMessageSize: config.maxMessageSize,
+              signal: stop.signal,
+              logger: logger.child({ component: "topics" }),
+            }),
+          }),
       ...setup.door,
     });
     front = await createFrontServer({ host: config.bind, port: config.httpPort, handlers, logger, ...setup.server });
@@ -159,7 +177,6 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     }),
   });
 
-  const stop = new AbortController();
   let channelLost = false;
   let rediscovering = false;
 
@@ -178,8 +195,9 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       activeEntities,
       replicas: joined.replicas,
       ...(joined.consumers === undefined ? {} : { consumerLeases: joined.consumers }),
-      effects: dispatcher,
+      effects: router,
       dispatcher: eventingDispatcher,
+      ...(broker === undefined ? {} : { broker, eventing: config.eventing }),
       reportError: report,
       stopping: stop.signal,
       // Journal appends wake the event-log consumers of their tag at once.

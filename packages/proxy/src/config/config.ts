@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../observability/logger.js";
 import { CLUSTER_HELP, CLUSTER_OPTIONS, type ClusterConfig, type MachineInfo, parseCluster } from "./cluster.js";
+import { EVENTING_HELP, EVENTING_OPTIONS, type EventingConfig, parseEventing } from "./eventing.js";
 import { FRONT_PORT_HELP, FRONT_PORT_OPTIONS, type FrontPortConfig, parseFrontPort } from "./front-port.js";
 import { parseUserFunctionTls, USER_FUNCTION_TLS_HELP, USER_FUNCTION_TLS_OPTIONS, type UserFunctionTlsConfig } from "./user-function-tls.js";
 
@@ -47,6 +48,8 @@ export interface ProxyConfig {
   readonly frontPort: FrontPortConfig;
   /** Cluster mode (undefined: a single node). */
   readonly cluster?: ClusterConfig;
+  /** Retries and dead-lettering of topic consumers. */
+  readonly eventing: EventingConfig;
 }
 
 /** Cloudstate defaults, in one place. */
@@ -86,6 +89,7 @@ export const START_OPTIONS = {
   ...FRONT_PORT_OPTIONS,
   ...CLUSTER_OPTIONS,
   ...USER_FUNCTION_TLS_OPTIONS,
+  ...EVENTING_OPTIONS,
 } as const;
 
 /** The help text of `switchboard start`. */
@@ -117,7 +121,7 @@ ${USER_FUNCTION_TLS_HELP}  --http-port <port>            front port             
   --admin-bind <address>        admin port address            env ADMIN_BIND      (127.0.0.1)
   --admin-token <token>         bearer token for admin calls  env ADMIN_TOKEN
                                 (required when --admin-bind is not a loopback address)
-${FRONT_PORT_HELP}${CLUSTER_HELP}  -h, --help                    show this help
+${FRONT_PORT_HELP}${CLUSTER_HELP}${EVENTING_HELP}  -h, --help                    show this help
 `;
 
 function parsePort(name: string, raw: string): number | string {
@@ -236,6 +240,8 @@ export function parseConfig(
   if (typeof userFunctionTls === "string") return { error: userFunctionTls };
   const cluster = parseCluster(values, pick, bind, machine);
   if (typeof cluster === "string") return { error: cluster };
+  const eventing = parseEventing(values, pick);
+  if (typeof eventing === "string") return { error: eventing };
 
   const config: ProxyConfig = {
     userFunctionHost: pick(values["user-function-host"], "USER_FUNCTION_HOST") ?? DEFAULTS.userFunctionHost,
@@ -255,6 +261,7 @@ export function parseConfig(
     ...admin,
     frontPort,
     ...(cluster === undefined ? {} : { cluster }),
+    eventing,
   };
   return { config: Object.freeze(config) };
 }

@@ -2,15 +2,20 @@ import { getOption, hasOption } from "@bufbuild/protobuf";
 import { eventing } from "@switchboard/protocol";
 import type { MethodModel, ServiceModel } from "../descriptors/service-model.js";
 
-/** The subscriber methods of one (consumer group, event log) pair. */
+/** The subscriber methods of one (consumer group, source) pair. */
 export interface EventLogSubscription {
   /** Offsets are kept under this name: `<consumer group>|<persistence id>`. */
   readonly consumer: string;
-  /** The tag (an event-sourced entity's persistence id) whose events are consumed. */
+  /** The consumer group: `consumer_group`, else the service's full name. */
+  readonly group: string;
+  /** The tag (an event-sourced entity's persistence id) or the topic whose messages are consumed. */
   readonly tag: string;
   /** Subscriber methods by input type name (`google.protobuf.Any` takes the rest). */
   readonly methods: ReadonlyMap<string, MethodModel>;
 }
+
+/** The subscriber methods of one (consumer group, topic) pair. */
+export type TopicSubscription = EventLogSubscription;
 
 const ANY = "google.protobuf.Any";
 
@@ -20,18 +25,30 @@ const ANY = "google.protobuf.Any";
  * an error (use `consumer_group` to separate them), as in the reference proxy.
  */
 export function eventLogSubscriptions(model: ServiceModel): { subscriptions: EventLogSubscription[]; error?: string } {
-  const groups = new Map<string, { tag: string; methods: Map<string, MethodModel> }>();
+  return subscriptionsOf(model, "eventLog", "event log");
+}
+
+/**
+ * Finds the methods annotated with `(cloudstate.eventing).in.topic` and groups them by
+ * (consumer group, topic), with the same rule for clashing input types.
+ */
+export function topicSubscriptions(model: ServiceModel): { subscriptions: TopicSubscription[]; error?: string } {
+  return subscriptionsOf(model, "topic", "topic");
+}
+
+function subscriptionsOf(model: ServiceModel, kind: "eventLog" | "topic", label: string): { subscriptions: EventLogSubscription[]; error?: string } {
+  const groups = new Map<string, { group: string; tag: string; methods: Map<string, MethodModel> }>();
   for (const service of model.services.values()) {
     for (const method of service.methods.values()) {
       if (!hasOption(method.desc, eventing)) continue;
       const source = getOption(method.desc, eventing).in;
-      if (source?.source.case !== "eventLog") continue;
+      if (source?.source.case !== kind) continue;
       const tag = source.source.value;
       const group = source.consumerGroup || service.name;
       const consumer = `${group}|${tag}`;
       let entry = groups.get(consumer);
       if (entry === undefined) {
-        entry = { tag, methods: new Map() };
+        entry = { group, tag, methods: new Map() };
         groups.set(consumer, entry);
       }
       const input = method.input.typeName;
@@ -39,13 +56,20 @@ export function eventLogSubscriptions(model: ServiceModel): { subscriptions: Eve
       if (clash !== undefined) {
         return {
           subscriptions: [],
-          error: `${clash.path} and ${method.path} both consume ${input} from event log "${tag}" in consumer group "${group}"; set consumer_group to separate them`,
+          error: `${clash.path} and ${method.path} both consume ${input} from ${label} "${tag}" in consumer group "${group}"; set consumer_group to separate them`,
         };
       }
       entry.methods.set(input, method);
     }
   }
-  return { subscriptions: [...groups].map(([consumer, { tag, methods }]) => ({ consumer, tag, methods })) };
+  return { subscriptions: [...groups].map(([consumer, { group, tag, methods }]) => ({ consumer, group, tag, methods })) };
+}
+
+/** The topic a method's replies are published to (`(cloudstate.eventing).out.topic`), if any. */
+export function outTopicOf(method: MethodModel): string | undefined {
+  if (!hasOption(method.desc, eventing)) return undefined;
+  const out = getOption(method.desc, eventing).out;
+  return out?.destination.case === "topic" && out.destination.value !== "" ? out.destination.value : undefined;
 }
 
 /**

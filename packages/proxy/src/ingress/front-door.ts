@@ -12,6 +12,7 @@ import { type HttpExchange, http1Exchange, http2Exchange } from "./http/exchange
 import { createHttpHandler, sendHttpPlain } from "./http/http-handler.js";
 import { answerProbe, type Readiness } from "./http/probes.js";
 import { discardBody } from "./http/read-body.js";
+import { isTopicsPath } from "./http/topics-handler.js";
 import type { FrontHandlers } from "./server.js";
 
 const http2Constants = http2.constants;
@@ -32,6 +33,8 @@ export interface FrontDoorOptions {
   readonly redactions?: readonly Redaction[];
   /** Serve gRPC server reflection (default true). */
   readonly reflection?: boolean;
+  /** Serves `/v1/topics/<topic>` (the embedded broker over HTTP), when the store keeps topics. */
+  readonly topics?: (exchange: HttpExchange) => void;
   readonly logger: Logger;
 }
 
@@ -42,7 +45,8 @@ export const DEFAULT_REQUEST_QUEUE_LIMIT = 32;
  * Decides what each request on the front port is (docs/protocol.md#front-port), in order:
  * `application/grpc*` → gRPC (server reflection's `ServerReflectionInfo` included);
  * `application/grpc-web*` → gRPC-Web; the probes (`/ready`, `/alive`,
- * `K-Network-Probe`); a CORS preflight from an allowed origin; then HTTP/JSON:
+ * `K-Network-Probe`); a CORS preflight from an allowed origin; `/v1/topics/…` (the
+ * embedded broker, when configured); then HTTP/JSON:
  * google.api.http rules (literal segments before variables), default
  * `POST /<package.Service>/<Method>` routes, else 404, or 405 with `Allow`.
  * JSON and gRPC-Web work over HTTP/1.1 and h2c alike.
@@ -72,6 +76,10 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
       discardBody(exchange);
       exchange.respond(204, { ...preflight, "content-length": 0 });
       exchange.end();
+      return;
+    }
+    if (options.topics !== undefined && isTopicsPath(exchange.url)) {
+      options.topics(exchange);
       return;
     }
     json(exchange);

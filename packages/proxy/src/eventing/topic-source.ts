@@ -1,0 +1,161 @@
+import { create } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import type { ServiceModel } from "../descriptors/service-model.js";
+import type { Logger } from "../observability/logger.js";
+import type { Dispatcher } from "../router/types.js";
+import type { TopicRecord } from "../store/types.js";
+import { topicMetadata } from "./cloud-event.js";
+import { methodForEvent, type TopicSubscription, topicSubscriptions } from "./subscriptions.js";
+import type { TopicBroker } from "./topic-broker.js";
+
+/** Options of {@link startTopicSources}. */
+export interface TopicSourceOptions {
+  readonly model: ServiceModel;
+  readonly broker: TopicBroker;
+  /** Where messages are delivered (one that publishes `out.topic` replies). */
+  readonly dispatcher: Dispatcher;
+  readonly logger: Logger;
+  /** Deliveries of one message before it is dead-lettered (at least 1). */
+  readonly maxAttempts: number;
+  /** Delay before the first retry; doubled for each further one, capped at 30 s. */
+  readonly retryBackoffMs: number;
+  /** Longest wait for a publish wake-up before reading again (ms; default 1000). */
+  readonly pollIntervalMs?: number;
+  /** Messages read per batch (default 100). */
+  readonly batchSize?: number;
+}
+
+/** The running topic consumers of one service model. */
+export interface TopicSources {
+  /** Stops consuming; resolves when the delivery in progress is done. */
+  close(): Promise<void>;
+}
+
+/** The dead-letter topic of `topic`. */
+export function deadLetterTopic(topic: string): string {
+  return `${topic}.dead-letter`;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Topic eventing: for every (consumer group, topic) of the model's
+ * `(cloudstate.eventing).in.topic` methods, one consumer reads the topic from the
+ * group's stored offset and delivers each message, in offset order, to the method whose
+ * input type is the message's type (the `google.protobuf.Any` method takes the rest; a
+ * type no method takes is logged once and skipped). Delivery is at least once: the
+ * group's offset is stored after each batch is delivered (and the replies published),
+ * so a crash redelivers at most the batch in progress. A delivery that fails is retried
+ * with a doubling backoff; after `maxAttempts` deliveries the message goes to
+ * `<topic>.dead-letter` with the failure text, and the consumer moves on.
+ */
+export function startTopicSources(options: TopicSourceOptions): TopicSources {
+  const { model, broker, dispatcher, logger } = options;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const batchSize = options.batchSize ?? 100;
+  const maxAttempts = Math.max(1, options.maxAttempts);
+  const found = topicSubscriptions(model);
+  if (found.error !== undefined) logger.error(`topic eventing disabled: ${found.error}`);
+  const stop = new AbortController();
+  const consumers = found.subscriptions.map((subscription) => consume(subscription));
+  if (consumers.length > 0) logger.info("topic eventing started", { consumers: found.subscriptions.map((s) => s.consumer).join(",") });
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (stop.signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      stop.signal.addEventListener("abort", done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        stop.signal.removeEventListener("abort", done);
+        resolve();
+      }
+    });
+  }
+
+  async function consume(subscription: TopicSubscription): Promise<void> {
+    const { tag: topic, group } = subscription;
+    const log = logger.child({ topic, group });
+    const skippedTypes = new Set<string>();
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      try {
+        let offset = await broker.loadGroupOffset(topic, group);
+        while (!stop.signal.aborted) {
+          const version = broker.version(topic);
+          const records = await broker.read(topic, offset, batchSize);
+          let delivered = offset;
+          for (const record of records) {
+            const done = await deliver(subscription, record, log, skippedTypes);
+            if (!done) break; // stopping: this message is delivered again next time
+            delivered = record.offset;
+          }
+          if (delivered > offset) {
+            await broker.saveGroupOffset(topic, group, delivered);
+            offset = delivered;
+          }
+          failures = 0;
+          if (records.length < batchSize) await broker.waitForPublish(topic, version, stop.signal, pollIntervalMs);
+        }
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        failures++;
+        const delay = Math.min(1000 * 2 ** Math.min(failures - 1, 5), MAX_BACKOFF_MS);
+        log.warn("topic consumer failed; resuming from the stored offset", { error: (error as Error).message, retryInMs: delay });
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Delivers one message with retries, else dead-letters it; false when stopped before it was settled. */
+  async function deliver(subscription: TopicSubscription, record: TopicRecord, log: Logger, skippedTypes: Set<string>): Promise<boolean> {
+    const topic = subscription.tag;
+    const method = methodForEvent(subscription, record.payload.typeUrl);
+    if (method === undefined) {
+      if (!skippedTypes.has(record.payload.typeUrl)) {
+        skippedTypes.add(record.payload.typeUrl);
+        log.warn("no method of this consumer group takes this message type; skipping such messages", { type: record.payload.typeUrl, offset: record.offset });
+      }
+      return true;
+    }
+    const payload = create(AnySchema, { typeUrl: record.payload.typeUrl, value: record.payload.value });
+    const metadata = topicMetadata(record, topic);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // Not cancelled on shutdown: the delivery in flight finishes.
+        await dispatcher.deliver(method, payload, metadata);
+        return true;
+      } catch (error) {
+        const reason = (error as Error).message;
+        if (attempt >= maxAttempts) {
+          log.warn("message dead-lettered", { offset: record.offset, attempts: attempt, error: reason, to: deadLetterTopic(topic) });
+          await broker.publish(deadLetterTopic(topic), [
+            {
+              payload: record.payload,
+              attributes: {
+                ...record.attributes,
+                deadletterreason: reason,
+                deadlettergroup: subscription.group,
+                deadlettertopic: topic,
+                deadletteroffset: String(record.offset),
+                deadletterattempts: String(attempt),
+              },
+            },
+          ]);
+          return true;
+        }
+        const delay = Math.min(options.retryBackoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS);
+        log.info("message delivery failed; retrying", { offset: record.offset, attempt, retryInMs: delay, error: reason });
+        await sleep(delay);
+        if (stop.signal.aborted) return false;
+      }
+    }
+  }
+
+  return {
+    async close() {
+      stop.abort();
+      await Promise.allSettled(consumers);
+    },
+  };
+}

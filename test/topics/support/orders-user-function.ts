@@ -1,0 +1,79 @@
+/**
+ * The user function of the topic tests, written with the TypeScript SDK and served on a
+ * real port: `OrderProcessor` turns orders from the "orders" topic into shipments (and
+ * fails orders marked `fail`), `OrderAudit` records every order in its own consumer
+ * group, and the `ItemTally` value entity adds up the shipments per item. It records
+ * what each handler saw, with the CloudEvents attributes.
+ */
+import type { CloudEvent } from "@switchboard/sdk";
+import { action, createServer, type RunningServer, valueEntity } from "@switchboard/sdk";
+import { ItemTally, OrderAudit, OrderProcessor, type Order, TallySchema } from "../gen/switchboard/test/topics/orders_pb.js";
+
+/** One handler call as the user function saw it. */
+export interface SeenCall {
+  readonly method: string;
+  readonly orderId: string;
+  readonly cloudEvent: CloudEvent | undefined;
+}
+
+/** The running user function and what it saw. */
+export interface OrdersUserFunction {
+  readonly port: number;
+  readonly calls: SeenCall[];
+  /** Calls of one method. */
+  callsOf(method: string): SeenCall[];
+  close(): Promise<void>;
+}
+
+/** Starts the orders user function on a free port of 127.0.0.1. */
+export async function startOrdersUserFunction(): Promise<OrdersUserFunction> {
+  const calls: SeenCall[] = [];
+  const processor = action({
+    service: OrderProcessor,
+    handlers: {
+      process(order: Order, ctx) {
+        calls.push({ method: "Process", orderId: order.orderId, cloudEvent: ctx.cloudEvent });
+        if (order.fail) ctx.fail(`order ${order.orderId} cannot be shipped`);
+        return { orderId: order.orderId, item: order.item, quantity: order.quantity };
+      },
+      cancel(cancellation, ctx) {
+        calls.push({ method: "Cancel", orderId: cancellation.orderId, cloudEvent: ctx.cloudEvent });
+        return {};
+      },
+      shipNow(order, ctx) {
+        calls.push({ method: "ShipNow", orderId: order.orderId, cloudEvent: ctx.cloudEvent });
+        return { orderId: order.orderId, item: order.item, quantity: order.quantity };
+      },
+    },
+  });
+  const audit = action({
+    service: OrderAudit,
+    handlers: {
+      record(order, ctx) {
+        calls.push({ method: "Record", orderId: order.orderId, cloudEvent: ctx.cloudEvent });
+        return {};
+      },
+    },
+  });
+  const tally = valueEntity({
+    service: ItemTally,
+    persistenceId: "item-tally",
+    state: TallySchema,
+    handlers: {
+      add(shipment, ctx) {
+        calls.push({ method: "Add", orderId: shipment.orderId, cloudEvent: undefined });
+        const next = { item: shipment.item, quantity: ctx.state.quantity + shipment.quantity, shipments: ctx.state.shipments + 1 };
+        ctx.updateState(next);
+        return next;
+      },
+      get: (_request, ctx) => ctx.state,
+    },
+  });
+  const running: RunningServer = await createServer({ entities: [processor, audit, tally] }).listen({ host: "127.0.0.1", port: 0 });
+  return {
+    port: running.port,
+    calls,
+    callsOf: (method) => calls.filter((c) => c.method === method),
+    close: () => running.close(),
+  };
+}
