@@ -82,6 +82,7 @@ export function createDeployment(options: DeploymentOptions): Deployment {
           logger: logger.child({ component: "topics" }),
           maxAttempts: options.eventing?.topicMaxAttempts ?? 5,
           retryBackoffMs: options.eventing?.topicRetryBackoffMs ?? 500,
+          ...(options.consumerLeases === undefined ? {} : { leases: options.consumerLeases }),
         });
   let closing: Promise<void> | undefined;
   return {

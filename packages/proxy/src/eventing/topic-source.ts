@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
+import type { ConsumerLeases } from "../cluster/types.js";
 import type { ServiceModel } from "../descriptors/service-model.js";
 import type { Logger } from "../observability/logger.js";
 import type { Dispatcher } from "../router/types.js";
@@ -23,6 +24,8 @@ export interface TopicSourceOptions {
   readonly pollIntervalMs?: number;
   /** Messages read per batch (default 100). */
   readonly batchSize?: number;
+  /** In a cluster: the leases under which each consumer runs on one node at a time. */
+  readonly leases?: ConsumerLeases;
 }
 
 /** The running topic consumers of one service model. */
@@ -57,36 +60,54 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
   const found = topicSubscriptions(model);
   if (found.error !== undefined) logger.error(`topic eventing disabled: ${found.error}`);
   const stop = new AbortController();
-  const consumers = found.subscriptions.map((subscription) => consume(subscription));
+  const consumers = found.subscriptions.map((subscription) => run(subscription));
   if (consumers.length > 0) logger.info("topic eventing started", { consumers: found.subscriptions.map((s) => s.consumer).join(",") });
 
-  function sleep(ms: number): Promise<void> {
+  function sleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      if (stop.signal.aborted) return resolve();
+      if (signal.aborted) return resolve();
       const timer = setTimeout(done, ms);
-      stop.signal.addEventListener("abort", done, { once: true });
+      signal.addEventListener("abort", done, { once: true });
       function done() {
         clearTimeout(timer);
-        stop.signal.removeEventListener("abort", done);
+        signal.removeEventListener("abort", done);
         resolve();
       }
     });
   }
 
-  async function consume(subscription: TopicSubscription): Promise<void> {
+  /** Runs one consumer here, or in a cluster whenever this node holds its lease. */
+  async function run(subscription: TopicSubscription): Promise<void> {
+    const { leases } = options;
+    if (leases === undefined) return consume(subscription, stop.signal);
+    while (!stop.signal.aborted) {
+      // Named apart from event-log consumers (`<group>|<tag>`), which share the lease space.
+      const lease = await leases.acquire(`topic:${subscription.consumer}`, stop.signal);
+      if (lease === undefined) return;
+      logger.info("topic consumer runs on this node", { topic: subscription.tag, group: subscription.group });
+      const signal = AbortSignal.any([stop.signal, lease.lost]);
+      try {
+        await consume(subscription, signal);
+      } finally {
+        lease.done();
+      }
+    }
+  }
+
+  async function consume(subscription: TopicSubscription, signal: AbortSignal): Promise<void> {
     const { tag: topic, group } = subscription;
     const log = logger.child({ topic, group });
     const skippedTypes = new Set<string>();
     let failures = 0;
-    while (!stop.signal.aborted) {
+    while (!signal.aborted) {
       try {
         let offset = await broker.loadGroupOffset(topic, group);
-        while (!stop.signal.aborted) {
+        while (!signal.aborted) {
           const version = broker.version(topic);
           const records = await broker.read(topic, offset, batchSize);
           let delivered = offset;
           for (const record of records) {
-            const done = await deliver(subscription, record, log, skippedTypes);
+            const done = await deliver(subscription, record, log, skippedTypes, signal);
             if (!done) break; // stopping: this message is delivered again next time
             delivered = record.offset;
           }
@@ -95,20 +116,20 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
             offset = delivered;
           }
           failures = 0;
-          if (records.length < batchSize) await broker.waitForPublish(topic, version, stop.signal, pollIntervalMs);
+          if (records.length < batchSize) await broker.waitForPublish(topic, version, signal, pollIntervalMs);
         }
       } catch (error) {
-        if (stop.signal.aborted) return;
+        if (signal.aborted) return;
         failures++;
         const delay = Math.min(1000 * 2 ** Math.min(failures - 1, 5), MAX_BACKOFF_MS);
         log.warn("topic consumer failed; resuming from the stored offset", { error: (error as Error).message, retryInMs: delay });
-        await sleep(delay);
+        await sleep(delay, signal);
       }
     }
   }
 
   /** Delivers one message with retries, else dead-letters it; false when stopped before it was settled. */
-  async function deliver(subscription: TopicSubscription, record: TopicRecord, log: Logger, skippedTypes: Set<string>): Promise<boolean> {
+  async function deliver(subscription: TopicSubscription, record: TopicRecord, log: Logger, skippedTypes: Set<string>, signal: AbortSignal): Promise<boolean> {
     const topic = subscription.tag;
     const method = methodForEvent(subscription, record.payload.typeUrl);
     if (method === undefined) {
@@ -146,8 +167,8 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
         }
         const delay = Math.min(options.retryBackoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS);
         log.info("message delivery failed; retrying", { offset: record.offset, attempt, retryInMs: delay, error: reason });
-        await sleep(delay);
-        if (stop.signal.aborted) return false;
+        await sleep(delay, signal);
+        if (signal.aborted) return false;
       }
     }
   }
