@@ -45,6 +45,8 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "lease-ttl": "2500",
   "user-function-tls-ca": "/etc/switchboard/uf-ca.pem",
   "user-function-tls-server-name": "uf.internal",
+  "topic-max-attempts": "9",
+  "topic-retry-backoff": "250",
 };
 
 /** Flags that only parse as a pair: checked together in `user-function-tls.test.ts`. */
