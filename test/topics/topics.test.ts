@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { eventually } from "../support/grpc-client.js";
-import { type ProxyProcess, startProxy } from "../support/proxy-process.js";
+import { type ProxyProcess, SWITCHBOARD_BIN, startProxy } from "../support/proxy-process.js";
 import { OrderSchema } from "./gen/switchboard/test/topics/orders_pb.js";
 import { type OrdersUserFunction, startOrdersUserFunction } from "./support/orders-user-function.js";
 import { publishJson, readEvents, request } from "./support/topic-client.js";
@@ -144,6 +145,22 @@ describe("topics: the embedded broker end to end", () => {
     assert.deepEqual(direct?.data.data, { orderId: "direct-1", item: "kiwi", quantity: 2 });
   });
 
+  it("publishes an event-sourced entity's events to a topic through an event-log subscriber with out.topic", async () => {
+    const placed = await request(
+      proxy.port,
+      "POST",
+      "/switchboard.test.topics.OrderLedger/Place",
+      { "content-type": "application/json" },
+      JSON.stringify({ orderId: "led-1", item: "melon" }),
+    );
+    assert.equal(placed.status, 200, placed.body);
+    const [event] = await readEvents(proxy.port, "order-events", "from=0", 1);
+    assert.equal(event?.data.type, "switchboard.test.topics.OrderPlaced");
+    assert.equal(event?.data.source, "/switchboard.test.topics.LedgerPublisher/Publish");
+    assert.deepEqual(event?.data.data, { orderId: "led-1", item: "MELON" });
+    assert.equal(uf.callsOf("Publish")[0]?.cloudEvent?.subject, "led-1");
+  });
+
   it("retries a failing message, then dead-letters it with the failure and moves on", async () => {
     const before = uf.callsOf("Process").length;
     assert.equal((await publishJson(proxy.port, "orders", ORDER, { orderId: "bad-1", item: "rock", quantity: 1, fail: true }, "evt-bad")).status, 202);
@@ -236,6 +253,22 @@ describe("topics: the embedded broker end to end", () => {
     );
   });
 
+  it("switchboard topics publish and tail talk to the topics surface", async () => {
+    const address = `127.0.0.1:${proxy.port}`;
+    const published = await cli(["topics", "publish", "cli-topic", "--type", ORDER, '{"orderId":"c1","quantity":2}', "--id", "cli-1", "--address", address]);
+    assert.deepEqual([published.code, published.stdout], [0, "published to cli-topic at offset 1\n"], published.stderr);
+    const tailed = await cli(["topics", "tail", "cli-topic", "--from", "0", "--count", "1", "--address", address]);
+    assert.equal(tailed.code, 0, tailed.stderr);
+    const event = JSON.parse(tailed.stdout.trim()) as Record<string, unknown>;
+    assert.deepEqual([event.id, event.type, event.source, event.data], ["cli-1", ORDER, "switchboard-cli", { orderId: "c1", quantity: 2 }]);
+    const refused = await cli(["topics", "publish", "cli-topic", "--type", "com.example.Nope", "{}", "--address", address]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /HTTP 400: unknown type "com\.example\.Nope"/);
+    const noType = await cli(["topics", "publish", "cli-topic", "{}", "--address", address]);
+    assert.equal(noType.code, 2);
+    assert.match(noType.stderr, /publish needs --type/);
+  });
+
   it("loses no acknowledged message when the proxy is killed with SIGKILL right after the 202s", async () => {
     const answers = await Promise.all(
       Array.from({ length: 40 }, (_, i) => publishJson(proxy.port, "ledger", ORDER, { orderId: `l${i}`, quantity: i }, `l${i}`)),
@@ -259,6 +292,15 @@ describe("topics: the embedded broker end to end", () => {
     assert.deepEqual(events.map((e) => e.data.id).sort(), Array.from({ length: 40 }, (_, i) => `l${i}`).sort());
   });
 });
+
+/** Runs the switchboard CLI; resolves to its exit code and output. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [SWITCHBOARD_BIN, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
+    });
+  });
+}
 
 /** Every message of a topic so far (reads until a short pause). */
 async function collectAll(port: number, topic: string): Promise<Array<{ id: number; data: Record<string, unknown> }>> {

@@ -1,6 +1,7 @@
 import { callCommand } from "./cli/call-command.js";
 import { listCommand } from "./cli/list-command.js";
 import { runCommand } from "./cli/run-command.js";
+import { topicsCommand } from "./cli/topics-command.js";
 import { inspectCommand } from "./inspect-command.js";
 import { hostname } from "node:os";
 import { clusterStoreError, parseConfig, START_HELP } from "./config/index.js";
@@ -20,6 +21,8 @@ Usage:
                                 call a method of a running proxy (HTTP/JSON)
   switchboard inspect <package.Service> [<id>] [--events]
                                 read entity state from a running proxy's admin port
+  switchboard topics publish|tail <topic>
+                                publish to or follow a topic of a running proxy
   switchboard --version         print the version
   switchboard --help            show this help ("switchboard start --help" lists the options)
 `;
@@ -41,6 +44,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   if (command === "call") return callCommand(rest, env);
   if (command === "inspect") return inspectCommand(rest, env);
   if (command === "list") return listCommand(rest, env);
+  if (command === "topics") return topicsCommand(rest, env);
   if (command === "run") return runCommand(rest, env, (args) => main(["start", ...args], env));
   if (command !== "start") {
     process.stderr.write(`switchboard: unknown command "${command}"\n\n${HELP}`);

@@ -2,12 +2,23 @@
  * The user function of the topic tests, written with the TypeScript SDK and served on a
  * real port: `OrderProcessor` turns orders from the "orders" topic into shipments (and
  * fails orders marked `fail`), `OrderAudit` records every order in its own consumer
- * group, and the `ItemTally` value entity adds up the shipments per item. It records
+ * group, the `ItemTally` value entity adds up the shipments per item, and
+ * `LedgerPublisher` republishes the events of the `OrderLedger` event-sourced entity. It records
  * what each handler saw, with the CloudEvents attributes.
  */
 import type { CloudEvent } from "@switchboard/sdk";
-import { action, createServer, type RunningServer, valueEntity } from "@switchboard/sdk";
-import { ItemTally, OrderAudit, OrderProcessor, type Order, TallySchema } from "../gen/switchboard/test/topics/orders_pb.js";
+import { action, createServer, eventSourcedEntity, type RunningServer, valueEntity } from "@switchboard/sdk";
+import {
+  ItemTally,
+  LedgerPublisher,
+  LedgerSchema,
+  type Order,
+  OrderAudit,
+  OrderLedger,
+  OrderPlacedSchema,
+  OrderProcessor,
+  TallySchema,
+} from "../gen/switchboard/test/topics/orders_pb.js";
 
 /** One handler call as the user function saw it. */
 export interface SeenCall {
@@ -69,7 +80,33 @@ export async function startOrdersUserFunction(): Promise<OrdersUserFunction> {
       get: (_request, ctx) => ctx.state,
     },
   });
-  const running: RunningServer = await createServer({ entities: [processor, audit, tally] }).listen({ host: "127.0.0.1", port: 0 });
+  const ledger = eventSourcedEntity({
+    service: OrderLedger,
+    persistenceId: "order-ledger",
+    state: LedgerSchema,
+    eventTypes: [OrderPlacedSchema],
+    events: {
+      OrderPlaced(state, event) {
+        state.items.push(event.item);
+      },
+    },
+    handlers: {
+      place(request, ctx) {
+        ctx.emit(OrderPlacedSchema, { orderId: request.orderId, item: request.item });
+        return {};
+      },
+    },
+  });
+  const ledgerPublisher = action({
+    service: LedgerPublisher,
+    handlers: {
+      publish(event, ctx) {
+        calls.push({ method: "Publish", orderId: event.orderId, cloudEvent: ctx.cloudEvent });
+        return { orderId: event.orderId, item: event.item.toUpperCase() };
+      },
+    },
+  });
+  const running: RunningServer = await createServer({ entities: [processor, audit, tally, ledger, ledgerPublisher] }).listen({ host: "127.0.0.1", port: 0 });
   return {
     port: running.port,
     calls,
