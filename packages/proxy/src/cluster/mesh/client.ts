@@ -101,6 +101,17 @@ function authorityOf(address: string): string {
 
 const nameOf = (peer: RemoteNode) => `node ${peer.nodeId} (${peer.address})`;
 
+/** What the caller of one call can do with it. */
+interface CallControls {
+  cancel(): void;
+  pause(): void;
+  resume(): void;
+}
+const NO_CONTROLS: CallControls = { cancel() {}, pause() {}, resume() {} };
+
+/** Messages of a streamed call read ahead of its consumer before reading pauses. */
+const STREAM_HIGH_WATER = 64;
+
 /** Creates a mesh client. */
 export function createMeshClient(options: MeshClientOptions): MeshClient {
   const maxMessageSize = options.maxMessageSize ?? DEFAULT_MESH_MAX_MESSAGE_SIZE;
@@ -176,7 +187,8 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
 
   /**
    * Opens one call: `onMessage` per response message, then exactly one `onEnd` (undefined
-   * when the peer answered OK). Returns a cancel function (idempotent).
+   * when the peer answered OK). Returns its controls: cancel (idempotent), and pause/resume
+   * of reading, so a slow consumer holds the peer back through HTTP/2 flow control.
    */
   function call(
     target: RemoteNode,
@@ -185,7 +197,7 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
     callOptions: MeshCallOptions,
     onMessage: (bytes: Uint8Array) => SwitchboardError | undefined,
     onEnd: (error: SwitchboardError | undefined) => void,
-  ): () => void {
+  ): CallControls {
     let ended = false;
     const settle = (error: SwitchboardError | undefined) => {
       if (ended) return;
@@ -194,18 +206,18 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
     };
     if (callOptions.signal?.aborted) {
       settle(new SwitchboardError(`call to ${nameOf(target)} cancelled`, Code.Canceled));
-      return () => {};
+      return NO_CONTROLS;
     }
     if (callOptions.deadline !== undefined && callOptions.deadline <= Date.now()) {
       settle(new SwitchboardError(`deadline exceeded before the call to ${nameOf(target)} was sent`, Code.DeadlineExceeded));
-      return () => {};
+      return NO_CONTROLS;
     }
     let peer: Peer;
     try {
       peer = sessionFor(target);
     } catch (error) {
       settle(SwitchboardError.from(error, Code.Unavailable));
-      return () => {};
+      return NO_CONTROLS;
     }
     const headers: http2.OutgoingHttpHeaders = { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" };
     if (callOptions.deadline !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(callOptions.deadline - Date.now()))}m`;
@@ -214,7 +226,7 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
       stream = peer.session.request(headers);
     } catch (error) {
       settle(new SwitchboardError(`${nameOf(target)} is unreachable: ${(error as Error).message}`, Code.Unavailable));
-      return () => {};
+      return NO_CONTROLS;
     }
     if (peer.active++ === 0) peer.session.ref();
     const parser = new FrameParser(maxMessageSize);
@@ -287,7 +299,11 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
       }
     });
     stream.end(body);
-    return () => fail(new SwitchboardError(`call to ${nameOf(target)} cancelled`, Code.Canceled));
+    return {
+      cancel: () => fail(new SwitchboardError(`call to ${nameOf(target)} cancelled`, Code.Canceled)),
+      pause: () => stream.pause(),
+      resume: () => stream.resume(),
+    };
   }
 
   const decoder =
@@ -331,7 +347,9 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
           const decode = decoder(target, path, output);
           const queue = new AsyncQueue<MessageShape<typeof output>>();
           let done = false;
-          const cancel = call(
+          let buffered = 0;
+          let paused = false;
+          const controls = call(
             target,
             path,
             frameMessage(toBinary(input, request)),
@@ -340,6 +358,10 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
               const decoded = decode(bytes);
               if (decoded instanceof SwitchboardError) return decoded;
               queue.push(decoded);
+              if (++buffered >= STREAM_HIGH_WATER && !paused) {
+                paused = true;
+                controls.pause();
+              }
               return undefined;
             },
             (error) => {
@@ -349,10 +371,16 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
             },
           );
           try {
-            yield* queue;
+            for await (const message of queue) {
+              if (--buffered <= STREAM_HIGH_WATER / 2 && paused) {
+                paused = false;
+                controls.resume();
+              }
+              yield message;
+            }
           } finally {
             // The consumer stopped early (break, a throw): the peer's stream is reset.
-            if (!done) cancel();
+            if (!done) controls.cancel();
           }
         },
       };

@@ -240,6 +240,35 @@ describe("mesh forwarder and server", () => {
     await aborted(ownerSignal);
   });
 
+  it("a slow reader of a streamed call holds the owner back through flow control, then gets every outcome", async () => {
+    const big: EntityOutcome = {
+      clientAction: create(ClientActionSchema, {
+        action: { case: "reply", value: { payload: create(AnySchema, { typeUrl: "type.googleapis.com/test.Big", value: new Uint8Array(128 * 1024) }) } },
+      }),
+      sideEffects: [],
+    };
+    const total = 400;
+    let produced = 0;
+    host.streamed = async function* () {
+      for (let i = 0; i < total; i++) {
+        produced++;
+        yield big;
+      }
+    };
+    const reader = forwarder.forwardStreamed(peer, command("slow-reader"))[Symbol.asyncIterator]();
+    assert.equal((await reader.next()).done, false);
+    // Wait until the owner stops making progress: it is blocked on the stream's window.
+    let last = -1;
+    while (produced !== last && produced < total) {
+      last = produced;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.ok(produced < total, `the owner produced all ${total} outcomes for a reader that took one`);
+    let count = 1;
+    while (!(await reader.next()).done) count++;
+    assert.equal(count, total);
+  });
+
   it("refuses an oversized command with RESOURCE_EXHAUSTED and keeps serving", async () => {
     host.handle = async () => replyOf("never");
     const big = create(AnySchema, { typeUrl: "type.googleapis.com/test.Big", value: new Uint8Array(100 * 1024) });
