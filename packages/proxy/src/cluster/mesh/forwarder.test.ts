@@ -323,6 +323,30 @@ describe("mesh peers that are down or die", () => {
     await again.close();
   });
 
+  it("a peer closing gracefully lets calls in flight finish; new calls dial again and fail UNAVAILABLE while it is gone", async () => {
+    const { host, entityHost } = scriptedHost();
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    let finish!: (outcome: EntityOutcome) => void;
+    host.handle = () => {
+      started();
+      return new Promise((r) => (finish = r));
+    };
+    const server = await startMeshServer({ host: "127.0.0.1", port: 0, entityHost, logger: silentLogger, closeGraceMs: 30_000 });
+    const target = { nodeId: "node-leaving", address: server.address };
+    const forwarder = createMeshForwarder({ logger: silentLogger });
+    const inFlight = forwarder.forward(target, command("in-flight"));
+    await running;
+    const closing = server.close();
+    // The GOAWAY reaches the caller (Node then closes that session); the next call dials anew.
+    await new Promise((r) => setTimeout(r, 100));
+    await rejects(forwarder.forward(target, command("new")), Code.Unavailable, /node node-leaving .* is unavailable: connection refused/);
+    finish(replyOf("finished"));
+    assert.equal(replyText(await inFlight), "finished");
+    await closing;
+    forwarder.close();
+  });
+
   it("closing the forwarder fails its calls in flight with UNAVAILABLE", async () => {
     const { host, entityHost } = scriptedHost();
     let started!: () => void;
