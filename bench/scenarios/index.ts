@@ -3,8 +3,17 @@ import { actionScenario } from "./action.js";
 import { crdtScenario } from "./crdt.js";
 import { eventSourcedScenario } from "./event-sourced.js";
 import { jsonScenario } from "./json.js";
+import { observabilityScenario } from "./observability.js";
 import { restateScenario } from "./restate.js";
 import type { Scenario } from "./types.js";
 import { valueEntityScenario } from "./value-entity.js";
 
-export const SCENARIOS: readonly Scenario[] = [actionScenario, valueEntityScenario, restateScenario, eventSourcedScenario, crdtScenario, jsonScenario];
+export const SCENARIOS: readonly Scenario[] = [
+  actionScenario,
+  valueEntityScenario,
+  restateScenario,
+  eventSourcedScenario,
+  crdtScenario,
+  jsonScenario,
+  observabilityScenario,
+];

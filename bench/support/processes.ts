@@ -234,6 +234,8 @@ export interface ProxyOptions {
   /** Write a V8 CPU profile of the proxy into this directory (written on exit). */
   readonly cpuProfileDir?: string;
   readonly extraArgs?: readonly string[];
+  /** More environment for the proxy (e.g. `OTEL_*`). */
+  readonly env?: Readonly<Record<string, string>>;
   readonly timeoutMs?: number;
   /** Run the proxy build in this folder (bin/, dist/, package.json) instead of the one under test: the "before" side of a before/after comparison. */
   readonly root?: string;
@@ -262,7 +264,7 @@ export async function startProxy(options: ProxyOptions): Promise<Child & { reado
       options.store,
       ...(options.extraArgs ?? []),
     ],
-    env: { LOG_LEVEL: "warn" },
+    env: { LOG_LEVEL: "warn", ...options.env },
     ready: /^switchboard ready on .*$/m,
     timeoutMs: options.timeoutMs ?? 30_000,
   });

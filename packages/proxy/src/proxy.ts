@@ -16,6 +16,7 @@ import { createFrontServer, type FrontServer } from "./ingress/server.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createEntityTracing } from "./observability/entity-tracing.js";
 import { instrumentDispatcher } from "./observability/instrumented-dispatcher.js";
+import { type Metrics, NO_METRICS } from "./observability/metrics.js";
 import { createPrometheusMetrics, type PrometheusMetrics } from "./observability/prometheus-metrics.js";
 import { traceUserFunctionClient } from "./observability/traced-client.js";
 import { NO_TRACER, type Tracer, tracingRequested } from "./observability/tracer.js";
@@ -77,7 +78,9 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const userFunctionTls = readUserFunctionTls(config.userFunctionTls);
-  const metrics = options.metrics ?? createPrometheusMetrics({ defaultMetrics: config.adminPort !== 0 });
+  // With the admin port off nothing can read metrics, so none are recorded (bench/: "observability" measures what they cost).
+  const prometheus = options.metrics ?? (config.adminPort === 0 ? undefined : createPrometheusMetrics());
+  const metrics: Metrics = prometheus ?? NO_METRICS;
   const store = options.store ?? (await openStore(config.store, logger, metrics));
   const client: UserFunctionClient = createHttp2UserFunctionClient({
     host: config.userFunctionHost,
@@ -160,22 +163,25 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   }
   logger.info("front port bound", { address: `${front.host}:${front.port}`, store: store.description });
   const startedAt = Date.now();
-  const admin: Admin | undefined = await startAdmin({
-    config,
-    logger: logger.child({ component: "admin" }),
-    metrics,
-    model: () => deployment?.model,
-    store,
-    openInspector: () => openStoreInspector(config.store, store),
-    passivate: async (service, entityId) => (await deployment?.runtimeFor(service.name)?.passivate(entityId)) ?? false,
-    status: () => ({
-      version: PROXY_VERSION,
-      ready: deployment !== undefined,
-      userFunction: { target: client.target, connected },
-      store: store.description,
-      startedAt,
-    }),
-  });
+  const admin: Admin | undefined =
+    prometheus === undefined
+      ? undefined
+      : await startAdmin({
+          config,
+          logger: logger.child({ component: "admin" }),
+          metrics: prometheus,
+          model: () => deployment?.model,
+          store,
+          openInspector: () => openStoreInspector(config.store, store),
+          passivate: async (service, entityId) => (await deployment?.runtimeFor(service.name)?.passivate(entityId)) ?? false,
+          status: () => ({
+            version: PROXY_VERSION,
+            ready: deployment !== undefined,
+            userFunction: { target: client.target, connected },
+            store: store.description,
+            startedAt,
+          }),
+        });
 
   let channelLost = false;
   let rediscovering = false;
