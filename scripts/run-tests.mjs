@@ -5,6 +5,8 @@
 //   postgres     suites that start a throw-away PostgreSQL server (npm run test:postgres)
 //   conformance  the TCK against the language supports, and tests that need external
 //                tools such as grpcurl or Chromium (npm run test:conformance)
+//   cluster      three real nodes on a throw-away PostgreSQL under load, with kill -9,
+//                SIGSTOP, graceful leave and join (npm run test:cluster)
 //   fuzz         seeded fuzzing of the front port (npm run test:fuzz; FUZZ_SEED, FUZZ_SCALE)
 //   eventing     topics end to end: the embedded broker through real processes (npm run test:eventing)
 //
@@ -20,6 +22,7 @@ const suite = process.argv[2] ?? "unit";
 /** Folders (relative to the root) whose tests belong to a suite other than `unit`. */
 const SUITE_DIRS = {
   postgres: ["test/postgres"],
+  cluster: ["test/cluster"],
   conformance: ["test/external", "test/conformance"],
   fuzz: ["test/fuzz"],
   eventing: ["test/topics"],
@@ -41,7 +44,7 @@ const all = ["packages", "examples", "test"].flatMap((d) => walk(join(root, d), 
 const inSuite = (file, dirs) => dirs.some((d) => file.startsWith(`${d}/`));
 const files = suite === "unit" ? all.filter((f) => !inSuite(f, OTHER)) : all.filter((f) => inSuite(f, SUITE_DIRS[suite] ?? []));
 if (!(suite in SUITE_DIRS) && suite !== "unit") {
-  console.error(`unknown suite "${suite}"; expected unit, postgres, conformance, fuzz or eventing`);
+  console.error(`unknown suite "${suite}"; expected unit, postgres, cluster, conformance, fuzz or eventing`);
   process.exit(2);
 }
 if (files.length === 0) {

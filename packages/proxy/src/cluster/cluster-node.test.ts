@@ -96,7 +96,7 @@ class World {
       transport: {
         async forward(target, command) {
           const to = hosts.get(target.nodeId);
-          if (to === undefined) throw Object.assign(new SwitchboardError(`connect ECONNREFUSED ${target.address}`, Code.Unavailable), { undelivered: true });
+          if (to === undefined) throw new SwitchboardError(`node ${target.nodeId} (${target.address}) is unavailable: connection refused`, Code.Unavailable);
           return to.handle(command);
         },
         forwardStreamed() {

@@ -386,9 +386,8 @@ export function createClusterNode(options: ClusterNodeOptions): ManagedClusterNo
   /** Whether a failed forward certainly did not run the command, so placing it again is safe. */
   function notRun(error: unknown): boolean {
     if (!(error instanceof SwitchboardError) || error.code !== Code.Unavailable) return false;
-    return (
-      error.rawMessage.includes(NOT_OWNED) || (error as { undelivered?: boolean }).undelivered === true || /ECONNREFUSED|not delivered/.test(error.rawMessage)
-    );
+    // The owner refused it before running it, or the transport never reached the owner (nothing was sent).
+    return error.rawMessage.includes(NOT_OWNED) || /ECONNREFUSED|connection refused|is unreachable:|not delivered/.test(error.rawMessage);
   }
 
   async function forward(target: RemoteNode, command: RemoteCommand): Promise<EntityOutcome> {
