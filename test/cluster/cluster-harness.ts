@@ -196,7 +196,9 @@ export class ClusterDatabase {
 
   /** Unexpired leases of any name. */
   async leases(): Promise<{ name: string; owner: string; token: number }[]> {
-    const { rows } = await this.pool.query<{ name: string; owner: string; token: string }>("SELECT name, owner, token FROM cluster_lease WHERE expires_at > now()");
+    const { rows } = await this.pool.query<{ name: string; owner: string; token: string }>(
+      "SELECT name, owner, token FROM cluster_lease WHERE expires_at > now()",
+    );
     return rows.map((r) => ({ ...r, token: Number(r.token) }));
   }
 

@@ -31,8 +31,12 @@ function notReached(code: grpc.status, details: string): boolean {
   return code === grpc.status.UNAVAILABLE && /ECONNREFUSED|No connection established|Failed to connect|connect ECONN/i.test(details);
 }
 
+let runs = 0;
+
 /** The load: `workers` loops, each writing to its own entities, round-robin over the targets. */
 export class Load {
+  /** Tells this load's event values from those of earlier loads on the same entities. */
+  private readonly run = ++runs;
   readonly ackedEvents = new Map<string, string[]>();
   readonly ackedValues = new Map<string, number>();
   readonly failures: FailedCall[] = [];
@@ -83,7 +87,7 @@ export class Load {
       const slot = i % this.entitiesPerWorker;
       const es = `es-${w}-${slot}`;
       const ve = `ve-${w}-${slot}`;
-      const value = `|${w}.${i}|`;
+      const value = `|${this.run}.${w}.${i}|`;
       await this.call(w + i, ES_PATH, es, async (client) => {
         const r = await client.unary(
           ES_PATH,
@@ -111,12 +115,7 @@ export class Load {
   }
 
   /** Sends one call to the `pick`-th target; a call that reaches no node goes to the next target. */
-  private async call(
-    pick: number,
-    path: string,
-    entity: string,
-    send: (client: TestClient) => Promise<{ code: grpc.status; details: string }>,
-  ): Promise<void> {
+  private async call(pick: number, path: string, entity: string, send: (client: TestClient) => Promise<{ code: grpc.status; details: string }>): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const targets = this.targets();
       if (targets.length === 0) {

@@ -310,6 +310,9 @@ export function createClusterNode(options: ClusterNodeOptions): ManagedClusterNo
     const waiters = viewWaiters;
     viewWaiters = [];
     for (const wake of waiters) wake();
+    const took = clock.now() - sentAt;
+    // A round that takes a good part of the ttl means renewals are late: leases may run out under a live node.
+    if (took > ttl / 3) logger.warn("cluster round was slow; leases may run out", { tookMs: Math.round(took), leaseTtlMs: ttl });
   }
 
   function runRound(): Promise<void> {
