@@ -56,7 +56,7 @@ async function checkInvariants(load: Load): Promise<{ events: number; journals: 
   const journals = await database().journals(ES_PERSISTENCE_ID);
   let events = 0;
   for (const [entity, rows] of journals) {
-    rows.forEach((row, index) => assert.equal(row.seq, index + 1, `${entity}: seq ${row.seq} at position ${index + 1} (a gap or a duplicate)`));
+    for (const [index, row] of rows.entries()) assert.equal(row.seq, index + 1, `${entity}: seq ${row.seq} at position ${index + 1} (a gap or a duplicate)`);
     const values = rows.map((row) => eventValue(row.payload));
     assert.equal(new Set(values).size, values.length, `${entity}: an event stored twice`);
     events += rows.length;
