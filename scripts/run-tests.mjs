@@ -10,6 +10,8 @@
 //   fuzz         seeded fuzzing of the front port (npm run test:fuzz; FUZZ_SEED, FUZZ_SCALE)
 //   eventing     topics end to end: the embedded broker through real processes (npm run test:eventing)
 //
+// Paths after the suite's name narrow it to the files under them.
+//
 // Node 20's --test neither expands globs nor finds .ts files, so the files are listed here.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -18,6 +20,8 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const suite = process.argv[2] ?? "unit";
+/** Further arguments keep only the suite's files under these paths (e.g. `unit test/demo.test.ts packages/sdk`). */
+const only = process.argv.slice(3).map((p) => p.replace(/\/+$/, ""));
 
 /** Folders (relative to the root) whose tests belong to a suite other than `unit`. */
 const SUITE_DIRS = {
@@ -42,13 +46,15 @@ function walk(dir, out) {
 
 const all = ["packages", "examples", "test"].flatMap((d) => walk(join(root, d), []));
 const inSuite = (file, dirs) => dirs.some((d) => file.startsWith(`${d}/`));
-const files = suite === "unit" ? all.filter((f) => !inSuite(f, OTHER)) : all.filter((f) => inSuite(f, SUITE_DIRS[suite] ?? []));
+const files = (suite === "unit" ? all.filter((f) => !inSuite(f, OTHER)) : all.filter((f) => inSuite(f, SUITE_DIRS[suite] ?? []))).filter(
+  (f) => only.length === 0 || only.some((p) => f === p || f.startsWith(`${p}/`)),
+);
 if (!(suite in SUITE_DIRS) && suite !== "unit") {
   console.error(`unknown suite "${suite}"; expected unit, postgres, cluster, conformance, fuzz or eventing`);
   process.exit(2);
 }
 if (files.length === 0) {
-  console.error(`no test files found for suite "${suite}"`);
+  console.error(`no test files found for suite "${suite}"${only.length > 0 ? ` under ${only.join(", ")}` : ""}`);
   process.exit(1);
 }
 console.log(`running ${files.length} test files (${suite})`);
