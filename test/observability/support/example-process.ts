@@ -13,6 +13,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 /** A running example. */
 export interface ExampleProcess {
   readonly port: number;
+  /** Its process id (for signals such as SIGSTOP). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function startExample(name: "counter" | "shopping-cart", env: Recor
   });
   return {
     port,
+    pid: child.pid as number,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGKILL");
