@@ -129,6 +129,38 @@ describe("topics: the embedded broker end to end", () => {
     );
   });
 
+  it("delivers to an entity in offset order per entity key", async () => {
+    const before = uf.callsOf("Add").length;
+    const items = ["k1", "k2", "k3"];
+    for (let i = 0; i < 12; i++) {
+      const item = items[i % 3] ?? "k1";
+      const answer = await publishJson(proxy.port, "shipments", SHIPMENT, { orderId: `${item}-${i}`, item, quantity: 1 }, `ship-${i}`);
+      assert.equal(answer.status, 202, answer.body);
+    }
+    await eventually(() => uf.callsOf("Add").length - before >= 12, 10_000, "12 Add calls");
+    const seen = uf
+      .callsOf("Add")
+      .slice(before)
+      .map((c) => c.orderId);
+    for (const item of items) {
+      const mine = seen.filter((id) => id.startsWith(`${item}-`)).map((id) => Number(id.split("-")[1]));
+      assert.deepEqual(
+        mine,
+        [...mine].sort((a, b) => a - b),
+        `order of ${item}: ${seen.join(",")}`,
+      );
+      assert.equal(mine.length, 4);
+    }
+    const tally = await request(
+      proxy.port,
+      "POST",
+      "/switchboard.test.topics.ItemTally/Get",
+      { "content-type": "application/json" },
+      JSON.stringify({ item: "k2" }),
+    );
+    assert.deepEqual(JSON.parse(tally.body), { item: "k2", quantity: 4, shipments: 4 });
+  });
+
   it("publishes the reply of a client call to an out.topic method", async () => {
     const reply = await request(
       proxy.port,

@@ -5,6 +5,7 @@ import type { EntityRuntime, EntityRuntimeContext } from "./entities/shared/type
 import type { EventingConfig } from "./config/eventing.js";
 import { startEventLogSources } from "./eventing/event-log-source.js";
 import type { TopicBroker } from "./eventing/topic-broker.js";
+import type { ReplyPublisher } from "./eventing/topic-output.js";
 import { startTopicSources } from "./eventing/topic-source.js";
 import type { Deployment, Dispatcher } from "./router/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
@@ -16,10 +17,16 @@ export interface DeploymentOptions extends Omit<EntityRuntimeContext, "service">
   readonly actionClient?: UserFunctionClient;
   /** Where event-log and topic consumers deliver events. */
   readonly dispatcher: Dispatcher;
-  /** The embedded broker the model's topic consumers read (none: topics are not consumed). */
-  readonly broker?: TopicBroker;
-  /** Retries and dead-lettering of topic consumers. */
-  readonly eventing?: EventingConfig;
+  /** What the model's topic consumers need (none: topics are not consumed). */
+  readonly topics?: {
+    readonly broker: TopicBroker;
+    /** Publishes the replies of out.topic methods. */
+    readonly publisher: ReplyPublisher;
+    /** Where messages are delivered: one that does not publish replies itself. */
+    readonly dispatcher: Dispatcher;
+    /** Retries and dead-lettering. */
+    readonly eventing: EventingConfig;
+  };
   /** Subscribes to journal appends (the tag of each durable append); returns an unsubscribe function. */
   onAppended(listener: (tag: string) => void): () => void;
   /** The deployment this one replaces: runtimes of unchanged services are taken over from it. */
@@ -72,16 +79,18 @@ export function createDeployment(options: DeploymentOptions): Deployment {
     ...(options.consumerLeases === undefined ? {} : { leases: options.consumerLeases }),
   });
   const unsubscribe = options.onAppended((tag) => sources.notify(tag));
+  const topics = options.topics;
   const topicSources =
-    options.broker === undefined
+    topics === undefined
       ? undefined
       : startTopicSources({
           model,
-          broker: options.broker,
-          dispatcher: options.dispatcher,
+          broker: topics.broker,
+          dispatcher: topics.dispatcher,
+          publisher: topics.publisher,
           logger: logger.child({ component: "topics" }),
-          maxAttempts: options.eventing?.topicMaxAttempts ?? 5,
-          retryBackoffMs: options.eventing?.topicRetryBackoffMs ?? 500,
+          maxAttempts: topics.eventing.topicMaxAttempts,
+          retryBackoffMs: topics.eventing.topicRetryBackoffMs,
           ...(options.consumerLeases === undefined ? {} : { leases: options.consumerLeases }),
         });
   let closing: Promise<void> | undefined;

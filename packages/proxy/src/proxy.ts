@@ -3,7 +3,7 @@ import { LOCAL_NODE, singleNode } from "./cluster/single-node.js";
 import type { ClusterFactory, ClusterNode, EntityHost, Placement } from "./cluster/types.js";
 import { createDeployment } from "./deployment.js";
 import { createTopicBroker } from "./eventing/topic-broker.js";
-import { publishReplies } from "./eventing/topic-output.js";
+import { createReplyPublisher, publishReplies } from "./eventing/topic-output.js";
 import { createTopicsHandler } from "./ingress/http/topics-handler.js";
 import type { ServiceModel } from "./descriptors/service-model.js";
 import { type Discovered, discover, FatalDiscoveryError, reportError } from "./discovery/discovery.js";
@@ -122,7 +122,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const router = createRouter({ deployments, placement, forwarder: joined.forwarder, reportError: report, logger, tracer });
   // The embedded broker, when the store keeps topics: replies of out.topic methods are published through it.
   const broker = store.topics === undefined ? undefined : createTopicBroker(store.topics);
-  const dispatcher = broker === undefined ? router : publishReplies(router, broker);
+  const publisher = broker === undefined ? undefined : createReplyPublisher(broker);
+  const dispatcher = publisher === undefined ? router : publishReplies(router, publisher);
   const stop = new AbortController();
   const dispatcherFor = (protocol: "grpc" | "grpc-web" | "http" | "eventing") => instrumentDispatcher(dispatcher, protocol, metrics, tracer);
   const eventingDispatcher = dispatcherFor("eventing");
@@ -203,7 +204,9 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       ...(joined.consumers === undefined ? {} : { consumerLeases: joined.consumers }),
       effects: router,
       dispatcher: eventingDispatcher,
-      ...(broker === undefined ? {} : { broker, eventing: config.eventing }),
+      ...(broker === undefined || publisher === undefined
+        ? {}
+        : { topics: { broker, publisher, dispatcher: instrumentDispatcher(router, "eventing", metrics, tracer), eventing: config.eventing } }),
       reportError: report,
       stopping: stop.signal,
       // Journal appends wake the event-log consumers of their tag at once.

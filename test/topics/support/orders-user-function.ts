@@ -36,8 +36,8 @@ export interface OrdersUserFunction {
   close(): Promise<void>;
 }
 
-/** Starts the orders user function on a free port of 127.0.0.1. */
-export async function startOrdersUserFunction(): Promise<OrdersUserFunction> {
+/** Starts the orders user function on 127.0.0.1 (a free port unless `port` is given). */
+export async function startOrdersUserFunction(port = 0): Promise<OrdersUserFunction> {
   const calls: SeenCall[] = [];
   const processor = action({
     service: OrderProcessor,
@@ -106,7 +106,7 @@ export async function startOrdersUserFunction(): Promise<OrdersUserFunction> {
       },
     },
   });
-  const running: RunningServer = await createServer({ entities: [processor, audit, tally, ledger, ledgerPublisher] }).listen({ host: "127.0.0.1", port: 0 });
+  const running: RunningServer = await createServer({ entities: [processor, audit, tally, ledger, ledgerPublisher] }).listen({ host: "127.0.0.1", port });
   return {
     port: running.port,
     calls,

@@ -1,20 +1,25 @@
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { ConsumerLeases } from "../cluster/types.js";
+import { extractEntityId } from "../descriptors/entity-key.js";
 import type { ServiceModel } from "../descriptors/service-model.js";
+import { kindModule } from "../entities/registry.js";
 import type { Logger } from "../observability/logger.js";
 import type { Dispatcher } from "../router/types.js";
 import type { TopicRecord } from "../store/types.js";
 import { topicMetadata } from "./cloud-event.js";
 import { methodForEvent, type TopicSubscription, topicSubscriptions } from "./subscriptions.js";
 import type { TopicBroker } from "./topic-broker.js";
+import type { ReplyPublisher } from "./topic-output.js";
 
 /** Options of {@link startTopicSources}. */
 export interface TopicSourceOptions {
   readonly model: ServiceModel;
   readonly broker: TopicBroker;
-  /** Where messages are delivered (one that publishes `out.topic` replies). */
+  /** Where messages are delivered (one that does not publish replies itself). */
   readonly dispatcher: Dispatcher;
+  /** Publishes the replies of methods with `out.topic`. */
+  readonly publisher: ReplyPublisher;
   readonly logger: Logger;
   /** Deliveries of one message before it is dead-lettered (at least 1). */
   readonly maxAttempts: number;
@@ -34,6 +39,21 @@ export interface TopicSources {
   close(): Promise<void>;
 }
 
+/**
+ * The key whose messages a consumer delivers in order: the entity id for an entity's
+ * method (read from the message as for a call), else the message's CloudEvents `subject`;
+ * messages with neither share one key, so they are delivered one at a time.
+ */
+function orderingKey(subscription: TopicSubscription, record: TopicRecord): string {
+  const method = methodForEvent(subscription, record.payload.typeUrl);
+  if (method !== undefined && kindModule(method.service.kind).keyed) {
+    const id = extractEntityId(record.payload.value, method.keyFields, method.input.typeName);
+    if (id.value !== undefined) return `entity:${id.value}`;
+  }
+  const subject = record.attributes.subject;
+  return subject === undefined ? "" : `subject:${subject}`;
+}
+
 /** The dead-letter topic of `topic`. */
 export function deadLetterTopic(topic: string): string {
   return `${topic}.dead-letter`;
@@ -44,10 +64,13 @@ const MAX_BACKOFF_MS = 30_000;
 /**
  * Topic eventing: for every (consumer group, topic) of the model's
  * `(cloudstate.eventing).in.topic` methods, one consumer reads the topic from the
- * group's stored offset and delivers each message, in offset order, to the method whose
+ * group's stored offset and delivers each message, in offset order per ordering key
+ * (see {@link orderingKey}; different keys of a batch concurrently), to the method whose
  * input type is the message's type (the `google.protobuf.Any` method takes the rest; a
  * type no method takes is logged once and skipped). Delivery is at least once: the
- * group's offset is stored after each batch is delivered (and the replies published),
+ * group's offset is stored after each batch is delivered and the replies of its
+ * messages are durable (they are published in delivery order, the next message being
+ * delivered while a publish commits),
  * so a crash redelivers at most the batch in progress. A delivery that fails is retried
  * with a doubling backoff; after `maxAttempts` deliveries the message goes to
  * `<topic>.dead-letter` with the failure text, and the consumer moves on.
@@ -105,12 +128,32 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
         while (!signal.aborted) {
           const version = broker.version(topic);
           const records = await broker.read(topic, offset, batchSize);
-          let delivered = offset;
-          for (const record of records) {
-            const done = await deliver(subscription, record, log, skippedTypes, signal);
-            if (!done) break; // stopping: this message is delivered again next time
-            delivered = record.offset;
-          }
+          // One chain per ordering key: messages of one key are delivered one after the
+          // other, in offset order; different keys at the same time. Replies are published
+          // without waiting for each commit; the batch's offset is stored only once all of
+          // them are durable, and only up to the last message before the first one left
+          // undelivered (stopping), so nothing unprocessed is ever skipped.
+          const publishing: Promise<void>[] = [];
+          const settled = records.map(() => false);
+          const chains = new Map<string, number[]>();
+          records.forEach((record, index) => {
+            const key = orderingKey(subscription, record);
+            const chain = chains.get(key);
+            if (chain === undefined) chains.set(key, [index]);
+            else chain.push(index);
+          });
+          await Promise.all(
+            [...chains.values()].map(async (indexes) => {
+              for (const index of indexes) {
+                const record = records[index];
+                if (record === undefined || !(await deliver(subscription, record, log, skippedTypes, signal, publishing))) return;
+                settled[index] = true;
+              }
+            }),
+          );
+          await Promise.all(publishing);
+          const firstOpen = settled.indexOf(false);
+          const delivered = (firstOpen < 0 ? records.at(-1)?.offset : firstOpen === 0 ? undefined : records[firstOpen - 1]?.offset) ?? offset;
           if (delivered > offset) {
             await broker.saveGroupOffset(topic, group, delivered);
             offset = delivered;
@@ -129,7 +172,14 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
   }
 
   /** Delivers one message with retries, else dead-letters it; false when stopped before it was settled. */
-  async function deliver(subscription: TopicSubscription, record: TopicRecord, log: Logger, skippedTypes: Set<string>, signal: AbortSignal): Promise<boolean> {
+  async function deliver(
+    subscription: TopicSubscription,
+    record: TopicRecord,
+    log: Logger,
+    skippedTypes: Set<string>,
+    signal: AbortSignal,
+    publishing: Promise<void>[],
+  ): Promise<boolean> {
     const topic = subscription.tag;
     const method = methodForEvent(subscription, record.payload.typeUrl);
     if (method === undefined) {
@@ -144,7 +194,11 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
     for (let attempt = 1; ; attempt++) {
       try {
         // Not cancelled on shutdown: the delivery in flight finishes.
-        await dispatcher.deliver(method, payload, metadata);
+        const replies = await dispatcher.deliver(method, payload, metadata);
+        const published = options.publisher.publish(method, replies, payload.value);
+        // Handled at the end of the batch; a rejection must not go unobserved meanwhile.
+        published.catch(() => undefined);
+        publishing.push(published);
         return true;
       } catch (error) {
         const reason = (error as Error).message;
