@@ -17,7 +17,7 @@
  * each publish's send to its shipment's arrival at the reader.
  */
 import * as http from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { freePort, ROOT, startChild, startProxy } from "./support/processes.js";
@@ -35,7 +35,8 @@ const { values } = parseArgs({
 const total = Number(values.messages);
 const subjects = Number(values.subjects);
 const concurrency = Number(values.concurrency);
-const tmp = mkdtempSync(path.join(ROOT, "bench/.tmp-topics-"));
+mkdirSync(path.join(ROOT, "bench/.tmp"), { recursive: true });
+const tmp = mkdtempSync(path.join(ROOT, "bench/.tmp/topics-"));
 const store = values.store === "memory" ? "memory" : `sqlite:${path.join(tmp, "topics.db")}`;
 
 const ufPort = await freePort();
