@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { eventsourced, valueentity } from "@switchboard/protocol/tck";
+import { crdt, eventsourced, valueentity } from "@switchboard/protocol/tck";
 import { shardOf } from "../../packages/proxy/src/cluster/shard.js";
 import { DEFAULT_SHARD_COUNT } from "../../packages/proxy/src/cluster/cluster-node.js";
 import { type PostgresServer, startPostgres } from "../postgres/pg-server.js";
@@ -263,6 +263,94 @@ describe("a cluster of three nodes on PostgreSQL", () => {
         `${consumer.name} runs on a live node`,
       );
     assert.equal(new Set(consumers.map((c) => c.name)).size, consumers.length, "one lease per consumer");
+  });
+
+  it("converges CRDT replicas: concurrent updates on every node, a node paused and woken; MAJORITY waits for acknowledgements", async () => {
+    const live = targets();
+    assert.ok(live.length >= 3, "three live nodes");
+    const clients = live.map((n) => createTestClient(n.port));
+    const CRDT_PATH = "/cloudstate.tck.model.crdt.CrdtTckModel/Process";
+    const increment = (client: (typeof clients)[number], id: string, consistency: crdt.UpdateWriteConsistency, deadlineMs = 20_000) =>
+      client.unary(
+        CRDT_PATH,
+        crdt.RequestSchema,
+        crdt.ResponseSchema,
+        { id, actions: [{ action: { case: "update", value: { update: { case: "gcounter", value: { increment: 1n } }, writeConsistency: consistency } } }] },
+        { deadlineMs },
+      );
+    const read = async (client: (typeof clients)[number], id: string) => {
+      const r = await client.unary(CRDT_PATH, crdt.RequestSchema, crdt.ResponseSchema, { id }, { deadlineMs: 20_000 });
+      assert.equal(r.code, grpc.status.OK, r.details);
+      const state = r.messages[0]?.state?.value;
+      return state?.case === "gcounter" ? Number(state.value.value) : 0;
+    };
+    const converged = async (id: string, total: number) => {
+      let last: number[] = [];
+      try {
+        await until(`every node reads ${id} = ${total}`, 30_000, async () =>
+          (last = await Promise.all(clients.map((c) => read(c, id)))).every((v) => v === total),
+        );
+      } catch (error) {
+        throw new Error(`${(error as Error).message}; the nodes read ${last.join(", ")}`);
+      }
+    };
+    try {
+      // Concurrent increments through every node at once.
+      const perNode = 20;
+      await Promise.all(
+        clients.map(async (client) => {
+          for (let i = 0; i < perNode; i++)
+            assert.equal((await increment(client, "GCounter-converge", crdt.UpdateWriteConsistency.LOCAL)).code, grpc.status.OK);
+        }),
+      );
+      await converged("GCounter-converge", perNode * clients.length);
+
+      // One node paused (cut off), updates elsewhere, then it wakes and catches up.
+      const [a, b] = clients as [(typeof clients)[number], (typeof clients)[number]];
+      const sleeper = live[2] as ClusterNodeProcess;
+      paused.add(sleeper.nodeId);
+      sleeper.pause();
+      try {
+        for (let i = 0; i < 10; i++) {
+          assert.equal((await increment(a, "GCounter-partition", crdt.UpdateWriteConsistency.LOCAL)).code, grpc.status.OK);
+          assert.equal((await increment(b, "GCounter-partition", crdt.UpdateWriteConsistency.LOCAL)).code, grpc.status.OK);
+        }
+      } finally {
+        sleeper.resume();
+        paused.delete(sleeper.nodeId);
+      }
+      await converged("GCounter-partition", 20);
+
+      // MAJORITY: with both peers paused no replica can acknowledge, so the write does not answer OK;
+      // LOCAL answers at once; once the peers are back, MAJORITY answers OK.
+      const others = live.slice(1);
+      for (const node of others) {
+        paused.add(node.nodeId);
+        node.pause();
+      }
+      let majorityAlone: grpc.status;
+      let localAlone: grpc.status;
+      try {
+        localAlone = (await increment(a, "GCounter-majority", crdt.UpdateWriteConsistency.LOCAL)).code;
+        majorityAlone = (await increment(a, "GCounter-majority", crdt.UpdateWriteConsistency.MAJORITY, 1000)).code;
+      } finally {
+        for (const node of others) {
+          node.resume();
+          paused.delete(node.nodeId);
+        }
+      }
+      assert.equal(localAlone, grpc.status.OK);
+      assert.notEqual(majorityAlone, grpc.status.OK, "a MAJORITY write with no peer to acknowledge it is not answered OK");
+      await until(
+        "a MAJORITY write answered once the peers are back",
+        20_000,
+        async () => (await increment(a, "GCounter-majority", crdt.UpdateWriteConsistency.MAJORITY)).code === grpc.status.OK,
+      );
+      const total = await read(a, "GCounter-majority");
+      await converged("GCounter-majority", total);
+    } finally {
+      for (const client of clients) client.close();
+    }
   });
 
   it("keeps a node whose user function offers other services out, not ready, saying why", async () => {

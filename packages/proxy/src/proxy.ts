@@ -120,6 +120,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   cluster = joined;
   const models = { current: () => deployment?.model };
   const router = createRouter({ deployments, placement, forwarder: joined.forwarder, reportError: report, logger, tracer });
+  // The store entities write through: a cluster may adapt it (CRDT states are merged into what other replicas stored).
+  const entityStore = joined.entityStore?.(store) ?? store;
   // The embedded broker, when the store keeps topics: replies of out.topic methods are published through it.
   const broker = store.topics === undefined ? undefined : createTopicBroker(store.topics);
   const publisher = broker === undefined ? undefined : createReplyPublisher(broker);
@@ -193,7 +195,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       model: next.model,
       client,
       actionClient: traceUserFunctionClient(client, tracer),
-      store: entityTracing?.store(store) ?? store,
+      store: entityTracing?.store(entityStore) ?? entityStore,
       logger,
       clock,
       passivationTimeoutMs: config.passivationTimeoutMs,

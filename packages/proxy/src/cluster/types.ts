@@ -142,6 +142,8 @@ export interface ClusterNode {
   readonly replicas: CrdtReplicas;
   /** Leases for singleton consumers (absent: every consumer runs here). */
   readonly consumers?: ConsumerLeases;
+  /** Adapts the store the entities of this node write through (absent: the proxy's store as it is). */
+  entityStore?(store: Store): Store;
   /** Whether this node may take traffic as far as the cluster is concerned (absent: always). */
   ready?(): boolean;
   /** Hands this node's shards over to the other members (graceful leave); called first when the proxy closes. */
