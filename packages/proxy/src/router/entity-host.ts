@@ -24,7 +24,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     const method: MethodModel | undefined = deployment.model.services.get(remote.service)?.methods.get(remote.method);
     const runtime = deployment.runtimeFor(remote.service);
     if (method === undefined || runtime === undefined) throw new SwitchboardError(`${remote.service}/${remote.method} is not served here`, Code.Unimplemented);
-    const decision = await placement.locate(method.service, remote.entityId);
+    // Decide at once, never wait for an owner: a node that does not own the entity refuses it, and the sender places it again.
+    const decision = await placement.locate(method.service, remote.entityId, { deadline: Date.now() });
     if (decision.kind !== "local") {
       throw new SwitchboardError(`${remote.service} entity ${remote.entityId} is not owned by this node (${decision.kind})`, Code.Unavailable);
     }
