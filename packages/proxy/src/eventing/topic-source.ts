@@ -69,9 +69,9 @@ const MAX_BACKOFF_MS = 30_000;
  * input type is the message's type (the `google.protobuf.Any` method takes the rest; a
  * type no method takes is logged once and skipped). Delivery is at least once: the
  * group's offset is stored after each batch is delivered and the replies of its
- * messages are durable (they are published in delivery order, the next message being
- * delivered while a publish commits),
- * so a crash redelivers at most the batch in progress. A delivery that fails is retried
+ * messages are durable (published in delivery order, the next message being delivered
+ * while a publish commits), so a crash redelivers at most the batch in progress. A
+ * delivery that fails is retried
  * with a doubling backoff; after `maxAttempts` deliveries the message goes to
  * `<topic>.dead-letter` with the failure text, and the consumer moves on.
  */
