@@ -23,7 +23,8 @@ const text = (value: Uint8Array | undefined) => (value === undefined ? undefined
  * The kill -9 case of the store contract, for durable stores: a child process writes
  * from 16 concurrent writers (`kill-writer.fixture.ts`), printing each write once its
  * promise resolved; it is SIGKILLed mid-stream, and every printed write must be in the
- * store when opened again, journals gap-free and snapshots written with their events.
+ * store when opened again (topic messages at the offsets their publish answered),
+ * journals gap-free and snapshots written with their events.
  */
 export function killContractCase(makeTarget: () => Promise<DurableTarget>): void {
   it("keeps every acknowledged write when the writing process is killed with SIGKILL", { timeout: 60_000 }, async () => {
@@ -66,6 +67,11 @@ export function killContractCase(makeTarget: () => Promise<DurableTarget>): void
           const [kind, w, n] = line.split(" ");
           if (kind === "j") {
             highestAcked.set(`kill|w${w}`, Math.max(highestAcked.get(`kill|w${w}`) ?? 0, Number(n)));
+          } else if (kind === "t") {
+            const offset = Number(line.split(" ")[3]);
+            const [message] = (await store.topics?.readTopic(`kill-w${w}`, offset - 1, 1)) ?? [];
+            assert.equal(message?.offset, offset, `lost ${line}`);
+            assert.equal(text(message?.payload.value), `w${w}:message:${n}`, `lost ${line}`);
           } else {
             assert.equal(kind, "v", line);
             assert.equal(text((await store.getValue("kill", `w${w}-${n}`))?.value), `w${w}:value:${n}`, `lost ${line}`);

@@ -6,6 +6,7 @@
  *
  *   j <writer> <seq>   journal `kill|w<writer>` holds event <seq> (a snapshot every 3rd)
  *   v <writer> <n>     value entity `kill` / `w<writer>-<n>` holds its payload
+ *   t <writer> <n> <o> topic `kill-w<writer>` holds message <n> at offset <o>
  *
  * The parent SIGKILLs it mid-stream and checks that every printed write survived.
  */
@@ -45,6 +46,11 @@ async function writer(w: number): Promise<never> {
       writer: LOCAL_WRITER,
     });
     process.stdout.write(`v ${w} ${i}\n`);
+    const [offset] =
+      (await store.topics?.publish(`kill-w${w}`, [
+        { payload: { typeUrl: "type.test/Message", value: encoder.encode(`w${w}:message:${i}`) }, attributes: { id: `${i}` } },
+      ])) ?? [];
+    if (offset !== undefined) process.stdout.write(`t ${w} ${i} ${offset}\n`);
   }
 }
 
