@@ -68,6 +68,7 @@ export function createDeployment(options: DeploymentOptions): Deployment {
       replicas: options.replicas,
       effects: options.effects,
       reportError: options.reportError,
+      ...(options.stopping === undefined ? {} : { stopping: options.stopping }),
     });
     runtimes.set(service.name, module.keyed && options.wrapEntityRuntime !== undefined ? options.wrapEntityRuntime(runtime, service) : runtime);
   }
