@@ -5,8 +5,10 @@
  *
  *   npm run soak                                  10 minutes at 70% of the measured capacity
  *   npm run soak -- --minutes 3 --keys 5000       shorter, over other keys
- *   npm run soak -- --entities 100000             activate 100,000 distinct entities instead,
- *                                                 and report the proxy's and the user function's memory
+ *   npm run soak -- --entities 100000             activate 100,000 distinct entities instead (all of them
+ *                                                 kept active: passivation after an hour unless
+ *                                                 --passivation-timeout says otherwise), and report the
+ *                                                 proxy's and the user function's memory
  *
  * Everything runs as real processes: the `switchboard` CLI on a SQLite file
  * (`synchronous=FULL`), the counter example (TypeScript SDK) as the user function, and the
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     window: { type: "string", default: "10" },
     entities: { type: "string" },
     "max-active-entities": { type: "string" },
+    "passivation-timeout": { type: "string" },
   },
 });
 
@@ -54,7 +57,12 @@ const tmpDir = path.join(ROOT, "bench", ".tmp", `soak-${process.pid}`);
 const store = `sqlite:${path.join(tmpDir, "soak.db")}`;
 const ufPort = await freePort();
 let uf: Child = await startUserFunction("counter", ufPort);
-const proxyArgs = values["max-active-entities"] === undefined ? [] : ["--max-active-entities", values["max-active-entities"]];
+// An entity run keeps every entity active (no idle passivation while it runs) unless told otherwise.
+const passivation = values["passivation-timeout"] ?? (values.entities === undefined ? undefined : "3600000");
+const proxyArgs = [
+  ...(values["max-active-entities"] === undefined ? [] : ["--max-active-entities", values["max-active-entities"]]),
+  ...(passivation === undefined ? [] : ["--passivation-timeout", passivation]),
+];
 const proxy = await startProxy({ userFunctionPort: ufPort, store, extraArgs: ["--admin-port", "0", ...proxyArgs] });
 const client = await GrpcClient.connect("127.0.0.1", proxy.port, 4);
 log(`proxy pid ${proxy.pid} on ${proxy.port}, user function pid ${uf.pid} on ${ufPort}, store ${store}`);
@@ -206,9 +214,9 @@ async function entitiesRun(count: number): Promise<void> {
   clearInterval(sampler);
   const seconds = (Date.now() - started) / 1000;
   const after = { proxy: rssMb(proxy.pid), uf: rssMb(uf.pid) };
-  const cap = values["max-active-entities"] ?? "no cap";
+  const cap = `--max-active-entities ${values["max-active-entities"] ?? "unset"}, --passivation-timeout ${passivation ?? "default"} ms`;
   process.stdout.write(
-    `\nentities: ${count} distinct counters activated in ${seconds.toFixed(0)} s (${Math.round(count / seconds)}/s), --max-active-entities ${cap}\n` +
+    `\nentities: ${count} distinct counters activated in ${seconds.toFixed(0)} s (${Math.round(count / seconds)}/s), ${cap}\n` +
       `proxy RSS ${before.proxy.toFixed(0)} MB before, ${after.proxy.toFixed(0)} MB after, peak ${peakProxy.toFixed(0)} MB ` +
       `(${(((after.proxy - before.proxy) * 1024 * 1024) / count / 1024).toFixed(1)} KB per entity)\n` +
       `user function RSS ${before.uf.toFixed(0)} MB before, ${after.uf.toFixed(0)} MB after, peak ${peakUf.toFixed(0)} MB\n\n`,
