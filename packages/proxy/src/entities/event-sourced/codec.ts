@@ -131,7 +131,7 @@ export function eventSourcedProtocol(
           return { messages: [create(StreamIn, { message: { case: "init", value: init } })], encoded: encodeReplay(events) };
         },
         command(command) {
-          return create(StreamIn, { message: { case: "command", value: command } });
+          return { $typeName: "cloudstate.eventsourced.EventSourcedStreamIn", message: { case: "command", value: command } };
         },
         interpret(raw): Interpreted {
           const message = (raw as EventSourcedStreamOut).message;

@@ -1,5 +1,5 @@
-import { create, type DescMessage, type DescMethod, type MessageShape } from "@bufbuild/protobuf";
-import { type Command, CommandSchema } from "@switchboard/protocol";
+import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
+import type { Command } from "@switchboard/protocol";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import type { ClockTimer } from "../../internal/clock.js";
 import type { Logger } from "../../observability/logger.js";
@@ -120,6 +120,8 @@ export interface SessionHost {
   /** The session took or answered a command (recency, for the active-entity cap). */
   touched(session: EntitySession): void;
 }
+
+const ONCE = Object.freeze({ once: true });
 
 const CANCELLED = () => new SwitchboardError("call cancelled by the client", Code.Canceled);
 
@@ -242,7 +244,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
           reject(CANCELLED());
           this.armIdleTimer();
         },
-        { once: true },
+        ONCE,
       );
       this.host.touched(this);
       this.pump();
@@ -341,7 +343,8 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
       caller.call.id = id;
       caller.call.phase = "in-flight";
     }
-    const message = create(CommandSchema, { entityId: this.entityId, id, name: command.method.name, payload: command.payload, streamed });
+    // The plain message object `create(CommandSchema, …)` makes, without its reflection (once per command).
+    const message: Command = { $typeName: "cloudstate.Command", entityId: this.entityId, id, name: command.method.name, payload: command.payload, streamed };
     this.stream?.send(this.codec.command(message));
   }
 

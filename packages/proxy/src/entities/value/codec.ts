@@ -40,7 +40,7 @@ export function valueEntityProtocol(
           };
         },
         command(command) {
-          return create(StreamIn, { message: { case: "command", value: command } });
+          return { $typeName: "cloudstate.valueentity.ValueEntityStreamIn", message: { case: "command", value: command } };
         },
         interpret(raw): Interpreted {
           const message = (raw as ValueEntityStreamOut).message;

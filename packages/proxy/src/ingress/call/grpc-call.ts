@@ -82,6 +82,17 @@ export function startGrpcCall(options: GrpcCallOptions): GrpcCall {
     queue?.fail(error ?? new SwitchboardError("call ended", Code.Canceled));
     if (!silent) sink.close(error);
   };
+  /**
+   * Ends a unary call that was answered: nothing dispatched for it is still running, so
+   * there is nobody to tell through the signal, and aborting it would only run the
+   * listeners left on it (each costs an event dispatch per call).
+   */
+  const answered = () => {
+    if (finished) return;
+    finished = true;
+    deadline?.cancel();
+    sink.close(undefined);
+  };
   const cancel = () => finish(new SwitchboardError("call cancelled by the client", Code.Canceled), true);
   const fail = (reason: unknown) => {
     const error = SwitchboardError.from(reason);
@@ -189,7 +200,7 @@ export function startGrpcCall(options: GrpcCallOptions): GrpcCall {
       if (method.kind === "unary") {
         dispatcher.unary(invocation, only).then(
           // A unary call with no reply answers the empty output message.
-          (reply) => deliver(reply, reply.payload?.value ?? EMPTY).then(() => finish(undefined), fail),
+          (reply) => deliver(reply, reply.payload?.value ?? EMPTY).then(answered, fail),
           fail,
         );
       } else {
