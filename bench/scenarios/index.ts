@@ -3,6 +3,7 @@ import { actionScenario } from "./action.js";
 import { crdtScenario } from "./crdt.js";
 import { eventSourcedScenario } from "./event-sourced.js";
 import { jsonScenario } from "./json.js";
+import { memoryScenario } from "./memory.js";
 import { observabilityScenario } from "./observability.js";
 import { restateScenario } from "./restate.js";
 import type { Scenario } from "./types.js";
@@ -16,4 +17,5 @@ export const SCENARIOS: readonly Scenario[] = [
   crdtScenario,
   jsonScenario,
   observabilityScenario,
+  memoryScenario,
 ];

@@ -2,7 +2,7 @@ import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import type { Command } from "@switchboard/protocol";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import type { ClockTimer } from "../../internal/clock.js";
-import type { Logger } from "../../observability/logger.js";
+import type { LogFields, Logger } from "../../observability/logger.js";
 import type { WriterToken } from "../../store/types.js";
 import type { ClientStream } from "../../user-function/client.js";
 import type { EntityCommand, EntityOutcome, RuntimeEnvironment } from "../shared/types.js";
@@ -123,6 +123,14 @@ export interface SessionHost {
 
 const ONCE = Object.freeze({ once: true });
 
+/** The streamed-call tables of serial sessions, which never have streamed calls: one shared map that stays empty. */
+class NoCalls extends Map<bigint, never> {
+  override set(): this {
+    throw new Error("a serial entity session has no streamed calls");
+  }
+}
+const NO_CALLS = new NoCalls();
+
 const CANCELLED = () => new SwitchboardError("call cancelled by the client", Code.Canceled);
 
 /**
@@ -145,16 +153,17 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
   private readonly inFlight = new Map<bigint, InFlight>();
   /** Writes of answered commands still under way (serial sessions send nothing meanwhile). */
   private readonly persisting = new Set<Promise<unknown>>();
-  private readonly open = new Map<bigint, StreamedCall>();
-  private readonly cancelling = new Map<bigint, { readonly call: StreamedCall; readonly timer: ClockTimer }>();
+  /** Streamed calls (concurrent sessions only: a serial session shares one empty table). */
+  private readonly open: Map<bigint, StreamedCall>;
+  private readonly cancelling: Map<bigint, { readonly call: StreamedCall; readonly timer: ClockTimer }>;
   private idleTimer: ClockTimer | undefined;
   private closeTimer: ClockTimer | undefined;
   private deleted = false;
   /** Set once passivation or a delete closes the session. */
   private closing: "deleted" | "passivated" | undefined;
   private retired = false;
-  private readonly logger: Logger;
-  private readonly where: string;
+  /** Made on first use: most entities never log, and a child logger per entity adds up over many. */
+  private childLogger: Logger | undefined;
 
   constructor(
     private readonly protocol: SessionProtocol<I, O>,
@@ -163,8 +172,24 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     private readonly writer: WriterToken,
   ) {
     this.codec = protocol.activate(entityId, writer);
-    this.logger = host.context.logger.child({ entityId });
-    this.where = `${protocol.label} ${host.context.service.name} (${entityId})`;
+    const concurrent = protocol.scheduling === "concurrent";
+    this.open = concurrent ? new Map() : (NO_CALLS as Map<bigint, never>);
+    this.cancelling = concurrent ? new Map() : (NO_CALLS as Map<bigint, never>);
+  }
+
+  private get logger(): Logger {
+    this.childLogger ??= this.host.context.logger.child({ entityId: this.entityId });
+    return this.childLogger;
+  }
+
+  /** Logs at debug level without making the child logger when debug lines are off. */
+  private debug(message: string, fields?: LogFields): void {
+    if (this.host.context.logger.enabled("debug")) this.logger.debug(message, fields);
+  }
+
+  /** The entity in messages, e.g. `Value entity com.example.Counter (c-1)`. */
+  private get where(): string {
+    return `${this.protocol.label} ${this.host.context.service.name} (${this.entityId})`;
   }
 
   private get context(): RuntimeEnvironment {
@@ -204,7 +229,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
       },
     });
     this.stream = stream;
-    this.logger.debug("entity activating");
+    this.debug("entity activating");
     const codec = this.codec;
     barrier
       .then(() => codec.open())
@@ -490,7 +515,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     if (call === undefined) {
       if (message.commandId > 0n && message.commandId < this.nextId) {
         // A call that has ended or been cancelled: a message the user function sent before it knew.
-        this.logger.debug("streamed message for a call that is over dropped", { commandId: message.commandId });
+        this.debug("streamed message for a call that is over dropped", { commandId: message.commandId });
         return;
       }
       const text = `${this.where} sent a streamed message for unknown command ${message.commandId}`;
@@ -564,7 +589,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     call.phase = "cancelling";
     const timer = this.context.clock.setTimeout(() => this.onCancelTimeout(id), this.context.relayTimeoutMs);
     this.cancelling.set(id, { call, timer });
-    this.logger.debug("streamed call cancelled by the client", { commandId: id });
+    this.debug("streamed call cancelled by the client", { commandId: id });
     const message = this.codec.streamCancelled?.(id);
     if (message !== undefined) this.stream?.send(message);
   }
@@ -667,7 +692,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
   private close(reason: "deleted" | "passivated"): void {
     if (this.phase === "stopped" || this.closing !== undefined) return;
     this.clearIdleTimer();
-    this.logger.debug(reason === "deleted" ? "entity deleted; closing its stream" : "passivating the entity");
+    this.debug(reason === "deleted" ? "entity deleted; closing its stream" : "passivating the entity");
     this.closing = reason;
     this.retire();
     if (this.phase !== "activating") this.phase = "closing";
@@ -774,7 +799,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     this.cancelling.clear();
     if (how.cancel ?? true) this.stream?.cancel();
     else this.stream?.end();
-    this.logger.debug("entity stopped");
+    this.debug("entity stopped");
   }
 
   private armIdleTimer(): void {
