@@ -159,7 +159,7 @@ export const memoryScenario: Scenario = {
         ...(passivatedMet
           ? {}
           : {
-              note: `peak ${mb(passivated.peakMb)} while touching; after passivation ${(backWithin * 100).toFixed(0)}% over idle (V8 heap used ${mb(passivated.afterHeapMb)} vs ${mb(passivated.idleHeapMb)} idle: what stays is heap the process has not returned to the OS)`,
+              note: `peak ${mb(passivated.peakMb)} while touching; after passivation ${(backWithin * 100).toFixed(0)}% over idle (V8 heap used ${mb(passivated.afterHeapMb)} vs ${mb(passivated.idleHeapMb)} idle; no forced GC, so garbage not yet collected counts, and V8 returns freed pages to the OS only slowly)`,
             }),
       },
       {
