@@ -1,3 +1,5 @@
+import { fnv1aPair } from "./shard.js";
+
 /**
  * Rendezvous (highest random weight) hashing: the owner of `key` is the member whose
  * weight for `key` is highest. Every node that sees the same members picks the same
@@ -19,14 +21,7 @@ export function rendezvousOwner(key: string, members: readonly string[]): string
 
 /** A well-mixed 32-bit weight of (key, member): FNV-1a over both, then the murmur3 finaliser. */
 export function weightOf(key: string, member: string): number {
-  let hash = 0x811c9dc5;
-  const mix = (unit: number) => {
-    hash ^= unit;
-    hash = Math.imul(hash, 0x01000193);
-  };
-  for (let i = 0; i < key.length; i++) mix(key.charCodeAt(i));
-  mix(0);
-  for (let i = 0; i < member.length; i++) mix(member.charCodeAt(i));
+  let hash = fnv1aPair(key, member);
   // FNV alone spreads similar inputs ("shard/1"/"node-a" vs "shard/2"/"node-a") poorly in its high bits.
   hash ^= hash >>> 16;
   hash = Math.imul(hash, 0x85ebca6b);
