@@ -45,6 +45,7 @@ export async function runCommand(
   }
   const { userFunctionHost, userFunctionPort } = parsed.config;
   let stopping = false;
+  let endedOnItsOwn = false;
   // Ctrl-C reaches the user function too; its exit is then expected, not a reason to report.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
@@ -58,10 +59,12 @@ export async function runCommand(
   const exited = new Promise<number>((resolve) => {
     userFunction.once("exit", (code, signal) => {
       if (!stopping) {
+        endedOnItsOwn = true;
         process.stderr.write(`switchboard run: the user function exited (${signal ?? code}); stopping the proxy\n`);
         process.kill(process.pid, "SIGTERM");
       }
-      resolve(code ?? 1);
+      // Ended by the signal that stops the run: a clean end, like exit code 0.
+      resolve(code ?? (stopping && (signal === "SIGINT" || signal === "SIGTERM") ? 0 : 1));
     });
     userFunction.once("error", (error) => {
       process.stderr.write(`switchboard run: cannot start "${program}": ${error.message}\n`);
@@ -79,5 +82,10 @@ export async function runCommand(
     return proxyCode;
   }
   const userFunctionCode = await exited;
-  return proxyCode !== 0 ? proxyCode : userFunctionCode === 0 ? 1 : userFunctionCode;
+  if (proxyCode !== 0) return proxyCode;
+  // The user function exited on its own and took the proxy down with it: the run failed.
+  if (endedOnItsOwn) return userFunctionCode === 0 ? 1 : userFunctionCode;
+  // Stopped by Ctrl-C or SIGTERM: the user function got the signal too and may well have
+  // finished before the proxy's drain; its own exit code tells whether it stopped cleanly.
+  return userFunctionCode;
 }
