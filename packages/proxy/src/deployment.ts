@@ -46,6 +46,19 @@ export interface DeploymentOptions extends Omit<EntityRuntimeContext, "service">
  */
 export function createDeployment(options: DeploymentOptions): Deployment {
   const { model, logger } = options;
+  // What every runtime shares is the options minus what only the deployment uses, so a field
+  // added to the runtime context reaches the runtimes without being copied here by name.
+  const {
+    model: _model,
+    actionClient: _actionClient,
+    dispatcher: _dispatcher,
+    topics: _topics,
+    onAppended: _onAppended,
+    previous: _previous,
+    wrapEntityRuntime: _wrap,
+    consumerLeases: _consumerLeases,
+    ...environment
+  } = options;
   const runtimes = new Map<string, EntityRuntime>();
   for (const service of model.services.values()) {
     const module = kindModule(service.kind);
@@ -56,19 +69,11 @@ export function createDeployment(options: DeploymentOptions): Deployment {
       continue;
     }
     const runtime = module.createRuntime({
+      ...environment,
       service,
       client: module.keyed ? options.client : (options.actionClient ?? options.client),
-      store: options.store,
       logger: logger.child({ service: service.name, entityType: service.kind }),
-      clock: options.clock,
       passivationTimeoutMs: service.passivationTimeoutMs ?? options.passivationTimeoutMs,
-      relayTimeoutMs: options.relayTimeoutMs,
-      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-      activeEntities: options.activeEntities,
-      replicas: options.replicas,
-      effects: options.effects,
-      reportError: options.reportError,
-      ...(options.stopping === undefined ? {} : { stopping: options.stopping }),
     });
     runtimes.set(service.name, module.keyed && options.wrapEntityRuntime !== undefined ? options.wrapEntityRuntime(runtime, service) : runtime);
   }
