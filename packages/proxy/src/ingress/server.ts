@@ -116,12 +116,30 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
     handlers.onHttp2Stream(stream, headers);
   });
   const headerTimeouts = createHeaderTimeouts(limits);
+  // HTTP/1.1 connections between requests, and the answers in progress on the others. The
+  // server is fed its sockets by hand, so its own closeIdleConnections() never sees them:
+  // close() ends the idle ones itself, tells the busy ones `connection: close` if their
+  // answer has not started, and ends them once it is sent.
+  const h1Idle = new Set<net.Socket>();
+  const h1Answering = new Set<http.ServerResponse>();
+  let closing = false;
   const h1 = http.createServer(
     { keepAliveTimeout: Math.min(5000, limits.idleTimeoutMs), maxHeaderSize: limits.maxHeaderSize, headersTimeout: limits.headerTimeoutMs },
     (request, response) => {
       const socket = request.socket;
       headerTimeouts.clear(socket);
-      response.once("finish", () => headerTimeouts.arm(socket));
+      h1Idle.delete(socket);
+      if (closing) response.setHeader("connection", "close");
+      h1Answering.add(response);
+      response.once("close", () => h1Answering.delete(response));
+      response.once("finish", () => {
+        if (closing) {
+          socket.end();
+          return;
+        }
+        h1Idle.add(socket);
+        headerTimeouts.arm(socket);
+      });
       handlers.onHttp1Request(request, response);
     },
   );
@@ -168,6 +186,8 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
         setTimeout(() => socket.destroy(), 1000).unref();
       } else {
         headerTimeouts.arm(socket);
+        h1Idle.add(socket);
+        socket.once("close", () => h1Idle.delete(socket));
         h1.emit("connection", socket);
       }
     };
@@ -223,8 +243,10 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
         port: address.port,
         close(graceMs = 5000) {
           return new Promise<void>((done) => {
+            closing = true;
             server.close(() => done());
-            h1.closeIdleConnections?.();
+            for (const socket of h1Idle) socket.end();
+            for (const response of h1Answering) if (!response.headersSent) response.setHeader("connection", "close");
             for (const session of sessions) session.close();
             const timer = setTimeout(() => {
               for (const socket of sockets) socket.destroy();
