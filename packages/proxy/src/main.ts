@@ -67,7 +67,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   }
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   logger.info(`switchboard ${PROXY_VERSION} starting`, {
-    userFunction: `${config.userFunctionHost}:${config.userFunctionPort}`,
+    userFunction: config.userFunctionSocket === undefined ? `${config.userFunctionHost}:${config.userFunctionPort}` : `unix:${config.userFunctionSocket}`,
     front: `${config.bind}:${config.httpPort}`,
   });
 

@@ -30,6 +30,7 @@ import type { Store } from "./store/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
 import { createHttp2UserFunctionClient } from "./user-function/http2-client.js";
 import { readUserFunctionTls } from "./user-function/tls-material.js";
+import { checkUserFunctionSocket } from "./user-function/unix-socket.js";
 import { PROXY_VERSION } from "./version.js";
 
 /** Options of {@link createProxy}. */
@@ -78,6 +79,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const userFunctionTls = readUserFunctionTls(config.userFunctionTls);
+  const socketProblem = config.userFunctionSocket === undefined ? undefined : checkUserFunctionSocket(config.userFunctionSocket);
+  if (socketProblem !== undefined) throw new SwitchboardError(socketProblem, Code.FailedPrecondition);
   // With the admin port off nothing can read metrics, so none are recorded (bench/: "observability" measures what they cost).
   const prometheus = options.metrics ?? (config.adminPort === 0 ? undefined : createPrometheusMetrics());
   const metrics: Metrics = prometheus ?? NO_METRICS;
@@ -85,6 +88,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const client: UserFunctionClient = createHttp2UserFunctionClient({
     host: config.userFunctionHost,
     port: config.userFunctionPort,
+    socket: config.userFunctionSocket,
     tls: userFunctionTls,
     // Discovery answers can be large whatever the client limit: never accept less than the Cloudstate default from the user function.
     maxMessageSize: Math.max(config.maxMessageSize, DEFAULTS.maxMessageSize),

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync, lstatSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { startProcess } from "./testing/processes.js";
 
@@ -48,6 +51,26 @@ describe("serve()", () => {
       assert.equal(stderr, `switchboard-sdk: cannot listen on 127.0.0.1:${port}: the port is already in use (another user function? set PORT)\n`);
     } finally {
       taken.close();
+    }
+  });
+
+  it("listens on the Unix socket USER_FUNCTION_SOCKET names instead of HOST:PORT, and removes it on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sdk-serve-uds-"));
+    const socket = join(dir, "uf.sock");
+    try {
+      const main = await startProcess({
+        command: process.execPath,
+        args: ["--import", "tsx", "--input-type=module", "-e", MAIN],
+        cwd: new URL("..", import.meta.url).pathname,
+        env: { HOST: "127.0.0.1", PORT: "0", USER_FUNCTION_SOCKET: socket },
+        ready: /switchboard-sdk: listening on (\S+) serving cloudstate\.tck\.model\.action\.ActionTwo\n/,
+      });
+      assert.equal(main.match[1], `unix:${socket}`);
+      assert.ok(lstatSync(socket).isSocket());
+      assert.equal(await main.stop("SIGTERM"), 0);
+      assert.equal(existsSync(socket), false, "the socket file is removed at stop");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -17,13 +17,25 @@ export function listenFailure(host: string, port: number, error: unknown): strin
   return `cannot listen on ${host}:${port}: ${message.split("\n")[0]}`;
 }
 
+/** Says in one line why listening on the Unix socket `path` failed. */
+export function socketListenFailure(path: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (message.startsWith(`cannot listen on ${path}`)) return message.split("\n")[0] as string;
+  if (/EACCES|EPERM/.test(message)) return `cannot listen on ${path}: permission denied (the directory must be writable by this user)`;
+  if (/ENOENT/.test(message)) return `cannot listen on ${path}: its directory does not exist`;
+  if (/EADDRINUSE/.test(message)) return `cannot listen on ${path}: the address is in use`;
+  return `cannot listen on ${path}: ${message.split("\n")[0]}`;
+}
+
 /** Options of {@link serve}: those of `createServer`, except the entities. */
 export type ServeOptions = Omit<ServerOptions, "entities">;
 
 /**
  * Serves `entities` on `HOST`:`PORT` from the environment (default `127.0.0.1:8080`, as the
- * Cloudstate language supports do), prints one line on stderr once listening, and closes the
- * server then exits on SIGINT or SIGTERM. With `TLS_CERT` and `TLS_KEY` (PEM file paths) it
+ * Cloudstate language supports do), or on the Unix socket `USER_FUNCTION_SOCKET` names when it
+ * is set (the proxy then runs with `--user-function-socket` and the same path; `HOST`/`PORT`
+ * are not used), prints one line on stderr once listening, and closes the server (removing
+ * its socket file) then exits on SIGINT or SIGTERM. With `TLS_CERT` and `TLS_KEY` (PEM file paths) it
  * serves TLS, and with `TLS_CLIENT_CA` too it requires client certificates signed by that CA.
  *
  * For tests or embedding, use `createServer(...).listen(...)` instead, which neither reads the
@@ -40,6 +52,7 @@ export type ServeOptions = Omit<ServerOptions, "entities">;
  * ```
  */
 export async function serve(entities: readonly EntityDefinition[], options: ServeOptions = {}): Promise<RunningServer> {
+  const socket = process.env.USER_FUNCTION_SOCKET || undefined;
   const host = process.env.HOST || "127.0.0.1";
   const portText = process.env.PORT || "8080";
   const port = Number(portText);
@@ -47,12 +60,16 @@ export async function serve(entities: readonly EntityDefinition[], options: Serv
     throw new Error(`serve(): PORT must be a port number, got "${portText}"`);
   }
   const tls = tlsFromEnvironment();
+  if (socket !== undefined && tls !== undefined) {
+    process.stderr.write("switchboard-sdk: USER_FUNCTION_SOCKET and TLS_CERT/TLS_KEY exclude each other (a Unix socket never leaves this machine)\n");
+    process.exit(1);
+  }
   let running: RunningServer;
   try {
-    running = await createServer({ ...options, entities }).listen({ host, port, ...(tls === undefined ? {} : { tls }) });
+    running = await createServer({ ...options, entities }).listen(socket !== undefined ? { socket } : { host, port, ...(tls === undefined ? {} : { tls }) });
   } catch (error) {
     // One clean line instead of a stack trace, as the proxy does for its own port.
-    process.stderr.write(`switchboard-sdk: ${listenFailure(host, port, error)}\n`);
+    process.stderr.write(`switchboard-sdk: ${socket !== undefined ? socketListenFailure(socket, error) : listenFailure(host, port, error)}\n`);
     process.exit(1);
   }
   const stop = (): void => {
@@ -64,7 +81,8 @@ export async function serve(entities: readonly EntityDefinition[], options: Serv
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   const services = entities.map((e) => e.service.typeName).join(", ");
-  process.stderr.write(`switchboard-sdk: listening on ${running.host}:${running.port}${tls === undefined ? "" : " (TLS)"} serving ${services}\n`);
+  const where = running.socket !== undefined ? `unix:${running.socket}` : `${running.host}:${running.port}`;
+  process.stderr.write(`switchboard-sdk: listening on ${where}${tls === undefined ? "" : " (TLS)"} serving ${services}\n`);
   return running;
 }
 

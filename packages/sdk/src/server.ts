@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { lstatSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type {
@@ -70,6 +72,13 @@ export interface ListenOptions {
   /** Port to bind; defaults to 8080. `0` picks a free port (read it from the result). */
   port?: number;
   /**
+   * Path of a Unix domain socket to listen on instead of `host`:`port`, for a proxy on the
+   * same machine started with `--user-function-socket <path>` (cheaper than TCP loopback).
+   * A socket file left at the path by a server that stopped is removed first (anything else
+   * at the path, or a socket something still listens on, is an error); `close()` removes it.
+   */
+  socket?: string;
+  /**
    * Serve TLS instead of plaintext HTTP/2, for a proxy on another host (it connects with
    * `--user-function-tls`). PEM contents; with `clientCa` the proxy must present a
    * client certificate signed by it (`--user-function-tls-cert`).
@@ -79,10 +88,12 @@ export interface ListenOptions {
 
 /** A listening server. */
 export interface RunningServer {
-  /** The host it was bound to. */
+  /** The host it was bound to (`unix:<path>` on a Unix socket). */
   readonly host: string;
-  /** The port it listens on (the picked one when `0` was asked for). */
+  /** The port it listens on (the picked one when `0` was asked for; 0 on a Unix socket). */
   readonly port: number;
+  /** The Unix socket it listens on, when `listen({ socket })` asked for one. */
+  readonly socket?: string;
   /** Stops accepting calls, waits for open ones up to the shutdown timeout, then cuts them. */
   close(): Promise<void>;
 }
@@ -176,7 +187,12 @@ export function createServer(options: ServerOptions): UserFunctionServer {
     async listen(listenOptions = {}) {
       if (listening) throw new Error("listen() was already called on this server");
       listening = true;
-      const host = listenOptions.host ?? DEFAULT_HOST;
+      const socket = listenOptions.socket;
+      if (socket !== undefined) {
+        if (listenOptions.tls !== undefined) throw new Error("listen(): socket and tls exclude each other (a Unix socket never leaves this machine)");
+        await removeStaleSocket(socket);
+      }
+      const host = socket === undefined ? (listenOptions.host ?? DEFAULT_HOST) : `unix:${socket}`;
       const server = new Server({
         "grpc.max_receive_message_length": maxMessageBytes,
         "grpc.max_send_message_length": -1,
@@ -190,24 +206,29 @@ export function createServer(options: ServerOptions): UserFunctionServer {
       // that log is muted for the bind only and the verbosity of GRPC_VERBOSITY restored.
       setLogVerbosity(logVerbosity.NONE);
       const port = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(formatAddress(host, listenOptions.port ?? DEFAULT_PORT), credentialsOf(listenOptions.tls), (error, port) => {
+        const address = socket === undefined ? formatAddress(host, listenOptions.port ?? DEFAULT_PORT) : `unix:${socket}`;
+        server.bindAsync(address, credentialsOf(listenOptions.tls), (error, port) => {
           if (error === null) {
-            resolve(port);
+            resolve(socket === undefined ? port : 0);
           } else {
             server.forceShutdown();
             reject(error);
           }
         });
       }).finally(() => setLogVerbosity(configuredGrpcVerbosity()));
+      // The socket file is ours once bound: remembered by inode, so close() never removes one that another server put there since.
+      const socketInode = socket === undefined ? undefined : inodeOf(socket);
       let closing: Promise<void> | undefined;
       return {
         host,
         port,
+        ...(socket === undefined ? {} : { socket }),
         close() {
           closing ??= new Promise<void>((resolve) => {
             const timer = setTimeout(() => server.forceShutdown(), shutdownTimeoutMs);
             server.tryShutdown(() => {
               clearTimeout(timer);
+              if (socket !== undefined && socketInode !== undefined && inodeOf(socket) === socketInode) rmSync(socket, { force: true });
               resolve();
             });
           });
@@ -224,6 +245,41 @@ function credentialsOf(tls: ListenOptions["tls"]): ServerCredentials {
   const pem = (value: string | Buffer) => (typeof value === "string" ? Buffer.from(value) : value);
   const clientCa = tls.clientCa === undefined ? null : pem(tls.clientCa);
   return ServerCredentials.createSsl(clientCa, [{ cert_chain: pem(tls.cert), private_key: pem(tls.key) }], clientCa !== null);
+}
+
+/** The inode of a path, or undefined when there is nothing there. */
+function inodeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes room for a Unix socket at `path`: removes a socket file nothing listens on any more
+ * (a server that was killed leaves its file behind, and binding over it fails), and refuses
+ * anything else — a live socket (another server), a regular file, a directory.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let stats: ReturnType<typeof lstatSync>;
+  try {
+    stats = lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  if (!stats.isSocket()) throw new Error(`cannot listen on ${path}: it exists and is not a socket (remove it, or choose another path)`);
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", () => resolve(false));
+  });
+  if (live) throw new Error(`cannot listen on ${path}: another process is listening on that socket`);
+  rmSync(path, { force: true });
 }
 
 function formatAddress(host: string, port: number): string {

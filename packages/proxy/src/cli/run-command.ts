@@ -6,7 +6,9 @@ export const RUN_HELP = `Usage: switchboard run [start options] -- <command> [ar
 
 Runs a user function and the proxy beside it, in the foreground: starts <command>
 with HOST and PORT set to --user-function-host and --user-function-port (env
-USER_FUNCTION_HOST / USER_FUNCTION_PORT, default 127.0.0.1:8080), then runs
+USER_FUNCTION_HOST / USER_FUNCTION_PORT, default 127.0.0.1:8080), or with
+USER_FUNCTION_SOCKET set to --user-function-socket when one is given (the
+TypeScript SDK's serve() then listens on that Unix socket), then runs
 "switchboard start" with the same options. Ctrl-C (SIGINT) or SIGTERM drains the
 proxy, then stops the user function. If the user function exits on its own, the
 proxy stops too; a command that restarts it on change (tsx watch, node --watch)
@@ -15,6 +17,7 @@ keeps running, and the proxy discovers the new process when it reconnects.
 Examples:
   switchboard run -- node dist/main.js
   switchboard run --http-port 9100 --user-function-port 8100 -- tsx watch src/main.ts
+  switchboard run --user-function-socket /tmp/uf.sock -- node dist/main.js
 `;
 
 /**
@@ -43,7 +46,7 @@ export async function runCommand(
     process.stderr.write(`switchboard run: ${parsed.error}\nRun "switchboard start --help" for the options.\n`);
     return 2;
   }
-  const { userFunctionHost, userFunctionPort } = parsed.config;
+  const { userFunctionHost, userFunctionPort, userFunctionSocket } = parsed.config;
   let stopping = false;
   let endedOnItsOwn = false;
   // Ctrl-C reaches the user function too; its exit is then expected, not a reason to report.
@@ -53,7 +56,12 @@ export async function runCommand(
     });
   }
   const userFunction: ChildProcess = spawn(program, programArgs, {
-    env: { ...process.env, HOST: userFunctionHost, PORT: String(userFunctionPort) },
+    env: {
+      ...process.env,
+      HOST: userFunctionHost,
+      PORT: String(userFunctionPort),
+      ...(userFunctionSocket === undefined ? {} : { USER_FUNCTION_SOCKET: userFunctionSocket }),
+    },
     stdio: ["ignore", "inherit", "inherit"],
   });
   const exited = new Promise<number>((resolve) => {

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { parseConfig, START_HELP, START_OPTIONS } from "./config.js";
+import { MAX_SOCKET_PATH_BYTES, parseConfig, START_HELP, START_OPTIONS } from "./config.js";
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), "../../bin/switchboard.mjs");
 
@@ -16,6 +16,7 @@ function envNameOf(flag: string): string {
 const SAMPLES: Readonly<Record<string, string>> = {
   "user-function-host": "10.0.0.7",
   "user-function-port": "8181",
+  "user-function-socket": "/run/switchboard/uf.sock",
   "http-port": "9191",
   bind: "127.0.0.1",
   store: "memory",
@@ -114,5 +115,43 @@ describe("switchboard start: every flag has an environment variable", () => {
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr.trim().split("\n")[0] ?? "", /^switchboard: PASSIVATION_TIMEOUT must be a positive whole number of milliseconds, got "-5"/);
     assert.equal(run.stdout, "");
+  });
+});
+
+describe("switchboard start --user-function-socket", () => {
+  it("takes a path up to the kernel's limit and refuses a longer one, saying how long it is", () => {
+    const longest = `/tmp/${"s".repeat(MAX_SOCKET_PATH_BYTES - 5)}`;
+    assert.equal(Buffer.byteLength(longest), MAX_SOCKET_PATH_BYTES);
+    assert.equal(parseConfig(["--user-function-socket", longest], {}).config?.userFunctionSocket, longest);
+    const tooLong = `${longest}x`;
+    assert.match(
+      parseConfig(["--user-function-socket", tooLong], {}).error ?? "",
+      new RegExp(`^--user-function-socket is ${MAX_SOCKET_PATH_BYTES + 1} bytes long; a Unix socket path holds at most ${MAX_SOCKET_PATH_BYTES} bytes`),
+    );
+    assert.match(parseConfig([], { USER_FUNCTION_SOCKET: tooLong }).error ?? "", /^USER_FUNCTION_SOCKET is \d+ bytes long/);
+    // Bytes, not characters: a UTF-8 path counts its encoded length.
+    assert.match(parseConfig(["--user-function-socket", `/tmp/${"é".repeat(60)}`], {}).error ?? "", /is 125 bytes long/);
+  });
+
+  it("refuses an empty path, and TLS together with a socket", () => {
+    assert.match(parseConfig(["--user-function-socket", ""], {}).error ?? "", /^--user-function-socket needs the path/);
+    assert.equal(parseConfig([], { USER_FUNCTION_SOCKET: "" }).config?.userFunctionSocket, undefined);
+    for (const tls of [["--user-function-tls"], ["--user-function-tls-ca", "/ca.pem"]]) {
+      assert.match(
+        parseConfig(["--user-function-socket", "/tmp/uf.sock", ...tls], {}).error ?? "",
+        /--user-function-socket and --user-function-tls exclude each other/,
+      );
+    }
+    assert.match(parseConfig([], { USER_FUNCTION_SOCKET: "/tmp/uf.sock", USER_FUNCTION_TLS: "true" }).error ?? "", /exclude each other/);
+  });
+
+  it("makes switchboard start exit 2 on a path that is too long", () => {
+    const run = spawnSync(process.execPath, [BIN, "start", "--http-port", "0", "--store", "memory"], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, USER_FUNCTION_SOCKET: `/tmp/${"s".repeat(200)}` },
+    });
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /^switchboard: USER_FUNCTION_SOCKET is 205 bytes long; a Unix socket path holds at most/);
   });
 });

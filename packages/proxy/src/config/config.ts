@@ -18,6 +18,8 @@ export type StoreConfig =
 export interface ProxyConfig {
   readonly userFunctionHost: string;
   readonly userFunctionPort: number;
+  /** Unix domain socket of the user function: when set, the proxy connects there instead of host:port. */
+  readonly userFunctionSocket: string | undefined;
   /** TLS to the user function (undefined: plaintext HTTP/2). */
   readonly userFunctionTls: UserFunctionTlsConfig | undefined;
   readonly httpPort: number;
@@ -72,6 +74,7 @@ export type ParseConfigResult = { config: ProxyConfig; error?: undefined } | { c
 export const START_OPTIONS = {
   "user-function-host": { type: "string" },
   "user-function-port": { type: "string" },
+  "user-function-socket": { type: "string" },
   "http-port": { type: "string" },
   bind: { type: "string" },
   store: { type: "string" },
@@ -101,6 +104,8 @@ services over gRPC, HTTP/JSON and gRPC-Web on one port.
 Options (flag > environment > default):
   --user-function-host <host>   user function host       env USER_FUNCTION_HOST  (127.0.0.1)
   --user-function-port <port>   user function port       env USER_FUNCTION_PORT  (8080)
+  --user-function-socket <path> reach the user function over this Unix socket instead of
+                                host:port   env USER_FUNCTION_SOCKET
 ${USER_FUNCTION_TLS_HELP}  --http-port <port>            front port               env HTTP_PORT           (9000)
   --bind <address>              front port address       env BIND                (0.0.0.0)
   --store <store>               memory | sqlite:<path> | postgres://...
@@ -134,6 +139,27 @@ function parsePort(name: string, raw: string): number | string {
 function parsePositive(name: string, raw: string, unit: string): number | string {
   if (!/^\d+$/.test(raw) || Number(raw) <= 0) return `${name} must be a positive whole number of ${unit}, got "${raw}"`;
   return Number(raw);
+}
+
+/**
+ * The longest Unix socket path the kernel takes, in bytes: `sun_path` holds 108 bytes on
+ * Linux (104 on macOS and the BSDs) including the terminating NUL. A longer path is not
+ * an error at connect time everywhere: some layers cut it short and connect elsewhere.
+ */
+export const MAX_SOCKET_PATH_BYTES = process.platform === "linux" ? 107 : 103;
+
+/** Checks a `--user-function-socket` path: undefined when none is given. */
+function parseSocketPath(name: string, raw: string | undefined): string | undefined | { error: string } {
+  if (raw === undefined) return undefined;
+  if (raw === "") return { error: `${name} needs the path of the user function's socket` };
+  if (raw.includes("\0")) return { error: `${name} must be a file path, got one with a NUL byte` };
+  const bytes = Buffer.byteLength(raw);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    return {
+      error: `${name} is ${bytes} bytes long; a Unix socket path holds at most ${MAX_SOCKET_PATH_BYTES} bytes on ${process.platform}: use a shorter path (e.g. under /tmp or /run)`,
+    };
+  }
+  return raw;
 }
 
 /** A comma-separated environment list (`a, b`), empty when unset. */
@@ -238,6 +264,17 @@ export function parseConfig(
   if (typeof frontPort === "string") return { error: frontPort };
   const userFunctionTls = parseUserFunctionTls(values, pick);
   if (typeof userFunctionTls === "string") return { error: userFunctionTls };
+  const userFunctionSocket = parseSocketPath(
+    source(values["user-function-socket"], "--user-function-socket", "USER_FUNCTION_SOCKET"),
+    pick(values["user-function-socket"], "USER_FUNCTION_SOCKET"),
+  );
+  if (typeof userFunctionSocket === "object") return { error: userFunctionSocket.error };
+  if (userFunctionSocket !== undefined && userFunctionTls !== undefined) {
+    return {
+      error:
+        "--user-function-socket and --user-function-tls exclude each other: a Unix socket never leaves this machine and its file permissions guard it; drop one of them",
+    };
+  }
   const cluster = parseCluster(values, pick, bind, machine);
   if (typeof cluster === "string") return { error: cluster };
   const eventing = parseEventing(values, pick);
@@ -246,6 +283,7 @@ export function parseConfig(
   const config: ProxyConfig = {
     userFunctionHost: pick(values["user-function-host"], "USER_FUNCTION_HOST") ?? DEFAULTS.userFunctionHost,
     userFunctionPort: ufPort,
+    userFunctionSocket,
     userFunctionTls,
     httpPort,
     bind,

@@ -38,6 +38,8 @@ export function frontPortSetup(config: ProxyConfig): FrontPortSetup {
   const store = config.store.kind === "sqlite" ? config.store.path : config.store.kind === "postgres" ? config.store.url : "";
   const redactions: Redaction[] = [
     { secret: `${config.userFunctionHost}:${config.userFunctionPort}`, replacement: userFunction },
+    { secret: config.userFunctionSocket === undefined ? "" : `unix:${config.userFunctionSocket}`, replacement: userFunction },
+    { secret: config.userFunctionSocket ?? "", replacement: userFunction },
     { secret: store, replacement: "[store location hidden]" },
     { secret: config.store.kind === "postgres" ? databaseHost(config.store.url) : "", replacement: "[store location hidden]" },
   ];

@@ -40,7 +40,7 @@ export interface ChannelLoss {
  * it through this interface; `http2-client.ts` implements it over `node:http2`.
  */
 export interface UserFunctionClient {
-  /** `host:port` of the user function, for messages. */
+  /** `host:port` of the user function (or `unix:<path>` for a socket), for messages. */
   readonly target: string;
   unary<I extends DescMessage, O extends DescMessage>(
     method: DescMethod & { input: I; output: O },
@@ -73,6 +73,8 @@ export interface UserFunctionTls {
 export interface UserFunctionClientOptions {
   host: string;
   port: number;
+  /** Path of a Unix domain socket: when set, every connection goes there instead of `host:port`. */
+  socket?: string | undefined;
   maxMessageSize: number;
   /** Speak TLS (HTTP/2 negotiated by ALPN) instead of plaintext HTTP/2. */
   tls?: UserFunctionTls | undefined;

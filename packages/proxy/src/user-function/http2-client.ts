@@ -1,8 +1,10 @@
 import * as http2 from "node:http2";
+import { connect as netConnect } from "node:net";
 import type { DescMethod, MessageShape } from "@bufbuild/protobuf";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
 import type { CallOptions, ChannelEvent, ChannelLoss, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import { describeSocketFailure } from "./unix-socket.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
 
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -169,9 +171,11 @@ interface Connection {
 }
 
 /** Says in one line why a connection attempt or a connection failed. */
-function describeFailure(error: NodeJS.ErrnoException, target: string, settled: boolean, tls: boolean): string {
+function describeFailure(error: NodeJS.ErrnoException, target: string, settled: boolean, tls: boolean, socket: string | undefined): string {
   const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
   const code = error.code === "ERR_HTTP2_STREAM_CANCEL" && cause !== undefined ? cause.code : error.code;
+  const socketFailure = socket === undefined || settled ? undefined : describeSocketFailure(code, socket);
+  if (socketFailure !== undefined) return socketFailure;
   const tlsFailure = tls ? describeTlsFailure(code, (cause ?? error).message, target) : undefined;
   if (tlsFailure !== undefined) return tlsFailure;
   // A plaintext HTTP/2 preface sent to a TLS server gets the connection closed or garbage back.
@@ -244,12 +248,18 @@ function describeTlsFailure(code: string | undefined, message: string, target: s
  * proxy can discover again and tell readiness probes.
  */
 export function createHttp2UserFunctionClient(options: UserFunctionClientOptions): UserFunctionClient {
-  const target = `${options.host}:${options.port}`;
-  const tls = options.tls;
-  const authority = `${tls === undefined ? "http" : "https"}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
+  const socket = options.socket;
+  const target = socket === undefined ? `${options.host}:${options.port}` : `unix:${socket}`;
+  // Over a Unix socket TLS is refused by the config; the authority is only the :authority header then.
+  const tls = socket === undefined ? options.tls : undefined;
+  const authority =
+    socket === undefined
+      ? `${tls === undefined ? "http" : "https"}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`
+      : "http://localhost";
   const connectOptions: http2.SecureClientSessionOptions = {
     settings: { initialWindowSize: WINDOW, enablePush: false },
     maxSessionMemory: 64,
+    ...(socket !== undefined ? { createConnection: () => netConnect(socket) } : {}),
     ...(tls === undefined
       ? {}
       : {
@@ -331,7 +341,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
         if (String(headers["content-type"] ?? "").startsWith("application/grpc")) backoff = minBackoff;
       },
       error(error) {
-        if (!c.settled) lastFailure = describeFailure(error, target, false, tls !== undefined);
+        if (!c.settled) lastFailure = describeFailure(error, target, false, tls !== undefined, socket);
       },
       closed() {
         c.active--;
@@ -374,7 +384,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
     /** Why this connection failed, once known (else its close says it). */
     let failure: string | undefined;
     session.on("error", (error: NodeJS.ErrnoException) => {
-      failure = describeFailure(error, target, c.settled, tls !== undefined);
+      failure = describeFailure(error, target, c.settled, tls !== undefined, socket);
       lastFailure = failure;
     });
     session.on("goaway", (errorCode: number) => {
