@@ -127,6 +127,8 @@ export function createDeployment(options: DeploymentOptions): Deployment {
 /** Whether two discoveries declared the same service, as its runtime sees it. */
 function sameService(a: EntityServiceModel, b: EntityServiceModel): boolean {
   if (a.kind !== b.kind || a.persistenceId !== b.persistenceId || a.passivationTimeoutMs !== b.passivationTimeoutMs) return false;
+  // Another reported protocol version may mean another wire (CRDTs before 0.2).
+  if (a.protocolVersion?.major !== b.protocolVersion?.major || a.protocolVersion?.minor !== b.protocolVersion?.minor) return false;
   if (a.methods.size !== b.methods.size) return false;
   for (const [name, method] of a.methods) {
     const other = b.methods.get(name);

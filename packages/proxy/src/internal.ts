@@ -7,3 +7,10 @@ export { runStoreContract } from "./store/contract.case.js";
 export { createMemoryStore } from "./store/memory/memory-store.js";
 export { createSqliteStore } from "./store/sqlite/sqlite-store.js";
 export type * from "./store/types.js";
+export {
+  CRDT_HANDLE_BEFORE_0_2,
+  fromOlderStreamIn,
+  fromOlderStreamOut,
+  speaksCrdtBefore02,
+  toOlderStreamIn,
+} from "./entities/crdt/wire-before-0.2.js";

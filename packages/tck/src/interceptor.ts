@@ -24,6 +24,8 @@ import {
   ValueEntityStreamInSchema,
   ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
+import { crdtBefore02 as olderCrdt } from "@switchboard/protocol/older";
+import { fromOlderStreamIn, fromOlderStreamOut, speaksCrdtBefore02 } from "@switchboard/proxy/internal";
 import { TckAssertionError } from "./assertion-error.js";
 import {
   ActionStreamedConnection,
@@ -116,6 +118,12 @@ function callOptions(call: { getDeadline(): grpc.Deadline }): grpc.CallOptions {
   return deadline === Number.POSITIVE_INFINITY ? {} : { deadline };
 }
 
+/** Decodes older-wire bytes and records them as the 0.2 message they translate to. */
+function translated<D extends DescMessage, T>(schema: D, bytes: Uint8Array, translate: (message: MessageShape<D>) => T): StreamEvent<T> {
+  const event = decode(schema, bytes);
+  return event.kind === "message" ? { kind: "message", message: translate(event.message) } : event;
+}
+
 function decode<D extends DescMessage>(schema: D, bytes: Uint8Array): StreamEvent<MessageShape<D>> {
   try {
     return { kind: "message", message: fromBinary(schema, bytes) };
@@ -175,6 +183,8 @@ export async function createInterceptor(options: InterceptorOptions = {}): Promi
   await waitUntilOnline(client, options.onlineTimeoutMs ?? 60_000);
 
   const connections: Probe<InterceptedConnection> = createProbe();
+  /** The last discovery reported a protocol before 0.2: CRDT streams carry the older CRDT wire. */
+  let crdtBefore02 = false;
   const reportedErrors: string[] = [];
   // Forwarded calls still open, cancelled on close.
   const active = new Set<{ cancel(): void }>();
@@ -207,6 +217,10 @@ export async function createInterceptor(options: InterceptorOptions = {}): Promi
               return;
             }
             const spec = decode(EntitySpecSchema, response);
+            if (spec.kind === "message") {
+              const info = spec.message.serviceInfo;
+              crdtBefore02 = speaksCrdtBefore02(info?.protocolMajorVersion ?? 0, info?.protocolMinorVersion ?? 0);
+            }
             discovery.out.push(spec.kind === "message" ? { spec: spec.message } : { error: "undecodable EntitySpec" });
             callback(null, response);
           },
@@ -331,6 +345,7 @@ export async function createInterceptor(options: InterceptorOptions = {}): Promi
     make: () => EntityConnection<K, I, O>,
     inSchema: I,
     outSchema: O,
+    decodeAs: <D extends I | O>(schema: D, bytes: Uint8Array) => StreamEvent<MessageShape<D>> = decode,
   ) => {
     const path = pathOf(service, "handle");
     server.addService({ handle: method(path, true, true) }, {
@@ -341,19 +356,25 @@ export async function createInterceptor(options: InterceptorOptions = {}): Promi
           call,
           path,
           (event) => {
-            const decoded = event.kind === "message" ? decode(inSchema, event.message) : event;
+            const decoded = event.kind === "message" ? decodeAs(inSchema, event.message) : event;
             if (decoded.kind === "message" && connection.first === undefined) connection.first = decoded.message;
             connection.in.push(decoded);
           },
           connection.out,
           outSchema,
+          decodeAs,
         );
       },
     } as grpc.UntypedServiceImplementation);
   };
   entityService(EventSourced, eventSourcedConnection, EventSourcedStreamInSchema, EventSourcedStreamOutSchema);
   entityService(ValueEntity, valueEntityConnection, ValueEntityStreamInSchema, ValueEntityStreamOutSchema);
-  entityService(Crdt, crdtConnection, CrdtStreamInSchema, CrdtStreamOutSchema);
+  entityService(Crdt, crdtConnection, CrdtStreamInSchema, CrdtStreamOutSchema, (schema, bytes) => {
+    if (!crdtBefore02) return decode(schema, bytes);
+    // The user function reported a protocol before 0.2: the bytes are the older CRDT wire, recorded as the 0.2 messages they translate to.
+    if (schema === CrdtStreamInSchema) return translated(olderCrdt.CrdtStreamInSchema, bytes, fromOlderStreamIn) as StreamEvent<MessageShape<typeof schema>>;
+    return translated(olderCrdt.CrdtStreamOutSchema, bytes, fromOlderStreamOut) as StreamEvent<MessageShape<typeof schema>>;
+  });
 
   function recordCommand(connection: ActionStreamedInConnection | ActionStreamedConnection, event: StreamEvent<Uint8Array>): void {
     const decoded = event.kind === "message" ? decode(ActionCommandSchema, event.message) : event;
@@ -368,9 +389,10 @@ export async function createInterceptor(options: InterceptorOptions = {}): Promi
     out: Probe<StreamEvent<MessageShape<D>>>,
     schema: D,
     onFinished: () => void,
+    decodeOut: (schema: D, bytes: Uint8Array) => StreamEvent<MessageShape<D>> = decode,
   ): void {
     upstream.on("data", (bytes: Buffer) => {
-      out.push(decode(schema, bytes));
+      out.push(decodeOut(schema, bytes));
       if (!call.cancelled) call.write(bytes);
     });
     upstream.on("error", () => {});
@@ -392,13 +414,21 @@ export async function createInterceptor(options: InterceptorOptions = {}): Promi
     recordIn: (event: StreamEvent<Uint8Array>) => void,
     out: Probe<StreamEvent<MessageShape<D>>>,
     schema: D,
+    decodeOut: (schema: D, bytes: Uint8Array) => StreamEvent<MessageShape<D>> = decode,
   ): void {
     const upstream = track(client.makeBidiStreamRequest(path, passThrough, passThrough, forwardedMetadata(call.metadata), callOptions(call)));
     let finished = false;
     pipeRequests(call, upstream, recordIn, () => finished);
-    pipeResponses(call, upstream, out, schema, () => {
-      finished = true;
-    });
+    pipeResponses(
+      call,
+      upstream,
+      out,
+      schema,
+      () => {
+        finished = true;
+      },
+      decodeOut,
+    );
   }
 
   const port = await new Promise<number>((resolve, reject) => {

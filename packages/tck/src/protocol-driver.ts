@@ -3,19 +3,22 @@
  * EventSourced, ValueEntity and Crdt streams and ActionProtocol calls straight to the user
  * function, for the "model" tests that check the language support without a proxy.
  */
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import {
   type ActionCommand,
   ActionProtocol,
   type ActionResponse,
   ActionResponseSchema,
   Crdt,
+  CrdtStreamInSchema,
+  type CrdtStreamOut,
   CrdtStreamOutSchema,
   EventSourced,
   EventSourcedStreamOutSchema,
   ValueEntity,
   ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
+import { CRDT_HANDLE_BEFORE_0_2, fromOlderStreamOut, toOlderStreamIn } from "@switchboard/proxy/internal";
 import { TckAssertionError } from "./assertion-error.js";
 import { expectMessage } from "./compare.js";
 import { type BidiStream, createGrpcClient, type GrpcClient, type ResponseStream } from "./grpc-client.js";
@@ -108,12 +111,50 @@ function actionStream(call: ResponseStream<ActionResponse> & { send?: (c: Action
   };
 }
 
+/**
+ * A CRDT stream on the wire from before protocol 0.2, spoken in 0.2 messages: each message
+ * goes through the proxy's own translation, so a model test checks the same thing as
+ * against a 0.2 support.
+ */
+function crdtStreamBefore02(client: GrpcClient): BidiStream<typeof CrdtStreamInSchema, CrdtStreamOut> {
+  const call = client.bidi(CRDT_HANDLE_BEFORE_0_2);
+  return {
+    events: call.events as unknown as BidiStream<typeof CrdtStreamInSchema, CrdtStreamOut>["events"],
+    send(message) {
+      call.send(toOlderStreamIn(create(CrdtStreamInSchema, message)));
+      return this;
+    },
+    complete() {
+      call.complete();
+      return this;
+    },
+    async next(timeoutMs) {
+      return fromOlderStreamOut(await call.next(timeoutMs));
+    },
+    expectComplete: (timeoutMs) => call.expectComplete(timeoutMs),
+    expectError: (timeoutMs) => call.expectError(timeoutMs),
+    expectNone: (windowMs) => call.expectNone(windowMs),
+    cancel: () => call.cancel(),
+  };
+}
+
+/** Options of {@link createProtocolDriver}. */
+export interface ProtocolDriverOptions {
+  /** The user function reported a protocol below 0.2: CRDT streams speak the older CRDT wire. */
+  readonly crdtBefore02?: boolean;
+}
+
 /** Creates the driver of the user function at `host:port`. */
-export function createProtocolDriver(host: string, port: number, client: GrpcClient = createGrpcClient(host, port)): ProtocolDriver {
+export function createProtocolDriver(
+  host: string,
+  port: number,
+  client: GrpcClient = createGrpcClient(host, port),
+  options: ProtocolDriverOptions = {},
+): ProtocolDriver {
   return {
     eventSourced: () => entityStream(client.bidi(EventSourced.method.handle), EventSourcedStreamOutSchema),
     valueEntity: () => entityStream(client.bidi(ValueEntity.method.handle), ValueEntityStreamOutSchema),
-    crdt: () => entityStream(client.bidi(Crdt.method.handle), CrdtStreamOutSchema),
+    crdt: () => entityStream(options.crdtBefore02 ? crdtStreamBefore02(client) : client.bidi(Crdt.method.handle), CrdtStreamOutSchema),
     async actionUnary(command, expected) {
       expectMessage(ActionResponseSchema, await client.unary(ActionProtocol.method.handleUnary, command), expected, "action response");
     },

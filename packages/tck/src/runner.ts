@@ -17,6 +17,7 @@ import { createInterceptor, type Interceptor } from "./interceptor.js";
 import { knownFailuresFor, parseKnownFailures } from "./known-failures.js";
 import { isPortInUse, type ManagedProcess, startProcess, waitForPort } from "./processes.js";
 import { createProtocolDriver, type ProtocolDriver } from "./protocol-driver.js";
+import { speaksCrdtBefore02 } from "@switchboard/proxy/internal";
 import { buildResults, type CaseOutcome, type RunResults } from "./results.js";
 import type { TckContext, TckSuite, TckTest } from "./suite.js";
 import { actionSuite } from "./suites/action.js";
@@ -197,7 +198,14 @@ export async function runTck(options: TckRunOptions): Promise<RunResults> {
     );
 
     client = createGrpcClient(HOST, proxyPort);
-    protocol = createProtocolDriver(HOST, functionPort);
+    // A support from before protocol 0.2 speaks the older CRDT wire: the model tests reach it through the proxy's translation.
+    const reported = spec.serviceInfo;
+    const crdtBefore02 = speaksCrdtBefore02(reported?.protocolMajorVersion ?? 0, reported?.protocolMinorVersion ?? 0);
+    if (crdtBefore02)
+      log(
+        `the user function reports protocol ${reported?.protocolMajorVersion ?? 0}.${reported?.protocolMinorVersion ?? 0}: CRDT model tests speak the CRDT wire from before 0.2`,
+      );
+    protocol = createProtocolDriver(HOST, functionPort, undefined, { crdtBefore02 });
     const http: HttpClient = createHttpClient(HOST, proxyPort);
     const activeInterceptor = interceptor;
     const activeClient = client;

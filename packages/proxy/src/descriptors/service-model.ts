@@ -53,8 +53,19 @@ export interface EntityServiceModel {
   readonly persistenceId: string;
   /** The entity's own passivation timeout (ms), when its spec sets one. */
   readonly passivationTimeoutMs: number | undefined;
+  /**
+   * The protocol version the user function reported in discovery, when it is not 0.2: the
+   * runtime picks the wire of older versions from it (CRDTs before 0.2). Absent: 0.2.
+   */
+  readonly protocolVersion?: ProtocolVersion;
   readonly methods: ReadonlyMap<string, MethodModel>;
   readonly desc: DescService;
+}
+
+/** A Cloudstate protocol version, as `ServiceInfo` reports it (none reported reads as 0.0). */
+export interface ProtocolVersion {
+  readonly major: number;
+  readonly minor: number;
 }
 
 /**
@@ -114,8 +125,11 @@ function keyFieldsOf(input: DescMessage): KeyField[] | string {
  * checking what the protocol requires of each entity type: the service resolves, keyed
  * kinds have entity keys on every input, and every method has a shape its kind allows
  * (each kind's `checkMethod`, see `entities/registry.ts`). Unknown entity types are fatal.
+ * `protocolVersion`, the version the user function reported, is kept on each service when
+ * it is not 0.2.
  */
-export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly Entity[]): BuildModelResult {
+export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly Entity[], protocolVersion?: ProtocolVersion): BuildModelResult {
+  const reported = protocolVersion !== undefined && (protocolVersion.major !== 0 || protocolVersion.minor !== 2) ? { protocolVersion } : {};
   const normalized = normalizeFileSet(fileSet);
   const warnings = [...normalized.warnings];
   if (normalized.error !== undefined) return { warnings, error: normalized.error };
@@ -152,6 +166,7 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
       // Some supports (go-support for CRDTs) send no persistence id: namespace state by service then, so two services never share it.
       persistenceId: entity.persistenceId !== "" ? entity.persistenceId : desc.typeName,
       passivationTimeoutMs: timeout !== undefined && timeout > 0 ? timeout : undefined,
+      ...reported,
       methods,
       desc,
     };

@@ -9,6 +9,7 @@ import {
   UserFunctionErrorSchema,
 } from "@switchboard/protocol";
 import { buildServiceModel, type ServiceModel } from "../descriptors/service-model.js";
+import { speaksCrdtBefore02 } from "../entities/crdt/wire-before-0.2.js";
 import { ENTITY_KINDS, kindModule } from "../entities/registry.js";
 import { Code, SwitchboardError } from "../errors/index.js";
 import type { Logger } from "../observability/logger.js";
@@ -110,15 +111,15 @@ export async function discover(options: DiscoverOptions): Promise<Discovered> {
   } catch (error) {
     return fatal(`EntitySpec.proto is not a valid FileDescriptorSet: ${(error as Error).message}`);
   }
-  const built = buildServiceModel(fileSet, spec.entities);
+  const built = buildServiceModel(fileSet, spec.entities, { major, minor });
   for (const warning of built.warnings) logger.warn(warning);
   if (built.error !== undefined) return fatal(built.error);
   const crdtServices = [...built.model.services.values()].filter((service) => service.kind === "crdt").map((service) => service.name);
-  if (crdtServices.length > 0 && major === PROTOCOL_MAJOR_VERSION && minor < PROTOCOL_MINOR_VERSION) {
-    // The CRDT messages changed in 0.2 (docs/protocol.md#older-protocol-versions); only 0.2 is spoken.
-    logger.warn(
-      `${library} reports protocol ${major}.${minor}: CRDT messages before 0.2 differ (whole CrdtState values in init and state actions, other field numbers), and only the 0.2 CRDT wire is spoken, so ${crdtServices.join(", ")} may fail`,
-    );
+  if (crdtServices.length > 0 && speaksCrdtBefore02(major, minor)) {
+    // The CRDT messages changed in 0.2 (docs/protocol.md#crdts-before-02-java-support-052): speak the older ones.
+    logger.info(`${library} reports protocol ${major}.${minor}: its CRDT entities get the CRDT wire from before 0.2`, {
+      services: crdtServices.join(","),
+    });
   }
   for (const service of built.model.services.values()) {
     const module = kindModule(service.kind);
