@@ -13,11 +13,15 @@ import { startProxy } from "./support/proxy-process.js";
  * acknowledged value or a later one) and event-sourced entities (every acknowledged
  * event in order, no gaps, no duplicates).
  */
-/** The kill -9 case against one durable store (`--store` value); `cleanup` runs at the end. */
-export function durabilityCase(name: string, makeStore: () => Promise<{ store: string; cleanup(): Promise<void> }>): void {
+/**
+ * The kill -9 case against one durable store (`--store` value, and any further proxy
+ * flags in `args`, whose effect `logs` finds in the proxy's log); `cleanup` runs at the end.
+ */
+export function durabilityCase(name: string, makeStore: () => Promise<{ store: string; args?: string[]; logs?: RegExp; cleanup(): Promise<void> }>): void {
   describe(`durability under kill -9 (${name})`, () => {
     it("keeps every acknowledged value-entity update and event across repeated kills", async () => {
-      const { store, cleanup } = await makeStore();
+      const { store, args, logs, cleanup } = await makeStore();
+      const extraArgs = args ?? [];
       const uf = await startModelUserFunction();
       const acknowledgedValue = new Map<string, number>(); // entity -> highest acknowledged counter
       const acknowledgedEvents = new Map<string, string[]>(); // entity -> acknowledged event values, in order
@@ -25,7 +29,8 @@ export function durabilityCase(name: string, makeStore: () => Promise<{ store: s
       const ackedEvents = () => [...acknowledgedEvents.values()].reduce((n, l) => n + l.length, 0);
       try {
         for (let round = 0; round < 3; round++) {
-          const proxy = await startProxy({ userFunctionPort: uf.port, store });
+          const proxy = await startProxy({ userFunctionPort: uf.port, store, extraArgs });
+          if (logs !== undefined) assert.match(proxy.stderr(), logs);
           const client = createTestClient(proxy.port);
           let stop = false;
           const workers = Array.from({ length: 16 }, async (_, w) => {
@@ -62,7 +67,7 @@ export function durabilityCase(name: string, makeStore: () => Promise<{ store: s
         }
         assert.ok(ackedEvents() >= 180, "enough acknowledged writes to mean something");
 
-        const proxy = await startProxy({ userFunctionPort: uf.port, store });
+        const proxy = await startProxy({ userFunctionPort: uf.port, store, extraArgs });
         const client = createTestClient(proxy.port);
         try {
           for (const [id, counter] of acknowledgedValue) {

@@ -44,10 +44,10 @@ const ACTIVATION_ENTITIES = 5;
 const TARGET_THROUGHPUT = 10_000;
 
 /** Which user function the throughput runs against. */
-type EsKind = "shopping-cart" | "model";
+export type EsKind = "shopping-cart" | "model";
 
 /** The durable-command workload: one entity per caller. */
-interface EsWorkload {
+export interface EsWorkload {
   readonly kind: EsKind;
   readonly label: string;
   readonly call: Caller;
@@ -55,7 +55,7 @@ interface EsWorkload {
   verify(): Promise<string | undefined>;
 }
 
-function esWorkload(stack: SwitchboardStack, kind: EsKind, concurrency: number): EsWorkload {
+export function esWorkload(stack: SwitchboardStack, kind: EsKind, concurrency: number): EsWorkload {
   let acked = 0;
   const finish = (done: (error?: string) => void) => (status: number, message: string) => {
     if (status === 0) {

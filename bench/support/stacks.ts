@@ -27,12 +27,19 @@ export async function startSwitchboard(options: {
   store: string;
   sessions: number;
   cpuProfileDir?: string;
+  /** More `switchboard start` flags (e.g. `--sqlite-commit worker`). */
+  proxyArgs?: readonly string[];
 }): Promise<SwitchboardStack> {
   const ufPort = await freePort();
   const userFunction = await startUserFunction(options.kind, ufPort);
   let proxy: Child & { readonly port: number };
   try {
-    proxy = await startProxy({ userFunctionPort: ufPort, store: options.store, ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}) });
+    proxy = await startProxy({
+      userFunctionPort: ufPort,
+      store: options.store,
+      ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
+      ...(options.proxyArgs ? { extraArgs: [...options.proxyArgs] } : {}),
+    });
   } catch (error) {
     await userFunction.stop();
     throw error;

@@ -15,8 +15,12 @@ export async function openStore(config: StoreConfig, logger: Logger, metrics?: P
   switch (config.kind) {
     case "memory":
       return createMemoryStore();
-    case "sqlite":
-      return createSqliteStore({ path: config.path, logger: logger.child({ component: "sqlite" }), onCommit });
+    case "sqlite": {
+      const sqliteLogger = logger.child({ component: "sqlite" });
+      const store = await createSqliteStore({ path: config.path, logger: sqliteLogger, onCommit, commit: config.commit });
+      sqliteLogger.info("sqlite store opened", { path: config.path, commit: store.commitMode });
+      return store;
+    }
     case "postgres":
       return createPostgresStore({ url: config.url, logger: logger.child({ component: "postgres" }), onCommit });
     default: {

@@ -134,7 +134,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const dispatcherFor = (protocol: "grpc" | "grpc-web" | "http" | "eventing") => instrumentDispatcher(dispatcher, protocol, metrics, tracer);
   const eventingDispatcher = dispatcherFor("eventing");
   // Ready means callable: discovered, and the user function reachable right now (a readiness probe then stops sending traffic that could only get 503).
-  const readiness = { ready: () => deployment !== undefined && connected && (joined.ready?.() ?? true) };
+  // A store that has failed for good (SQLite's writer thread died) is not ready either: every call would fail.
+  const readiness = { ready: () => deployment !== undefined && connected && (joined.ready?.() ?? true) && store.failed?.() === undefined };
 
   let front: FrontServer;
   try {

@@ -20,6 +20,7 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "http-port": "9191",
   bind: "127.0.0.1",
   store: "memory",
+  "sqlite-commit": "worker",
   "passivation-timeout": "1234",
   "relay-timeout": "4321",
   "max-message-size": "65536",

@@ -8,7 +8,12 @@ import { parseUserFunctionTls, USER_FUNCTION_TLS_HELP, USER_FUNCTION_TLS_OPTIONS
 /** Where state lives, as a `kind` union. */
 export type StoreConfig =
   | { readonly kind: "memory" }
-  | { readonly kind: "sqlite"; readonly path: string }
+  | {
+      readonly kind: "sqlite";
+      readonly path: string;
+      /** Where write batches commit: `inline` (main thread) or `worker` (a writer thread); absent: the store's default. */
+      readonly commit?: "inline" | "worker";
+    }
   | { readonly kind: "postgres"; readonly url: string };
 
 /**
@@ -78,6 +83,7 @@ export const START_OPTIONS = {
   "http-port": { type: "string" },
   bind: { type: "string" },
   store: { type: "string" },
+  "sqlite-commit": { type: "string" },
   "passivation-timeout": { type: "string" },
   "relay-timeout": { type: "string" },
   "max-message-size": { type: "string" },
@@ -110,6 +116,8 @@ ${USER_FUNCTION_TLS_HELP}  --http-port <port>            front port             
   --bind <address>              front port address       env BIND                (0.0.0.0)
   --store <store>               memory | sqlite:<path> | postgres://...
                                 env DATABASE_URL (only without --store)  (sqlite:.switchboard/switchboard.db)
+  --sqlite-commit <mode>        where SQLite commits write batches: inline | worker
+                                env SQLITE_COMMIT  (inline)
   --passivation-timeout <ms>    idle time before an entity is passivated
                                 env PASSIVATION_TIMEOUT  (30000)
   --relay-timeout <ms>          how long to wait for the user function's answer
@@ -227,6 +235,12 @@ export function parseConfig(
 
   const store = parseStore(values.store ?? pick(undefined, "DATABASE_URL") ?? DEFAULTS.store);
   if (typeof store === "string") return { error: values.store === undefined ? `DATABASE_URL: ${store}` : store };
+  const sqliteCommit = pick(values["sqlite-commit"], "SQLITE_COMMIT");
+  if (sqliteCommit !== undefined) {
+    const name = source(values["sqlite-commit"], "--sqlite-commit", "SQLITE_COMMIT");
+    if (sqliteCommit !== "inline" && sqliteCommit !== "worker") return { error: `${name} must be inline or worker, got "${sqliteCommit}"` };
+    if (store.kind !== "sqlite") return { error: `${name} applies to a sqlite store only, got a ${store.kind} store` };
+  }
 
   const passivation = parsePositive(
     source(values["passivation-timeout"], "--passivation-timeout", "PASSIVATION_TIMEOUT"),
@@ -287,7 +301,7 @@ export function parseConfig(
     userFunctionTls,
     httpPort,
     bind,
-    store,
+    store: store.kind === "sqlite" && sqliteCommit !== undefined ? { ...store, commit: sqliteCommit as "inline" | "worker" } : store,
     passivationTimeoutMs: passivation,
     relayTimeoutMs: relay,
     maxMessageSize: maxMessage,

@@ -1,6 +1,7 @@
 /**
  * Child process of the kill -9 case of the store contract (`durable-contract.case.ts`),
- * run for the SQLite and PostgreSQL stores; not library code. It opens the store named by argv[2] (`sqlite:<file>` or `postgres://…`) and writes
+ * run for the SQLite and PostgreSQL stores; not library code. It opens the store named by argv[2] (`sqlite:<file>`, `sqlite-worker:<file>` for
+ * SQLite committing on its writer thread, or `postgres://…`) and writes
  * without end from several concurrent writers, printing one line per write only after
  * the write's promise resolved (that is, after its group commit returned):
  *
@@ -15,15 +16,19 @@ import { createSqliteStore } from "./sqlite/sqlite-store.js";
 import { LOCAL_WRITER } from "./types.js";
 
 const target = process.argv[2];
-if (target === undefined || !(target.startsWith("sqlite:") || target.startsWith("postgres://"))) {
-  throw new Error("usage: kill-writer.fixture.ts sqlite:<db file> | postgres://<url>");
+if (target === undefined || !(target.startsWith("sqlite:") || target.startsWith("sqlite-worker:") || target.startsWith("postgres://"))) {
+  throw new Error("usage: kill-writer.fixture.ts sqlite:<db file> | sqlite-worker:<db file> | postgres://<url>");
 }
 
 // Never outlive a parent that died before killing us.
 setTimeout(() => process.exit(2), 60_000).unref();
 process.stdout.on("error", () => process.exit(3));
 
-const store = target.startsWith("sqlite:") ? await createSqliteStore({ path: target.slice("sqlite:".length) }) : await createPostgresStore({ url: target });
+const store = target.startsWith("sqlite:")
+  ? await createSqliteStore({ path: target.slice("sqlite:".length), commit: "inline" })
+  : target.startsWith("sqlite-worker:")
+    ? await createSqliteStore({ path: target.slice("sqlite-worker:".length), commit: "worker" })
+    : await createPostgresStore({ url: target });
 const encoder = new TextEncoder();
 process.stdout.write("ready\n");
 

@@ -221,6 +221,11 @@ export interface Store extends ValueStore, JournalStore, CrdtStore, OffsetStore 
   readonly cluster?: ClusterStore;
   /** The embedded broker's topics, when the adapter keeps them (memory, SQLite, PostgreSQL). */
   readonly topics?: TopicStore;
+  /**
+   * Why the store can serve no call any more (a reason for logs and readiness), or
+   * undefined while it can. Absent: the store never fails that way.
+   */
+  failed?(): string | undefined;
   /** Flushes pending writes and releases the connection. */
   close(): Promise<void>;
 }

@@ -2,17 +2,34 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
-import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, messageOf, type QueuedWrite, type CommitObserver } from "../group-commit.js";
+import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, type QueuedWrite, type CommitObserver } from "../group-commit.js";
 import { createAppendListeners, isLocalWriter, staleWriter, validateWriter } from "../fencing.js";
 import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, TopicRecord, TopicStore, ValueWrite, WriterToken } from "../types.js";
 import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish } from "../validate.js";
 import { migrate } from "./schema.js";
 import { decodeAttributes } from "../topic-attributes.js";
+import { classify, dataLoss, decodeInt } from "./sqlite-errors.js";
+import { type AnyRow, prepareStatements, type TopicRow } from "./statements.js";
+import { createBatchRunner, type SqliteWriteOp, type WriteResult } from "./write-ops.js";
+import { startWriterThread, type WriterThread } from "./writer-thread.js";
 
 /** The logger the SQLite store reports batch failures and odd settings to. */
 export interface SqliteStoreLogger {
   warn(message: string, fields?: object): void;
+  /** Receives the failure of the writer thread, when there is one (else `warn` does). */
+  error?(message: string, fields?: object): void;
 }
+
+/**
+ * Where the SQLite store commits its write batches: `inline` on the calling (main)
+ * thread, which waits for each COMMIT and its fsync; `worker` on a writer thread that
+ * owns the write connection, so the next batch gathers while the current one's fsync
+ * runs (docs/design.md#group-commit). Reads stay on a main-thread connection either way.
+ */
+export type SqliteCommitMode = "inline" | "worker";
+
+/** The commit mode used when none is asked for. */
+export const DEFAULT_SQLITE_COMMIT: SqliteCommitMode = "inline";
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -30,6 +47,8 @@ export interface SqliteStoreOptions {
   readonly logger?: SqliteStoreLogger | undefined;
   /** Told of every committed batch (duration in seconds, size), e.g. for metrics. */
   readonly onCommit?: CommitObserver | undefined;
+  /** Where batches commit (default {@link DEFAULT_SQLITE_COMMIT}); `:memory:` always commits inline. */
+  readonly commit?: SqliteCommitMode | undefined;
 }
 
 /** Counters of the group-commit writer, for tests, metrics and benchmarks. */
@@ -40,41 +59,25 @@ export interface SqliteStore extends Store {
   readonly topics: TopicStore;
   /** A snapshot of the counters at the time of the call. */
   readonly stats: SqliteStoreStats;
+  /** Where this store commits its batches. */
+  readonly commitMode: SqliteCommitMode;
 }
 
 type Database = BetterSqlite3.Database;
-/**
- * Row shapes as read. Columns are `unknown` on purpose: a file can be edited by other
- * tools, so every value is checked when decoded (a mismatch is `Code.DataLoss`).
- */
-interface AnyRow {
-  readonly type_url: unknown;
-  readonly payload: unknown;
-}
-interface EventRow extends AnyRow {
-  readonly seq_nr: unknown;
-}
-interface TopicRow extends AnyRow {
-  readonly position: unknown;
-  readonly attributes: unknown;
-  readonly published_at: unknown;
-}
-interface TaggedRow extends EventRow {
-  readonly ordering: unknown;
-  readonly persistence_id: unknown;
-}
 
 /** A write waiting for the next group commit. */
 interface SqliteWrite extends QueuedWrite {
-  /** Runs the write's statements; throws to fail (and roll back) only this write. */
-  readonly apply: () => void;
+  readonly op: SqliteWriteOp;
+  /** The offsets a publish was given, set when its batch committed. */
+  offsets?: readonly number[];
 }
 
-/** Thrown out of a batch when SQLite has already rolled back the whole transaction. */
-class BatchLost extends Error {
-  constructor(override readonly cause: unknown) {
-    super("transaction rolled back by SQLite");
-  }
+/** What commits the store's batches: the main-thread connection or the writer thread. */
+interface Committer {
+  commit(batch: readonly SqliteWriteOp[]): WriteResult[] | Promise<WriteResult[]>;
+  /** Why writes (and reads) can no longer be served, or undefined while they can. */
+  failure(): SwitchboardError | undefined;
+  close(): Promise<void>;
 }
 
 /**
@@ -121,58 +124,107 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
     db.close();
     throw classify(err, `${description}: open`);
   }
-  return openStore(db, description, logger, options.onCommit);
+  const mode: SqliteCommitMode = memory ? "inline" : (options.commit ?? DEFAULT_SQLITE_COMMIT);
+  if (mode !== "inline" && mode !== "worker") {
+    db.close();
+    throw new SwitchboardError(`${description}: commit must be inline or worker, got ${String(mode)}`, Code.InvalidArgument);
+  }
+  let committer: Committer;
+  if (mode === "worker") {
+    let thread: WriterThread;
+    try {
+      thread = await startWriterThread({
+        path,
+        synchronous,
+        busyTimeoutMs,
+        description,
+        onFailure: (error) =>
+          (logger?.error ?? logger?.warn)?.call(logger, "sqlite store: the writer thread died; the store refuses every call", {
+            store: description,
+            error: error.rawMessage,
+          }),
+      });
+    } catch (err) {
+      db.close();
+      throw classify(err, `${description}: open`);
+    }
+    committer = {
+      commit: (batch) => thread.commit(batch),
+      failure: () => thread.failure,
+      close: () => thread.close(),
+    };
+    writerThreads.set(committer, thread);
+  } else {
+    const run = createBatchRunner(db, prepareStatements(db));
+    committer = { commit: run, failure: () => undefined, close: async () => {} };
+  }
+  const store = openStore(db, description, logger, options.onCommit, committer, mode);
+  const thread = writerThreads.get(committer);
+  if (thread !== undefined) writerThreads.set(store, thread);
+  return store;
+}
+
+/** The writer thread of each store that commits on one (for {@link crashWriterThread}). */
+const writerThreads = new WeakMap<object, WriterThread>();
+
+/**
+ * Tests only: makes the writer thread of a `commit: "worker"` store die as a crash
+ * would (`throw`: an uncaught exception in the thread; `exit`: the thread ends).
+ * Returns false for a store that commits inline.
+ * @internal
+ */
+export function crashWriterThread(store: SqliteStore, how: "throw" | "exit"): boolean {
+  const thread = writerThreads.get(store);
+  thread?.crash(how);
+  return thread !== undefined;
 }
 
 /** Builds the store over an open, migrated database. */
-function openStore(db: Database, description: string, logger: SqliteStoreLogger | undefined, onCommit: CommitObserver | undefined): SqliteStore {
+function openStore(
+  db: Database,
+  description: string,
+  logger: SqliteStoreLogger | undefined,
+  onCommit: CommitObserver | undefined,
+  committer: Committer,
+  commitMode: SqliteCommitMode,
+): SqliteStore {
+  // With a writer thread, `db` only reads: under WAL a read that starts after a COMMIT
+  // returned (on any connection) sees it, so a read after an acknowledged write sees that write.
   const sql = prepareStatements(db);
   const appended = createAppendListeners();
 
-  // Each write runs in a savepoint (better-sqlite3 nests `transaction` that way), so a
-  // failing write is undone without touching the others of its batch.
-  const inSavepoint = db.transaction((apply: () => void) => apply());
-  const runBatch = db.transaction(
-    (batch: readonly SqliteWrite[]): BatchOutcomes =>
-      batch.map((write) => {
-        try {
-          inSavepoint(write.apply);
-          return undefined;
-        } catch (err) {
-          // Some errors (I/O, full disk, busy) make SQLite roll back the whole
-          // transaction. Carrying on would run the next writes in autocommit mode,
-          // outside the batch, so give the batch up instead.
-          if (!db.inTransaction) throw new BatchLost(err);
-          return classify(err, write.context);
-        }
-      }),
-  );
   const writes = createGroupCommit<SqliteWrite>({
     description,
     label: "sqlite store",
     logger,
     onCommit,
-    commit(batch) {
-      try {
-        // IMMEDIATE takes the write lock up front, so a second process on the same file
-        // makes us wait (busy_timeout) at BEGIN rather than fail half-way through.
-        return runBatch.immediate(batch);
-      } catch (err) {
-        throw err instanceof BatchLost ? err.cause : err;
-      }
+    async commit(batch): Promise<BatchOutcomes> {
+      const results = await committer.commit(batch.map((write) => write.op));
+      return batch.map((write, i) => {
+        const result = results[i];
+        if (result instanceof SwitchboardError) return result;
+        if (result !== undefined) write.offsets = result;
+        return undefined;
+      });
     },
   });
 
   let closing: Promise<void> | undefined;
 
   /** Queues a write for the next group commit; the promise settles after its COMMIT. */
-  function enqueue(context: string, apply: () => void): Promise<void> {
-    return writes.enqueue({ context, apply });
+  function enqueue(op: SqliteWriteOp): Promise<void> {
+    const failure = committer.failure();
+    if (failure !== undefined) return Promise.reject(failure);
+    return writes.enqueue({ context: op.context, op });
   }
 
   /** Runs a synchronous read, turning a throw into a rejected promise with a store error. */
   function read<T>(context: string, run: () => T): Promise<T> {
     if (writes.closed) return Promise.reject(closedError(description));
+    // A store whose writer thread died answers nothing, reads included: it fails loudly
+    // rather than serve state it can no longer change.
+    const failure = committer.failure();
+    if (failure !== undefined) return Promise.reject(failure);
     try {
       return Promise.resolve(run());
     } catch (err) {
@@ -185,18 +237,11 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
       const invalid = validatePublish(topic, messages.length);
       if (invalid !== undefined) return Promise.reject(invalid);
       const rows = messages.map((m) => ({ typeUrl: m.payload.typeUrl, value: copyBytes(m.payload.value), attributes: JSON.stringify(m.attributes) }));
-      const offsets: number[] = [];
-      return enqueue(topicContext(topic), () => {
-        // Inside the batch transaction of the one writer connection, so MAX + 1 is gap-free and unique.
-        offsets.length = 0;
-        let offset = decodeInt(sql.highestTopicOffset.get(topic), topicContext(topic));
-        const now = Date.now();
-        for (const row of rows) {
-          offset += 1;
-          sql.insertTopicMessage.run(topic, offset, row.typeUrl, row.value, row.attributes, now);
-          offsets.push(offset);
-        }
-      }).then(() => offsets);
+      const op: SqliteWriteOp = { kind: "publish", context: topicContext(topic), topic, messages: rows };
+      const failure = committer.failure();
+      if (failure !== undefined) return Promise.reject(failure);
+      const write: SqliteWrite = { context: op.context, op };
+      return writes.enqueue(write).then(() => [...(write.offsets ?? [])]);
     },
 
     readTopic(topic, afterOffset, limit) {
@@ -219,9 +264,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     saveGroupOffset(topic, group, offset) {
       const invalid = validateGroup(topic, group) ?? validateOffset(offset, "offset");
       if (invalid !== undefined) return Promise.reject(invalid);
-      return enqueue(groupContext(topic, group), () => {
-        sql.upsertGroupOffset.run(topic, group, offset);
-      });
+      return enqueue({ kind: "group-offset", context: groupContext(topic, group), topic, group, offset });
     },
   };
 
@@ -229,8 +272,14 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     description,
     topics,
 
+    commitMode,
+
     get stats(): SqliteStoreStats {
       return writes.stats;
+    },
+
+    failed() {
+      return committer.failure()?.rawMessage;
     },
 
     getValue(persistenceId, entityId) {
@@ -250,18 +299,17 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
       const refused = refuseWriter(write.writer, context);
       if (refused !== undefined) return Promise.reject(refused);
       switch (write.kind) {
-        case "update": {
+        case "update":
           // Copy now: the caller may reuse its buffer before the batch runs.
-          const payload = copyBytes(write.value.value);
-          const typeUrl = write.value.typeUrl;
-          return enqueue(context, () => {
-            sql.upsertValue.run(write.persistenceId, write.entityId, typeUrl, payload);
+          return enqueue({
+            kind: "value-upsert",
+            context,
+            persistenceId: write.persistenceId,
+            entityId: write.entityId,
+            payload: { typeUrl: write.value.typeUrl, value: copyBytes(write.value.value) },
           });
-        }
         case "delete":
-          return enqueue(context, () => {
-            sql.deleteValue.run(write.persistenceId, write.entityId);
-          });
+          return enqueue({ kind: "value-delete", context, persistenceId: write.persistenceId, entityId: write.entityId });
         default:
           return Promise.reject(new SwitchboardError(`${context}: unknown write kind`, Code.InvalidArgument));
       }
@@ -295,22 +343,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
       const context = journalContext(journalId);
       const events = append.events.map((e) => ({ typeUrl: e.typeUrl, value: copyBytes(e.value) }));
       const snapshot = append.snapshot === undefined ? undefined : { typeUrl: append.snapshot.typeUrl, value: copyBytes(append.snapshot.value) };
-      return enqueue(context, () => {
-        // The check runs inside the batch transaction, after the writes queued before
-        // it, so of two appends at the same seq in one batch the first wins. The
-        // UNIQUE key still guards against another process writing the same file.
-        const highest = decodeInt(sql.highestSeq.get(journalId), context);
-        if (firstSeq !== highest + 1) {
-          throw new SwitchboardError(`${context}: append at seq ${firstSeq} conflicts, highest stored seq is ${highest}`, Code.Aborted);
-        }
-        const now = Date.now();
-        events.forEach((e, i) => {
-          sql.insertEvent.run(journalId, firstSeq + i, e.typeUrl, e.value, tag, now);
-        });
-        if (snapshot !== undefined) {
-          sql.upsertSnapshot.run(journalId, firstSeq + events.length - 1, snapshot.typeUrl, snapshot.value);
-        }
-      }).then(() => appended.notify(tag));
+      return enqueue({ kind: "append", context, journalId, tag, firstSeq, events, snapshot }).then(() => appended.notify(tag));
     },
 
     eventsByTag(tag, afterOffset, limit) {
@@ -342,14 +375,9 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     putCrdt(persistenceId, entityId, state) {
       const context = crdtContext(persistenceId, entityId);
       if (state === undefined) {
-        return enqueue(context, () => {
-          sql.deleteCrdt.run(persistenceId, entityId);
-        });
+        return enqueue({ kind: "crdt-delete", context, persistenceId, entityId });
       }
-      const bytes = copyBytes(state);
-      return enqueue(context, () => {
-        sql.upsertCrdt.run(persistenceId, entityId, bytes);
-      });
+      return enqueue({ kind: "crdt-upsert", context, persistenceId, entityId, state: copyBytes(state) });
     },
 
     loadOffset(consumer) {
@@ -363,9 +391,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
     saveOffset(consumer, offset) {
       const invalid = validateOffset(offset, "offset");
       if (invalid !== undefined) return Promise.reject(invalid);
-      return enqueue(`offset of consumer "${consumer}"`, () => {
-        sql.upsertOffset.run(consumer, offset);
-      });
+      return enqueue({ kind: "offset", context: `offset of consumer "${consumer}"`, consumer, offset });
     },
 
     close() {
@@ -374,6 +400,7 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
         // before the connection goes away.
         await writes.close();
         try {
+          await committer.close();
           db.close();
         } catch (err) {
           throw classify(err, `${description}: close`);
@@ -381,55 +408,6 @@ function openStore(db: Database, description: string, logger: SqliteStoreLogger 
       })();
       return closing;
     },
-  };
-}
-
-/** Prepares every statement once, right after migration. */
-function prepareStatements(db: Database) {
-  const rows = <R>(source: string) => db.prepare<unknown[], R>(source);
-  const scalar = (source: string) => db.prepare<unknown[], unknown>(source).pluck();
-  return {
-    getValue: rows<AnyRow>("SELECT type_url, payload FROM value_entity WHERE persistence_id = ? AND entity_id = ?"),
-    upsertValue: db.prepare(
-      `INSERT INTO value_entity (persistence_id, entity_id, version, type_url, payload) VALUES (?, ?, 1, ?, ?)
-       ON CONFLICT (persistence_id, entity_id) DO UPDATE
-       SET version = value_entity.version + 1, type_url = excluded.type_url, payload = excluded.payload`,
-    ),
-    deleteValue: db.prepare("DELETE FROM value_entity WHERE persistence_id = ? AND entity_id = ?"),
-    getSnapshot: rows<EventRow>("SELECT seq_nr, type_url, payload FROM snapshot WHERE persistence_id = ?"),
-    upsertSnapshot: db.prepare(
-      `INSERT INTO snapshot (persistence_id, seq_nr, type_url, payload) VALUES (?, ?, ?, ?)
-       ON CONFLICT (persistence_id) DO UPDATE
-       SET seq_nr = excluded.seq_nr, type_url = excluded.type_url, payload = excluded.payload`,
-    ),
-    readEvents: rows<EventRow>("SELECT seq_nr, type_url, payload FROM event_journal WHERE persistence_id = ? AND seq_nr > ? ORDER BY seq_nr"),
-    highestSeq: scalar("SELECT COALESCE(MAX(seq_nr), 0) FROM event_journal WHERE persistence_id = ?"),
-    insertEvent: db.prepare("INSERT INTO event_journal (persistence_id, seq_nr, type_url, payload, tag, written_at) VALUES (?, ?, ?, ?, ?, ?)"),
-    eventsByTag: rows<TaggedRow>(
-      `SELECT ordering, persistence_id, seq_nr, type_url, payload FROM event_journal
-       WHERE tag = ? AND ordering > ? ORDER BY ordering LIMIT ?`,
-    ),
-    getCrdt: scalar("SELECT state FROM crdt_state WHERE persistence_id = ? AND entity_id = ?"),
-    upsertCrdt: db.prepare(
-      `INSERT INTO crdt_state (persistence_id, entity_id, state) VALUES (?, ?, ?)
-       ON CONFLICT (persistence_id, entity_id) DO UPDATE SET state = excluded.state`,
-    ),
-    deleteCrdt: db.prepare("DELETE FROM crdt_state WHERE persistence_id = ? AND entity_id = ?"),
-    getOffset: scalar("SELECT position FROM eventing_offset WHERE consumer = ?"),
-    highestTopicOffset: scalar("SELECT COALESCE(MAX(position), 0) FROM topic_message WHERE topic = ?"),
-    insertTopicMessage: db.prepare("INSERT INTO topic_message (topic, position, type_url, payload, attributes, published_at) VALUES (?, ?, ?, ?, ?, ?)"),
-    readTopic: rows<TopicRow>(
-      "SELECT position, type_url, payload, attributes, published_at FROM topic_message WHERE topic = ? AND position > ? ORDER BY position LIMIT ?",
-    ),
-    getGroupOffset: scalar("SELECT position FROM topic_group_offset WHERE topic = ? AND group_name = ?"),
-    upsertGroupOffset: db.prepare(
-      `INSERT INTO topic_group_offset (topic, group_name, position) VALUES (?, ?, ?)
-       ON CONFLICT (topic, group_name) DO UPDATE SET position = excluded.position`,
-    ),
-    upsertOffset: db.prepare(
-      `INSERT INTO eventing_offset (consumer, position) VALUES (?, ?)
-       ON CONFLICT (consumer) DO UPDATE SET position = excluded.position`,
-    ),
   };
 }
 
@@ -494,10 +472,6 @@ function closedError(description: string): SwitchboardError {
   return new SwitchboardError(`${description}: store is closed`, Code.Unavailable);
 }
 
-function dataLoss(context: string, detail: string): SwitchboardError {
-  return new SwitchboardError(`${context}: cannot decode stored row: ${detail}`, Code.DataLoss);
-}
-
 /** The Any held in a row's `type_url` and `payload` columns. */
 function decodeAny(row: AnyRow, context: string): AnyValue {
   const typeUrl = row.type_url;
@@ -518,42 +492,7 @@ function decodeBytes(value: unknown, context: string): Uint8Array {
   return new Uint8Array(value);
 }
 
-function decodeInt(value: unknown, context: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw dataLoss(context, `expected an integer, got ${typeof value === "number" ? value : typeof value}`);
-  }
-  return value;
-}
-
 /** A private copy of caller bytes, taken when a write is queued. */
 function copyBytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
-}
-
-function sqliteCode(err: unknown): string | undefined {
-  if (typeof err !== "object" || err === null || !("code" in err)) return undefined;
-  return typeof err.code === "string" ? err.code : undefined;
-}
-
-/** Errors that mean "the store cannot take this now": retrying later, elsewhere, may work. */
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL|INTERRUPT)/;
-
-/** Maps anything a statement threw to a SwitchboardError naming the journal or entity. */
-function classify(err: unknown, context: string): SwitchboardError {
-  if (err instanceof SwitchboardError) return err;
-  const code = sqliteCode(err) ?? "";
-  const message = `${context}: ${messageOf(err)}`;
-  if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE") {
-    return new SwitchboardError(`${context}: conflicting concurrent write (${messageOf(err)})`, Code.Aborted, { cause: err });
-  }
-  if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") {
-    return new SwitchboardError(message, Code.DataLoss, { cause: err });
-  }
-  if (code === "SQLITE_TOOBIG") return new SwitchboardError(message, Code.ResourceExhausted, { cause: err });
-  if (UNAVAILABLE.test(code)) return new SwitchboardError(message, Code.Unavailable, { cause: err });
-  // better-sqlite3 throws a TypeError once the connection is closed.
-  if (err instanceof TypeError && /not open/.test(err.message)) {
-    return new SwitchboardError(message, Code.Unavailable, { cause: err });
-  }
-  return new SwitchboardError(message, Code.Internal, { cause: err });
 }
