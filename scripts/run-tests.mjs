@@ -8,7 +8,8 @@
 //   cluster      three real nodes on a throw-away PostgreSQL under load, with kill -9,
 //                SIGSTOP, graceful leave and join (npm run test:cluster)
 //   fuzz         seeded fuzzing of the front port (npm run test:fuzz; FUZZ_SEED, FUZZ_SCALE)
-//   eventing     topics end to end: the embedded broker through real processes (npm run test:eventing)
+//   eventing     topics end to end: the embedded broker and NATS JetStream (a real nats-server -js)
+//                through real processes (npm run test:eventing)
 //
 // Paths after the suite's name narrow it to the files under them.
 //

@@ -1,7 +1,9 @@
+import { parseBrokerUrl } from "./config/eventing.js";
 import { DEFAULTS, type ProxyConfig } from "./config/index.js";
 import { LOCAL_NODE, singleNode } from "./cluster/single-node.js";
 import type { ClusterFactory, ClusterNode, EntityHost, Placement } from "./cluster/types.js";
 import { createDeployment } from "./deployment.js";
+import type { NatsBroker } from "./eventing/nats/nats-broker.js";
 import { createTopicBroker } from "./eventing/topic-broker.js";
 import { createReplyPublisher, publishReplies } from "./eventing/topic-output.js";
 import { createTopicsHandler } from "./ingress/http/topics-handler.js";
@@ -126,8 +128,21 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const router = createRouter({ deployments, placement, forwarder: joined.forwarder, reportError: report, logger, tracer });
   // The store entities write through: a cluster may adapt it (CRDT states are merged into what other replicas stored).
   const entityStore = joined.entityStore?.(store) ?? store;
-  // The embedded broker, when the store keeps topics: replies of out.topic methods are published through it.
-  const broker = store.topics === undefined ? undefined : createTopicBroker(store.topics);
+  // The topic broker: NATS JetStream with --eventing, else the embedded broker when the store keeps topics. Replies of out.topic methods are published through it.
+  let nats: NatsBroker | undefined;
+  if (config.eventing.brokerUrl !== undefined) {
+    try {
+      const broker = parseBrokerUrl(config.eventing.brokerUrl);
+      if (typeof broker === "string") throw new SwitchboardError(broker, Code.InvalidArgument);
+      nats = await (await import("./eventing/nats/nats-broker.js")).connectNatsBroker({ url: broker.url, logger });
+    } catch (error) {
+      client.close();
+      await joined.close();
+      await store.close();
+      throw error;
+    }
+  }
+  const broker = nats ?? (store.topics === undefined ? undefined : createTopicBroker(store.topics));
   const publisher = broker === undefined ? undefined : createReplyPublisher(broker);
   const dispatcher = publisher === undefined ? router : publishReplies(router, publisher);
   const stop = new AbortController();
@@ -135,7 +150,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const eventingDispatcher = dispatcherFor("eventing");
   // Ready means callable: discovered, and the user function reachable right now (a readiness probe then stops sending traffic that could only get 503).
   // A store that has failed for good (SQLite's writer thread died) is not ready either: every call would fail.
-  const readiness = { ready: () => deployment !== undefined && connected && (joined.ready?.() ?? true) && store.failed?.() === undefined };
+  const readiness = { ready: () => deployment !== undefined && connected && (joined.ready?.() ?? true) && store.failed?.() === undefined && (nats?.connected() ?? true) };
 
   let front: FrontServer;
   try {
@@ -164,6 +179,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     front = await createFrontServer({ host: config.bind, port: config.httpPort, handlers, logger, ...setup.server });
   } catch (error) {
     client.close();
+    await nats?.close();
     await joined.close();
     await store.close();
     if (error instanceof SwitchboardError) throw error;
@@ -278,6 +294,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
         await front.close(5000);
         await admin?.close();
         await deployment?.close();
+        await nats?.close();
         await joined.close();
         client.close();
         await tracer.shutdown();

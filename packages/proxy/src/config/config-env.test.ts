@@ -7,9 +7,11 @@ import { MAX_SOCKET_PATH_BYTES, parseConfig, START_HELP, START_OPTIONS } from ".
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), "../../bin/switchboard.mjs");
 
-/** The environment variable of a flag: its name in upper snake case; the store's is DATABASE_URL. */
+/** The environment variable of a flag: its name in upper snake case; the store's is DATABASE_URL, the broker's EVENTING_URL. */
 function envNameOf(flag: string): string {
-  return flag === "store" ? "DATABASE_URL" : flag.toUpperCase().replaceAll("-", "_");
+  if (flag === "store") return "DATABASE_URL";
+  if (flag === "eventing") return "EVENTING_URL";
+  return flag.toUpperCase().replaceAll("-", "_");
 }
 
 /** A valid value for every string flag, different from its default. */
@@ -49,6 +51,7 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "user-function-tls-server-name": "uf.internal",
   "topic-max-attempts": "9",
   "topic-retry-backoff": "250",
+  eventing: "nats://10.0.0.9:4333",
 };
 
 /** Flags that only parse as a pair: checked together in `user-function-tls.test.ts`. */

@@ -1,9 +1,12 @@
 import type { TopicMessage, TopicRecord, TopicStore } from "../store/types.js";
+import { createPublishWakeups } from "./publish-wakeups.js";
 
 /**
- * The embedded broker as consumers and the HTTP surface see it: the store's topics plus
- * a wake-up when a topic gets new messages, so a reader at the end of a topic waits
- * instead of polling fast. One broker per proxy; every publish goes through it.
+ * The topic broker as consumers and the HTTP surface see it: append, read by offset,
+ * consumer-group offsets, plus a wake-up when a topic gets new messages, so a reader at
+ * the end of a topic waits instead of polling fast. One broker per proxy; every publish
+ * goes through it. Two implementations: the embedded broker over the store's topics
+ * ({@link createTopicBroker}) and NATS JetStream (`eventing/nats/`).
  */
 export interface TopicBroker {
   /** Appends messages to `topic`; resolves with their offsets once durable, then wakes the topic's readers. */
@@ -24,40 +27,17 @@ export interface TopicBroker {
 
 /** Wraps the store's topics with per-topic wake-ups. */
 export function createTopicBroker(store: TopicStore): TopicBroker {
-  const versions = new Map<string, number>();
-  const waiters = new Map<string, Set<() => void>>();
+  const wakeups = createPublishWakeups();
   return {
     async publish(topic, messages) {
       const offsets = await store.publish(topic, messages);
-      versions.set(topic, (versions.get(topic) ?? 0) + 1);
-      const waiting = waiters.get(topic);
-      if (waiting !== undefined) for (const wake of [...waiting]) wake();
+      wakeups.bump(topic);
       return offsets;
     },
     read: (topic, afterOffset, limit) => store.readTopic(topic, afterOffset, limit),
     loadGroupOffset: (topic, group) => store.loadGroupOffset(topic, group),
     saveGroupOffset: (topic, group, offset) => store.saveGroupOffset(topic, group, offset),
-    version: (topic) => versions.get(topic) ?? 0,
-    waitForPublish(topic, version, signal, timeoutMs) {
-      if ((versions.get(topic) ?? 0) !== version || signal.aborted) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        let set = waiters.get(topic);
-        if (set === undefined) {
-          set = new Set();
-          waiters.set(topic, set);
-        }
-        const waiting = set;
-        const timer = setTimeout(done, timeoutMs);
-        signal.addEventListener("abort", done, { once: true });
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          waiting.delete(done);
-          if (waiting.size === 0 && waiters.get(topic) === waiting) waiters.delete(topic);
-          resolve();
-        }
-        waiting.add(done);
-      });
-    },
+    version: (topic) => wakeups.version(topic),
+    waitForPublish: (topic, version, signal, timeoutMs) => wakeups.wait(topic, version, signal, timeoutMs),
   };
 }
