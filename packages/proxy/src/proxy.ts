@@ -150,7 +150,10 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const eventingDispatcher = dispatcherFor("eventing");
   // Ready means callable: discovered, and the user function reachable right now (a readiness probe then stops sending traffic that could only get 503).
   // A store that has failed for good (SQLite's writer thread died) is not ready either: every call would fail.
-  const readiness = { ready: () => deployment !== undefined && connected && (joined.ready?.() ?? true) && store.failed?.() === undefined && (nats?.connected() ?? true) };
+  // With NATS as the broker, a lost connection to it too (topics, out.topic replies and their consumers all need it).
+  const readiness = {
+    ready: () => deployment !== undefined && connected && (joined.ready?.() ?? true) && store.failed?.() === undefined && (nats?.connected() ?? true),
+  };
 
   let front: FrontServer;
   try {
