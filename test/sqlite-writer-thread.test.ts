@@ -51,7 +51,7 @@ describe("a proxy on SQLite when the writer thread dies", () => {
 
       assert.equal(crashWriterThread(store, "throw"), true);
       await eventually(async () => (await readyStatus()) === 503, 10_000, "/ready 503 after the writer thread died");
-      assert.match(store.failed() ?? "", /sqlite writer thread crashed/);
+      assert.match(store.failed?.() ?? "", /sqlite writer thread crashed/);
       // An active entity's write, a new entity's activation (a read) and an event-sourced append all fail.
       for (const result of [await update("kept", "2"), await update("fresh", "1"), await emit("journal", "b;")]) {
         assert.equal(result.code, grpc.status.UNAVAILABLE, `${result.code}: ${result.details}`);

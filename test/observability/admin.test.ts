@@ -4,7 +4,7 @@
  * `switchboard inspect` as a child process.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,8 +17,23 @@ import { type ExampleProcess, freePort, startExample } from "./support/example-p
 const COUNTER = "com.example.counter.CounterService";
 const CART = "com.example.shoppingcart.ShoppingCart";
 
-function inspect(...args: string[]) {
-  return spawnSync(process.execPath, [SWITCHBOARD_BIN, "inspect", ...args], { encoding: "utf8", env: { ...process.env, ADMIN_TOKEN: "" } });
+/**
+ * Runs `switchboard inspect` without blocking this process: a blocked event loop would miss
+ * the admin server closing an idle keep-alive connection, and the next fetch would fail on it.
+ */
+function inspect(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SWITCHBOARD_BIN, "inspect", ...args], { env: { ...process.env, ADMIN_TOKEN: "" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 async function post(port: number, route: string, body: unknown): Promise<void> {
@@ -175,18 +190,18 @@ describe("the admin port with the counter example on SQLite", () => {
 
   it("switchboard inspect prints state as one-line proto3 JSON when piped, and exits 1 with a reason when not found", async () => {
     const address = admin.slice("http://".length);
-    const state = inspect(COUNTER, "c1", "--admin-address", address);
+    const state = await inspect(COUNTER, "c1", "--admin-address", address);
     assert.equal(state.status, 0, state.stderr);
     assert.equal(state.stdout, '{"value":"5"}\n');
-    const ids = inspect(COUNTER, "--prefix", "c", "--admin-address", address);
+    const ids = await inspect(COUNTER, "--prefix", "c", "--admin-address", address);
     assert.equal(ids.stdout, '["c1","c2"]\n');
-    const missing = inspect(COUNTER, "zz", "--admin-address", address);
+    const missing = await inspect(COUNTER, "zz", "--admin-address", address);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /^switchboard inspect: no stored state for entity "zz" of com\.example\.counter\.CounterService/);
-    const wrong = inspect("com.example.counter.CounterServce", "c1", "--admin-address", address);
+    const wrong = await inspect("com.example.counter.CounterServce", "c1", "--admin-address", address);
     assert.equal(wrong.status, 1);
     assert.match(wrong.stderr, /did you mean com\.example\.counter\.CounterService/);
-    const unreachable = inspect(COUNTER, "c1", "--admin-address", `127.0.0.1:${await freePort()}`);
+    const unreachable = await inspect(COUNTER, "c1", "--admin-address", `127.0.0.1:${await freePort()}`);
     assert.equal(unreachable.status, 1);
     assert.match(unreachable.stderr, /cannot reach the admin port/);
   });
@@ -236,10 +251,10 @@ describe("the admin port's access rules", () => {
       assert.equal((await fetch(`http://127.0.0.1:${adminPort}/metrics`)).status, 401);
       assert.equal((await fetch(url, { headers: { authorization: "Bearer s3cret" } })).status, 200);
       assert.equal((await fetch(url, { headers: { authorization: `Basic ${Buffer.from("admin:s3cret").toString("base64")}` } })).status, 200);
-      const denied = inspect(COUNTER, "--admin-address", `127.0.0.1:${adminPort}`);
+      const denied = await inspect(COUNTER, "--admin-address", `127.0.0.1:${adminPort}`);
       assert.equal(denied.status, 1);
       assert.match(denied.stderr, /needs Authorization: Bearer <token>/);
-      const allowed = inspect(COUNTER, "--admin-address", `127.0.0.1:${adminPort}`, "--admin-token", "s3cret");
+      const allowed = await inspect(COUNTER, "--admin-address", `127.0.0.1:${adminPort}`, "--admin-token", "s3cret");
       assert.equal(allowed.status, 0, allowed.stderr);
       assert.equal(allowed.stdout, "[]\n");
     } finally {
@@ -257,7 +272,7 @@ describe("the admin port's access rules", () => {
       const list = await fetch(`http://127.0.0.1:${adminPort}/v1/entities/${COUNTER}`);
       assert.equal(list.status, 200);
       assert.deepEqual(JSON.parse(await list.text()).entities, ["m1", "m2"]);
-      const state = inspect(COUNTER, "m2", "--admin-address", `127.0.0.1:${adminPort}`);
+      const state = await inspect(COUNTER, "m2", "--admin-address", `127.0.0.1:${adminPort}`);
       assert.equal(state.stdout, '{"value":"2"}\n', state.stderr);
     } finally {
       await proxy.stop();
@@ -329,7 +344,7 @@ describe("the admin port with the shopping-cart example (event sourced)", () => 
     assert.equal(second.seq, 2);
     assert.deepEqual(second.event, { type: "com.example.shoppingcart.persistence.ItemAdded", value: { item: { productId: "p2", name: "Hat", quantity: 1 } } });
     assert.ok(Math.abs(Date.parse(second.writtenAt) - started) < 60_000, second.writtenAt);
-    const lines = inspect(CART, "ann", "--events", "--admin-address", `127.0.0.1:${adminPort}`);
+    const lines = await inspect(CART, "ann", "--events", "--admin-address", `127.0.0.1:${adminPort}`);
     assert.equal(lines.status, 0, lines.stderr);
     const parsed = lines.stdout
       .trim()
@@ -342,7 +357,7 @@ describe("the admin port with the shopping-cart example (event sourced)", () => 
         [2, "com.example.shoppingcart.persistence.ItemAdded", "p2"],
       ],
     );
-    const state = inspect(CART, "ann", "--admin-address", `127.0.0.1:${adminPort}`);
+    const state = await inspect(CART, "ann", "--admin-address", `127.0.0.1:${adminPort}`);
     assert.equal(JSON.parse(state.stdout).sequenceNumber, 2);
   });
 });
