@@ -9,8 +9,7 @@ export { createSqliteStore } from "./store/sqlite/sqlite-store.js";
 export type * from "./store/types.js";
 export {
   CRDT_HANDLE_BEFORE_0_2,
-  fromOlderStreamIn,
-  fromOlderStreamOut,
+  type CrdtTranslation,
+  createCrdtTranslation,
   speaksCrdtBefore02,
-  toOlderStreamIn,
 } from "./entities/crdt/wire-before-0.2.js";

@@ -25,7 +25,7 @@ import {
   ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
 import { crdtBefore02 as olderCrdt } from "@switchboard/protocol/older";
-import { fromOlderStreamIn, fromOlderStreamOut, speaksCrdtBefore02 } from "@switchboard/proxy/internal";
+import { createCrdtTranslation, speaksCrdtBefore02 } from "@switchboard/proxy/internal";
 import { TckAssertionError } from "./assertion-error.js";
 import {
   ActionStreamedConnection,
@@ -345,12 +345,14 @@ export async function createInterceptor(options: InterceptorOptions = {}): Promi
     make: () => EntityConnection<K, I, O>,
     inSchema: I,
     outSchema: O,
-    decodeAs: <D extends I | O>(schema: D, bytes: Uint8Array) => StreamEvent<MessageShape<D>> = decode,
+    /** The decoder of one stream's messages (one per stream: a translation may follow the stream). */
+    decoderFor: () => <D extends I | O>(schema: D, bytes: Uint8Array) => StreamEvent<MessageShape<D>> = () => decode,
   ) => {
     const path = pathOf(service, "handle");
     server.addService({ handle: method(path, true, true) }, {
       handle(call: grpc.ServerDuplexStream<Buffer, Buffer>) {
         const connection = make();
+        const decodeAs = decoderFor();
         connections.push(connection as unknown as InterceptedConnection);
         forwardBidi(
           call,
@@ -369,11 +371,14 @@ export async function createInterceptor(options: InterceptorOptions = {}): Promi
   };
   entityService(EventSourced, eventSourcedConnection, EventSourcedStreamInSchema, EventSourcedStreamOutSchema);
   entityService(ValueEntity, valueEntityConnection, ValueEntityStreamInSchema, ValueEntityStreamOutSchema);
-  entityService(Crdt, crdtConnection, CrdtStreamInSchema, CrdtStreamOutSchema, (schema, bytes) => {
-    if (!crdtBefore02) return decode(schema, bytes);
+  entityService(Crdt, crdtConnection, CrdtStreamInSchema, CrdtStreamOutSchema, () => {
+    if (!crdtBefore02) return decode;
     // The user function reported a protocol before 0.2: the bytes are the older CRDT wire, recorded as the 0.2 messages they translate to.
-    if (schema === CrdtStreamInSchema) return translated(olderCrdt.CrdtStreamInSchema, bytes, fromOlderStreamIn) as StreamEvent<MessageShape<typeof schema>>;
-    return translated(olderCrdt.CrdtStreamOutSchema, bytes, fromOlderStreamOut) as StreamEvent<MessageShape<typeof schema>>;
+    const translation = createCrdtTranslation();
+    return <D extends typeof CrdtStreamInSchema | typeof CrdtStreamOutSchema>(schema: D, bytes: Uint8Array) =>
+      (schema === CrdtStreamInSchema
+        ? translated(olderCrdt.CrdtStreamInSchema, bytes, (m) => translation.fromOlderIn(m))
+        : translated(olderCrdt.CrdtStreamOutSchema, bytes, (m) => translation.fromOlder(m))) as StreamEvent<MessageShape<D>>;
   });
 
   function recordCommand(connection: ActionStreamedInConnection | ActionStreamedConnection, event: StreamEvent<Uint8Array>): void {

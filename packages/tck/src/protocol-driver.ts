@@ -18,7 +18,7 @@ import {
   ValueEntity,
   ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
-import { CRDT_HANDLE_BEFORE_0_2, fromOlderStreamOut, toOlderStreamIn } from "@switchboard/proxy/internal";
+import { CRDT_HANDLE_BEFORE_0_2, createCrdtTranslation } from "@switchboard/proxy/internal";
 import { TckAssertionError } from "./assertion-error.js";
 import { expectMessage } from "./compare.js";
 import { type BidiStream, createGrpcClient, type GrpcClient, type ResponseStream } from "./grpc-client.js";
@@ -118,10 +118,11 @@ function actionStream(call: ResponseStream<ActionResponse> & { send?: (c: Action
  */
 function crdtStreamBefore02(client: GrpcClient): BidiStream<typeof CrdtStreamInSchema, CrdtStreamOut> {
   const call = client.bidi(CRDT_HANDLE_BEFORE_0_2);
+  const translation = createCrdtTranslation();
   return {
     events: call.events as unknown as BidiStream<typeof CrdtStreamInSchema, CrdtStreamOut>["events"],
     send(message) {
-      call.send(toOlderStreamIn(create(CrdtStreamInSchema, message)));
+      call.send(translation.toOlder(create(CrdtStreamInSchema, message)));
       return this;
     },
     complete() {
@@ -129,7 +130,7 @@ function crdtStreamBefore02(client: GrpcClient): BidiStream<typeof CrdtStreamInS
       return this;
     },
     async next(timeoutMs) {
-      return fromOlderStreamOut(await call.next(timeoutMs));
+      return translation.fromOlder(await call.next(timeoutMs));
     },
     expectComplete: (timeoutMs) => call.expectComplete(timeoutMs),
     expectError: (timeoutMs) => call.expectError(timeoutMs),

@@ -159,19 +159,30 @@ const JVM_CACHE = process.env.SWITCHBOARD_JVM_CACHE
 
 /** The protos both JVM projects generate message classes for. */
 const JVM_PROTOS = ["cloudstate/tck/model/eventsourced.proto", "shoppingcart/shoppingcart.proto", "shoppingcart/persistence/domain.proto"];
+/** And a project with the CRDT model. */
+const CRDT_PROTOS = ["cloudstate/tck/model/crdt.proto"];
 
 /**
  * A matrix row for a Maven project of user functions on java-support 0.5.2 whose main class
- * takes `tck-model` (the event-sourced TCK model: Discovery and ES) or `shopping-cart`.
+ * takes `tck-model` (the event-sourced TCK model, and the CRDT one where the project has it:
+ * Discovery, ES, CRDT) or `shopping-cart`.
  */
-export function jvmSupport(options: { name: string; title: string; project: string; mainClass: string; knownFailuresFile: string }): Support {
+export function jvmSupport(options: {
+  name: string;
+  title: string;
+  project: string;
+  mainClass: string;
+  knownFailuresFile: string;
+  /** The project has the CRDT model (run with `tck-model` too); else why the CRDT cell is not run. */
+  crdt: true | { readonly notRun: string };
+}): Support {
+  const crdt = options.crdt === true;
   return {
     name: options.name,
     title: options.title,
-    areas: ["Discovery", "ES", "Shopping cart"],
+    areas: crdt ? ["Discovery", "ES", "CRDT", "Shopping cart"] : ["Discovery", "ES", "Shopping cart"],
     notCovered: `not in java-support ${JAVA_SUPPORT.version}`,
-    // docs/protocol.md#crdts-before-02-java-support-052
-    notCoveredAreas: { CRDT: `java-support ${JAVA_SUPPORT.version} speaks the CRDT wire from before protocol 0.2` },
+    ...(options.crdt === true ? {} : { notCoveredAreas: { CRDT: options.crdt.notRun } }),
     knownFailuresFile: options.knownFailuresFile,
     async setup(context: SetupContext): Promise<SetupResult> {
       try {
@@ -180,13 +191,13 @@ export function jvmSupport(options: { name: string; title: string; project: stri
           project: options.project,
           root: context.root,
           cacheDir: JVM_CACHE,
-          protos: JVM_PROTOS,
+          protos: crdt ? [...JVM_PROTOS, ...CRDT_PROTOS] : JVM_PROTOS,
           log: context.log,
         });
         return {
           kind: "ready",
           runs: [
-            { areas: ["Discovery", "ES"], functionCommand: built.command(options.mainClass, ["tck-model"]) },
+            { areas: crdt ? ["Discovery", "ES", "CRDT"] : ["Discovery", "ES"], functionCommand: built.command(options.mainClass, ["tck-model"]) },
             { areas: ["Shopping cart"], functionCommand: built.command(options.mainClass, ["shopping-cart"]) },
           ],
           notes: built.notes,

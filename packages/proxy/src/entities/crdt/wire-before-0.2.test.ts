@@ -8,8 +8,8 @@ import { KINDS, NODES, runSchedule, scheduleArb, testReplica } from "./arbitrari
 import { applyDelta, CRDT_OPS, initDelta } from "./state.js";
 import {
   CRDT_HANDLE_BEFORE_0_2,
+  createCrdtTranslation,
   deltaFromState,
-  fromOlderStreamIn,
   fromOlderStreamOut,
   speaksCrdtBefore02,
   stateFromEmpty,
@@ -183,19 +183,67 @@ describe("CRDT wire before 0.2: from the user function", () => {
   });
 });
 
+describe("CRDT wire before 0.2: whole values against what the user function holds", () => {
+  const replyBytes = (translation: ReturnType<typeof createCrdtTranslation>, bytes: Bytes) =>
+    hex(toBinary(CrdtStreamOutSchema, translation.fromOlder(fromBinary(older.CrdtStreamOutSchema, new Uint8Array(bytes)))));
+  const sendDelta = (translation: ReturnType<typeof createCrdtTranslation>, delta: Parameters<typeof delta02>[0]) =>
+    translation.toOlder(in02({ message: { case: "delta", value: delta02(delta) } }));
+  const init = (translation: ReturnType<typeof createCrdtTranslation>, delta?: Parameters<typeof delta02>[0]) =>
+    translation.toOlder(
+      in02({ message: { case: "init", value: { serviceName: "s", entityId: "e", ...(delta === undefined ? {} : { delta: delta02(delta) }) } } }),
+    );
+
+  it("reads a create after a replicated change as the change since, not the whole count again", () => {
+    const t = createCrdtTranslation();
+    init(t);
+    sendDelta(t, { delta: { case: "gcounter", value: { increment: 42n } } });
+    // create GCounterState{165}: the user function added 123 to the 42 it was told about.
+    assert.equal(replyBytes(t, len(1, num(1, 1), len(5, len(5, len(1, num(1, 165)))))), hex(len(1, num(1, 1), len(5, len(1, len(1, num(1, 123)))))));
+  });
+
+  it("reads a create that changes nothing as a reply without a state action", () => {
+    const t = createCrdtTranslation();
+    init(t);
+    sendDelta(t, { delta: { case: "lwwregister", value: { value: anyOf("one") } } });
+    assert.equal(replyBytes(t, len(1, num(1, 1), len(5, len(5, len(5, anyString(1, "one")))))), hex(len(1, num(1, 1))));
+  });
+
+  it("reads a created ORSet as the elements removed and added since what it held", () => {
+    const t = createCrdtTranslation();
+    init(t, { delta: { case: "orset", value: { added: [anyOf("x"), anyOf("y")] } } });
+    const created = len(1, num(1, 1), len(5, len(5, len(4, anyString(1, "y"), anyString(1, "z")))));
+    assert.equal(replyBytes(t, created), hex(len(1, num(1, 1), len(5, len(1, len(4, anyString(2, "x"), anyString(3, "z")))))));
+  });
+
+  it("reads a whole ORMap entry for a key it held as that entry's change", () => {
+    const t = createCrdtTranslation();
+    init(t, { delta: { case: "ormap", value: { added: [{ key: anyOf("PNCounter-1"), delta: { delta: { case: "pncounter", value: { change: 123n } } } }] } } });
+    // update ORMapDelta{added: [{PNCounter-1, PNCounterState{444}}]}
+    const reply = len(1, num(1, 1), len(5, len(6, len(7, len(4, anyString(1, "PNCounter-1"), len(2, len(2, num(1, 444))))))));
+    const expected = len(1, num(1, 1), len(5, len(1, len(7, len(3, anyString(1, "PNCounter-1"), len(2, len(2, zigzag(1, 321n))))))));
+    assert.equal(replyBytes(t, reply), hex(expected));
+    // And the next one counts from 444.
+    const again = len(1, num(1, 2), len(5, len(6, len(7, len(4, anyString(1, "PNCounter-1"), len(2, len(2, num(1, 445))))))));
+    assert.equal(replyBytes(t, again), hex(len(1, num(1, 2), len(5, len(1, len(7, len(3, anyString(1, "PNCounter-1"), len(2, len(2, zigzag(1, 1n))))))))));
+  });
+});
+
 describe("CRDT wire before 0.2: what the proxy sent, read back (recorders)", () => {
   it("reads an older init and changed as 0.2 messages, keeping the proxy's Vote counts", () => {
     const olderVote = len(8, num(1, 2), num(2, 3), num(3, 1)); // VoteState{votes_for 2, total_voters 3, self_vote}
     const olderInit = len(1, str(1, "svc"), str(2, "e1"), len(3, len(7, len(1, anyString(1, "v"), len(2, olderVote)))));
-    const init = fromOlderStreamIn(fromBinary(older.CrdtStreamInSchema, new Uint8Array(olderInit)));
+    const init = createCrdtTranslation().fromOlderIn(fromBinary(older.CrdtStreamInSchema, new Uint8Array(olderInit)));
     const vote02 = len(8, num(1, 1), num(2, 2), num(3, 3)); // VoteDelta{self_vote, votes_for 2, total_voters 3}
     assert.equal(hex(toBinary(CrdtStreamInSchema, init)), hex(len(1, str(1, "svc"), str(2, "e1"), len(3, len(7, len(4, anyString(1, "v"), len(2, vote02)))))));
-    const changed = fromOlderStreamIn(fromBinary(older.CrdtStreamInSchema, new Uint8Array(len(3, len(1, num(1, 4))))));
+    const changed = createCrdtTranslation().fromOlderIn(fromBinary(older.CrdtStreamInSchema, new Uint8Array(len(3, len(1, num(1, 4))))));
     assert.equal(hex(toBinary(CrdtStreamInSchema, changed)), hex(len(2, len(1, num(1, 4)))));
-    assert.equal(hex(toBinary(CrdtStreamInSchema, fromOlderStreamIn(fromBinary(older.CrdtStreamInSchema, new Uint8Array(len(4)))))), hex(len(3)));
+    assert.equal(
+      hex(toBinary(CrdtStreamInSchema, createCrdtTranslation().fromOlderIn(fromBinary(older.CrdtStreamInSchema, new Uint8Array(len(4)))))),
+      hex(len(3)),
+    );
     const command = len(5, str(1, "e1"), num(2, 7), str(3, "Process"));
     assert.equal(
-      hex(toBinary(CrdtStreamInSchema, fromOlderStreamIn(fromBinary(older.CrdtStreamInSchema, new Uint8Array(command))))),
+      hex(toBinary(CrdtStreamInSchema, createCrdtTranslation().fromOlderIn(fromBinary(older.CrdtStreamInSchema, new Uint8Array(command))))),
       hex(len(4, str(1, "e1"), num(2, 7), str(3, "Process"))),
     );
   });
@@ -216,7 +264,7 @@ describe("CRDT wire before 0.2: what the proxy sent, read back (recorders)", () 
     for (const message of messages) {
       const wire = toBinary(older.CrdtStreamInSchema, toOlderStreamIn(message));
       assert.equal(
-        hex(toBinary(CrdtStreamInSchema, fromOlderStreamIn(fromBinary(older.CrdtStreamInSchema, wire)))),
+        hex(toBinary(CrdtStreamInSchema, createCrdtTranslation().fromOlderIn(fromBinary(older.CrdtStreamInSchema, wire)))),
         hex(toBinary(CrdtStreamInSchema, message)),
       );
     }

@@ -1,4 +1,4 @@
-import { create, type DescMethodBiDiStreaming, type MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMethodBiDiStreaming, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import {
   Crdt,
   type CrdtDelta,
@@ -129,6 +129,135 @@ export function toOlderStreamIn(message: CrdtStreamIn): older.CrdtStreamIn {
   }
 }
 
+// --- the value the user function holds ----------------------------------------------
+
+const anyKey = (value: { typeUrl: string; value: Uint8Array } | undefined) =>
+  value === undefined ? "" : `${value.typeUrl}|${Buffer.from(value.value).toString("hex")}`;
+const sameAny = (a: { typeUrl: string; value: Uint8Array } | undefined, b: { typeUrl: string; value: Uint8Array } | undefined) => anyKey(a) === anyKey(b);
+
+/** `held` with an older delta applied: the user function's value after it (undefined: none). */
+function applyOlder(held: older.CrdtState | undefined, delta: older.CrdtDelta): older.CrdtState | undefined {
+  const d = delta.delta;
+  const h = held?.state;
+  switch (d.case) {
+    case "gcounter":
+      return create(older.CrdtStateSchema, {
+        state: { case: "gcounter", value: { value: (h?.case === "gcounter" ? h.value.value : 0n) + d.value.increment } },
+      });
+    case "pncounter":
+      return create(older.CrdtStateSchema, { state: { case: "pncounter", value: { value: (h?.case === "pncounter" ? h.value.value : 0n) + d.value.change } } });
+    case "gset": {
+      const items = h?.case === "gset" ? [...h.value.items] : [];
+      for (const item of d.value.added) if (!items.some((i) => sameAny(i, item))) items.push(item);
+      return create(older.CrdtStateSchema, { state: { case: "gset", value: { items } } });
+    }
+    case "orset": {
+      let items = h?.case === "orset" && !d.value.cleared ? [...h.value.items] : [];
+      items = items.filter((i) => !d.value.removed.some((r) => sameAny(i, r)));
+      for (const item of d.value.added) if (!items.some((i) => sameAny(i, item))) items.push(item);
+      return create(older.CrdtStateSchema, { state: { case: "orset", value: { items } } });
+    }
+    case "lwwregister":
+      return create(older.CrdtStateSchema, {
+        state: {
+          case: "lwwregister",
+          value: { ...(d.value.value === undefined ? {} : { value: d.value.value }), clock: d.value.clock, customClockValue: d.value.customClockValue },
+        },
+      });
+    case "flag":
+      return create(older.CrdtStateSchema, { state: { case: "flag", value: { value: (h?.case === "flag" && h.value.value) || d.value.value } } });
+    case "vote": {
+      const was = h?.case === "vote" ? h.value : undefined;
+      return create(older.CrdtStateSchema, {
+        state: {
+          case: "vote",
+          value: {
+            selfVote: d.value.selfVote,
+            votesFor: d.value.votesFor !== 0 || d.value.totalVoters !== 0 ? d.value.votesFor : (was?.votesFor ?? 0),
+            totalVoters: d.value.totalVoters !== 0 ? d.value.totalVoters : (was?.totalVoters ?? 0),
+          },
+        },
+      });
+    }
+    case "ormap": {
+      let entries = h?.case === "ormap" && !d.value.cleared ? [...h.value.entries] : [];
+      entries = entries.filter((e) => !d.value.removed.some((r) => sameAny(e.key, r)));
+      for (const update of d.value.updated) {
+        const at = entries.findIndex((e) => sameAny(e.key, update.key));
+        const value = update.delta === undefined ? entries[at]?.value : applyOlder(entries[at]?.value, update.delta);
+        const entry = create(older.ORMapEntrySchema, { ...(update.key === undefined ? {} : { key: update.key }), ...(value === undefined ? {} : { value }) });
+        if (at >= 0) entries[at] = entry;
+        else entries.push(entry);
+      }
+      for (const added of d.value.added) {
+        const at = entries.findIndex((e) => sameAny(e.key, added.key));
+        if (at >= 0) entries[at] = added;
+        else entries.push(added);
+      }
+      return create(older.CrdtStateSchema, { state: { case: "ormap", value: { entries } } });
+    }
+    case undefined:
+      return held;
+  }
+}
+
+/**
+ * The change from `held` (what the proxy knows the user function holds) to `whole` (the value
+ * it now sends whole) as a 0.2 delta; undefined when nothing changed. Without a held value of
+ * the same type, the whole value is the change (a delta from empty).
+ */
+function diff(held: older.CrdtState | undefined, whole: older.CrdtState | undefined): CrdtDelta | undefined {
+  const h = held?.state;
+  const w = whole?.state;
+  if (h === undefined || w === undefined || w.case === undefined || h.case !== w.case) return deltaFromState(whole);
+  const delta = (value: NonNullable<MessageInitShape<typeof CrdtDeltaSchema>["delta"]>) => create(CrdtDeltaSchema, { delta: value });
+  switch (w.case) {
+    case "gcounter": {
+      const increment = w.value.value - (h as typeof w).value.value;
+      return increment > 0n ? delta({ case: "gcounter", value: { increment } }) : undefined;
+    }
+    case "pncounter": {
+      const change = w.value.value - (h as typeof w).value.value;
+      return change !== 0n ? delta({ case: "pncounter", value: { change } }) : undefined;
+    }
+    case "gset": {
+      const added = w.value.items.filter((i) => !(h as typeof w).value.items.some((k) => sameAny(i, k)));
+      return added.length > 0 ? delta({ case: "gset", value: { added } }) : undefined;
+    }
+    case "orset": {
+      const was = (h as typeof w).value.items;
+      const removed = was.filter((i) => !w.value.items.some((k) => sameAny(i, k)));
+      const added = w.value.items.filter((i) => !was.some((k) => sameAny(i, k)));
+      return removed.length > 0 || added.length > 0 ? delta({ case: "orset", value: { removed, added } }) : undefined;
+    }
+    case "lwwregister": {
+      const was = (h as typeof w).value;
+      if (sameAny(was.value, w.value.value) && was.clock === w.value.clock && was.customClockValue === w.value.customClockValue) return undefined;
+      return deltaFromState(whole);
+    }
+    case "flag":
+      return w.value.value && !(h as typeof w).value.value ? delta({ case: "flag", value: { value: true } }) : undefined;
+    case "vote":
+      return w.value.selfVote !== (h as typeof w).value.selfVote ? delta({ case: "vote", value: { selfVote: w.value.selfVote } }) : undefined;
+    case "ormap": {
+      const was = (h as typeof w).value.entries;
+      const removed = was.filter((e) => !w.value.entries.some((k) => sameAny(e.key, k.key))).flatMap((e) => (e.key === undefined ? [] : [e.key]));
+      const updated: { key?: older.ORMapEntry["key"]; delta: CrdtDelta }[] = [];
+      const added: { key?: older.ORMapEntry["key"]; delta: CrdtDelta }[] = [];
+      for (const entry of w.value.entries) {
+        const before = was.find((e) => sameAny(e.key, entry.key));
+        const key = entry.key === undefined ? {} : { key: entry.key };
+        if (before === undefined) added.push({ ...key, delta: deltaFromState(entry.value) });
+        else {
+          const change = diff(before.value, entry.value);
+          if (change !== undefined) updated.push({ ...key, delta: change });
+        }
+      }
+      return removed.length > 0 || updated.length > 0 || added.length > 0 ? delta({ case: "ormap", value: { removed, updated, added } }) : undefined;
+    }
+  }
+}
+
 // --- from the user function ----------------------------------------------------------
 
 /**
@@ -173,22 +302,35 @@ export function deltaFromState(state: older.CrdtState | undefined, votes: "own" 
   }
 }
 
-/** An older delta in the 0.2 shape: whole ORMap entries become entry deltas. */
-function deltaFromOlder(delta: older.CrdtDelta, votes: "own" | "all" = "own"): CrdtDelta {
+/**
+ * An older delta from the user function in the 0.2 shape: whole ORMap entries become entry
+ * deltas, a change from the value under that key when the user function already held one
+ * (java-support 0.5.2 sends an entry it changed after init as a whole entry).
+ */
+function deltaFromOlder(delta: older.CrdtDelta, held: older.CrdtState | undefined, votes: "own" | "all" = "own"): CrdtDelta | undefined {
   const d = delta.delta;
   switch (d.case) {
-    case "ormap":
-      return create(CrdtDeltaSchema, {
-        delta: {
-          case: "ormap",
-          value: {
-            cleared: d.value.cleared,
-            removed: d.value.removed,
-            updated: d.value.updated.map((entry) => ({ key: entry.key, ...(entry.delta === undefined ? {} : { delta: deltaFromOlder(entry.delta, votes) }) })),
-            added: d.value.added.map((entry) => ({ key: entry.key, delta: deltaFromState(entry.value, votes) })),
-          },
-        },
-      });
+    case "ormap": {
+      const entries = held?.state.case === "ormap" && !d.value.cleared ? held.state.value.entries : [];
+      const heldValue = (key: older.ORMapEntry["key"]) => entries.find((e) => sameAny(e.key, key))?.value;
+      const updated: { key?: older.ORMapEntry["key"]; delta: CrdtDelta }[] = [];
+      const added: { key?: older.ORMapEntry["key"]; delta: CrdtDelta }[] = [];
+      for (const entry of d.value.updated) {
+        const change = entry.delta === undefined ? undefined : deltaFromOlder(entry.delta, heldValue(entry.key), votes);
+        if (change !== undefined) updated.push({ ...(entry.key === undefined ? {} : { key: entry.key }), delta: change });
+      }
+      for (const entry of d.value.added) {
+        const key = entry.key === undefined ? {} : { key: entry.key };
+        const before = votes === "own" ? heldValue(entry.key) : undefined;
+        if (before === undefined) added.push({ ...key, delta: deltaFromState(entry.value, votes) });
+        else {
+          const change = diff(before, entry.value);
+          if (change !== undefined) updated.push({ ...key, delta: change });
+        }
+      }
+      if (!d.value.cleared && d.value.removed.length === 0 && updated.length === 0 && added.length === 0) return undefined;
+      return create(CrdtDeltaSchema, { delta: { case: "ormap", value: { cleared: d.value.cleared, removed: d.value.removed, updated, added } } });
+    }
     case undefined:
       return create(CrdtDeltaSchema, {});
     default:
@@ -196,66 +338,125 @@ function deltaFromOlder(delta: older.CrdtDelta, votes: "own" | "all" = "own"): C
   }
 }
 
-function stateActionFromOlder(action: older.CrdtStateAction | undefined): CrdtStateAction | undefined {
-  if (action === undefined) return undefined;
-  const a = action.action;
-  // The write consistency enums have the same values on both wires.
-  const writeConsistency = action.writeConsistency as number;
-  switch (a.case) {
-    case "create":
-      return create(CrdtStateActionSchema, { action: { case: "update", value: deltaFromState(a.value) }, writeConsistency });
-    case "update":
-      return create(CrdtStateActionSchema, { action: { case: "update", value: deltaFromOlder(a.value) }, writeConsistency });
-    case "delete":
-      return create(CrdtStateActionSchema, { action: { case: "delete", value: {} }, writeConsistency });
-    case undefined:
-      return create(CrdtStateActionSchema, { writeConsistency });
-  }
+/**
+ * The translation of one CRDT stream, in both directions. It follows the value the user
+ * function holds (from `init`, `changed` and its own state actions), because the older wire
+ * sends whole values where 0.2 sends changes: a `create` of a CRDT the proxy already told
+ * it about (a replicated change arrived first) and a whole ORMap entry for a key it held
+ * become the change from that value, not a delta from empty that would count it twice.
+ */
+export interface CrdtTranslation {
+  /** A 0.2 message of the proxy in the older shape, to send. */
+  toOlder(message: CrdtStreamIn): older.CrdtStreamIn;
+  /** An older message of the proxy (seen on the wire, e.g. by a recorder) as the 0.2 message. */
+  fromOlderIn(message: older.CrdtStreamIn): CrdtStreamIn;
+  /** An older message of the user function as the 0.2 message. */
+  fromOlder(message: older.CrdtStreamOut): CrdtStreamOut;
 }
 
-/** An older `CrdtStreamOut` as the 0.2 message. */
+/** Creates the translation of one CRDT stream (one per stream: it follows that stream's value). */
+export function createCrdtTranslation(): CrdtTranslation {
+  let held: older.CrdtState | undefined;
+
+  /** Follows what the proxy sends (already in the older shape). */
+  const sent = (message: older.CrdtStreamIn) => {
+    const m = message.message;
+    if (m.case === "init") held = m.value.state;
+    else if (m.case === "state") held = m.value;
+    else if (m.case === "changed") held = applyOlder(held, m.value);
+    else if (m.case === "deleted") held = undefined;
+  };
+
+  const stateAction = (action: older.CrdtStateAction | undefined): CrdtStateAction | undefined => {
+    if (action === undefined) return undefined;
+    const a = action.action;
+    // The write consistency enums have the same values on both wires.
+    const writeConsistency = action.writeConsistency as number;
+    const update = (delta: CrdtDelta | undefined) =>
+      delta === undefined
+        ? // Nothing changed after all: no action, as a 0.2 user function would send.
+          writeConsistency === 0
+          ? undefined
+          : create(CrdtStateActionSchema, { writeConsistency })
+        : create(CrdtStateActionSchema, { action: { case: "update", value: delta }, writeConsistency });
+    switch (a.case) {
+      case "create": {
+        const change = diff(held, a.value);
+        held = a.value;
+        return update(change);
+      }
+      case "update": {
+        const change = deltaFromOlder(a.value, held);
+        held = applyOlder(held, a.value);
+        return update(change);
+      }
+      case "delete":
+        held = undefined;
+        return create(CrdtStateActionSchema, { action: { case: "delete", value: {} }, writeConsistency });
+      case undefined:
+        return create(CrdtStateActionSchema, { writeConsistency });
+    }
+  };
+
+  return {
+    toOlder(message) {
+      const translated = toOlderStreamIn(message);
+      sent(translated);
+      return translated;
+    },
+    fromOlderIn(message) {
+      const translated = fromOlderStreamIn(message);
+      sent(message);
+      return translated;
+    },
+    fromOlder(message) {
+      const m = message.message;
+      switch (m.case) {
+        case "reply": {
+          const action = stateAction(m.value.stateAction);
+          return create(CrdtStreamOutSchema, {
+            message: {
+              case: "reply",
+              value: {
+                commandId: m.value.commandId,
+                ...(m.value.clientAction === undefined ? {} : { clientAction: m.value.clientAction }),
+                sideEffects: m.value.sideEffects,
+                ...(action === undefined ? {} : { stateAction: action }),
+                streamed: m.value.streamed,
+              },
+            },
+          });
+        }
+        case "streamedMessage":
+          return create(CrdtStreamOutSchema, { message: { case: "streamedMessage", value: m.value as never } });
+        case "streamCancelledResponse": {
+          const action = stateAction(m.value.stateAction);
+          return create(CrdtStreamOutSchema, {
+            message: {
+              case: "streamCancelledResponse",
+              value: { commandId: m.value.commandId, sideEffects: m.value.sideEffects, ...(action === undefined ? {} : { stateAction: action }) },
+            },
+          });
+        }
+        case "failure":
+          return create(CrdtStreamOutSchema, { message: { case: "failure", value: m.value } });
+        case undefined:
+          return create(CrdtStreamOutSchema, {});
+      }
+    },
+  };
+}
+
+/** An older `CrdtStreamOut` as the 0.2 message, on a stream where the proxy sent no state. */
 export function fromOlderStreamOut(message: older.CrdtStreamOut): CrdtStreamOut {
-  const m = message.message;
-  switch (m.case) {
-    case "reply": {
-      const stateAction = stateActionFromOlder(m.value.stateAction);
-      return create(CrdtStreamOutSchema, {
-        message: {
-          case: "reply",
-          value: {
-            commandId: m.value.commandId,
-            ...(m.value.clientAction === undefined ? {} : { clientAction: m.value.clientAction }),
-            sideEffects: m.value.sideEffects,
-            ...(stateAction === undefined ? {} : { stateAction }),
-            streamed: m.value.streamed,
-          },
-        },
-      });
-    }
-    case "streamedMessage":
-      return create(CrdtStreamOutSchema, { message: { case: "streamedMessage", value: m.value as never } });
-    case "streamCancelledResponse": {
-      const stateAction = stateActionFromOlder(m.value.stateAction);
-      return create(CrdtStreamOutSchema, {
-        message: {
-          case: "streamCancelledResponse",
-          value: { commandId: m.value.commandId, sideEffects: m.value.sideEffects, ...(stateAction === undefined ? {} : { stateAction }) },
-        },
-      });
-    }
-    case "failure":
-      return create(CrdtStreamOutSchema, { message: { case: "failure", value: m.value } });
-    case undefined:
-      return create(CrdtStreamOutSchema, {});
-  }
+  return createCrdtTranslation().fromOlder(message);
 }
 
 /**
- * An older `CrdtStreamIn` (what the proxy sent) as the 0.2 message, for recorders such as
- * the TCK's interceptor. A whole `state` has no 0.2 counterpart (the proxy never sends one)
- * and reads as an empty message.
+ * An older `CrdtStreamIn` (what the proxy sent) as the 0.2 message. A whole `state` has no
+ * 0.2 counterpart (the proxy never sends one) and reads as an empty message.
  */
-export function fromOlderStreamIn(message: older.CrdtStreamIn): CrdtStreamIn {
+function fromOlderStreamIn(message: older.CrdtStreamIn): CrdtStreamIn {
   const m = message.message;
   switch (m.case) {
     case "init":
@@ -270,7 +471,7 @@ export function fromOlderStreamIn(message: older.CrdtStreamIn): CrdtStreamIn {
         },
       });
     case "changed":
-      return create(CrdtStreamInSchema, { message: { case: "delta", value: deltaFromOlder(m.value, "all") } });
+      return create(CrdtStreamInSchema, { message: { case: "delta", value: deltaFromOlder(m.value, undefined, "all") ?? create(CrdtDeltaSchema, {}) } });
     case "deleted":
       return create(CrdtStreamInSchema, { message: { case: "delete", value: {} } });
     case "command":
@@ -297,22 +498,23 @@ export function crdtProtocolBefore02(
     scheduling: protocol.scheduling,
     activate(entityId, writer) {
       const codec = protocol.activate(entityId, writer);
+      const translation = createCrdtTranslation();
       const translated: SessionCodec<MessageShape<typeof older.CrdtStreamInSchema>, MessageShape<typeof older.CrdtStreamOutSchema>> = {
         async open() {
           const opened = await codec.open();
           // The CRDT runtime never sends pre-encoded messages (only event replay does).
           if (opened.encoded !== undefined && opened.encoded.length > 0) throw new Error("pre-encoded CRDT messages cannot be translated");
-          return { messages: opened.messages.map(toOlderStreamIn) };
+          return { messages: opened.messages.map((message) => translation.toOlder(message)) };
         },
-        command: (command) => toOlderStreamIn(codec.command(command)),
-        interpret: (message, callerOf) => codec.interpret(fromOlderStreamOut(message), callerOf),
+        command: (command) => translation.toOlder(codec.command(command)),
+        interpret: (message, callerOf) => codec.interpret(translation.fromOlder(message), callerOf),
         get busy() {
           return codec.busy ?? false;
         },
       };
       if (codec.streamCancelled !== undefined) {
         const cancelled = codec.streamCancelled.bind(codec);
-        translated.streamCancelled = (commandId) => toOlderStreamIn(cancelled(commandId));
+        translated.streamCancelled = (commandId) => translation.toOlder(cancelled(commandId));
       }
       if (codec.durable !== undefined) {
         const durable = codec.durable.bind(codec);

@@ -1,6 +1,7 @@
 package switchboard.conformance.javasupport;
 
 import cloudstate.tck.model.Eventsourced;
+import cloudstate.tck.model.crdt.Crdt;
 import com.example.shoppingcart.Shoppingcart;
 import com.example.shoppingcart.persistence.Domain;
 import io.cloudstate.javasupport.CloudState;
@@ -29,7 +30,10 @@ public final class Main {
             .registerEventSourcedEntity(
                 EventSourcedTwo.class, Eventsourced.getDescriptor().findServiceByName("EventSourcedTwo"))
             .registerEventSourcedEntity(
-                EventSourcedConfigured.class, Eventsourced.getDescriptor().findServiceByName("EventSourcedConfigured"));
+                EventSourcedConfigured.class, Eventsourced.getDescriptor().findServiceByName("EventSourcedConfigured"))
+            .registerCrdtEntity(CrdtModel.class, Crdt.getDescriptor().findServiceByName("CrdtTckModel"), Crdt.getDescriptor())
+            .registerCrdtEntity(CrdtTwo.class, Crdt.getDescriptor().findServiceByName("CrdtTwo"))
+            .registerCrdtEntity(CrdtConfigured.class, Crdt.getDescriptor().findServiceByName("CrdtConfigured"));
         break;
       case "shopping-cart":
         cloudState.registerEventSourcedEntity(
