@@ -150,8 +150,106 @@ export function topicContractCases(withStore: (body: (store: Store) => Promise<v
         await assertCode(topics.readTopic("t", 0, 10), Code.Unavailable);
         await assertCode(topics.loadGroupOffset("t", "g"), Code.Unavailable);
         await assertCode(topics.saveGroupOffset("t", "g", 2), Code.Unavailable);
+        await assertCode(topics.trimTopics({ maxBytes: 0 }), Code.Unavailable);
+        await assertCode(topics.offsetAtTime("t", 0), Code.Unavailable);
+      }));
+
+    it("retention by age removes a prefix, keeps each topic's newest message, and offsets keep counting", () =>
+      withTopics(async (topics) => {
+        await topics.publish("old", [message("a"), message("b")]);
+        await topics.publish("other", [message("x")]);
+        await topics.saveGroupOffset("old", "g", 1);
+        await pause(30);
+        const mark = Date.now();
+        await pause(30);
+        await topics.publish("old", [message("c"), message("d")]);
+        assert.deepEqual(await topics.trimTopics({}), [], "no limits remove nothing");
+        const trims = await topics.trimTopics({ publishedBefore: mark });
+        // "other" holds one message, its newest: kept although it is old.
+        assert.deepEqual(trims, [{ topic: "old", removed: 2, firstOffset: 3 }]);
+        assert.deepEqual(
+          (await topics.readTopic("old", 0, 10)).map((r) => [r.offset, text(r.payload.value)]),
+          [
+            [3, "c"],
+            [4, "d"],
+          ],
+        );
+        // Reading after a removed offset starts at the first retained one: the gap shows what went.
+        assert.deepEqual(
+          (await topics.readTopic("old", 1, 10)).map((r) => r.offset),
+          [3, 4],
+        );
+        assert.deepEqual(
+          (await topics.readTopic("other", 0, 10)).map((r) => text(r.payload.value)),
+          ["x"],
+        );
+        assert.equal(await topics.loadGroupOffset("old", "g"), 1, "retention leaves group offsets alone");
+        // Everything old: only the newest stays, and the next publish continues the numbering.
+        const all = await topics.trimTopics({ publishedBefore: Date.now() + 60_000 });
+        assert.deepEqual(all, [{ topic: "old", removed: 1, firstOffset: 4 }]);
+        assert.deepEqual(await topics.publish("old", [message("e")]), [5]);
+        assert.deepEqual(
+          (await topics.readTopic("old", 0, 10)).map((r) => r.offset),
+          [4, 5],
+        );
+      }));
+
+    it("retention by size keeps the newest messages that fit in the byte budget per topic", () =>
+      withTopics(async (topics) => {
+        const sized = (n: number): TopicMessage => ({ payload: { typeUrl: "t/Blob", value: new Uint8Array(100).fill(n) }, attributes: {} });
+        // Each message counts 100 payload bytes + 2 for its attributes ("{}").
+        await topics.publish(
+          "blobs",
+          [1, 2, 3, 4, 5].map((n) => sized(n)),
+        );
+        await topics.publish("small", [sized(9)]);
+        assert.deepEqual(await topics.trimTopics({ maxBytes: 1000 }), []);
+        assert.deepEqual(await topics.trimTopics({ maxBytes: 250 }), [{ topic: "blobs", removed: 3, firstOffset: 4 }]);
+        assert.deepEqual(
+          (await topics.readTopic("blobs", 0, 10)).map((r) => [r.offset, r.payload.value[0]]),
+          [
+            [4, 4],
+            [5, 5],
+          ],
+        );
+        assert.deepEqual(await topics.trimTopics({ maxBytes: 0 }), [{ topic: "blobs", removed: 1, firstOffset: 5 }]);
+        assert.deepEqual(
+          (await topics.readTopic("small", 0, 10)).map((r) => r.offset),
+          [1],
+        );
+        assert.deepEqual(await topics.publish("blobs", [sized(6)]), [6]);
+      }));
+
+    it("finds the offset before the first message published at or after a time", () =>
+      withTopics(async (topics) => {
+        assert.equal(await topics.offsetAtTime("none", Date.now()), 0);
+        const start = Date.now();
+        await topics.publish("t", [message("a"), message("b")]);
+        await pause(30);
+        const mark = Date.now();
+        await pause(30);
+        await topics.publish("t", [message("c")]);
+        assert.equal(await topics.offsetAtTime("t", 0), 0);
+        assert.equal(await topics.offsetAtTime("t", start - 1000), 0);
+        assert.equal(await topics.offsetAtTime("t", mark), 2);
+        assert.equal(await topics.offsetAtTime("t", Date.now() + 60_000), 3);
+        // After retention, an early time lands before the first retained message.
+        await topics.trimTopics({ publishedBefore: mark });
+        assert.equal(await topics.offsetAtTime("t", 0), 2);
+      }));
+
+    it("rejects bad retention limits and times with INVALID_ARGUMENT", () =>
+      withTopics(async (topics) => {
+        await assertCode(topics.trimTopics({ maxBytes: -1 }), Code.InvalidArgument);
+        await assertCode(topics.trimTopics({ publishedBefore: 1.5 }), Code.InvalidArgument);
+        await assertCode(topics.offsetAtTime("t", -5), Code.InvalidArgument);
+        await assertCode(topics.offsetAtTime("t", Number.NaN), Code.InvalidArgument);
       }));
   });
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function message(body: string): TopicMessage {

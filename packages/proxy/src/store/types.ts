@@ -153,6 +153,38 @@ export interface TopicStore {
   loadGroupOffset(topic: string, group: string): Promise<number>;
   /** Stores a group's progress; resolves once durable. */
   saveGroupOffset(topic: string, group: string, offset: number): Promise<void>;
+  /**
+   * Retention: removes, in every topic, the messages published before
+   * `limits.publishedBefore` and the oldest ones beyond `limits.maxBytes` per topic
+   * (payload plus attributes), always keeping each topic's newest message so its offsets
+   * keep counting. Only a prefix of a topic is ever removed, so the retained offsets stay
+   * gap-free. Resolves with the topics that lost messages once durable.
+   */
+  trimTopics(limits: TopicRetention): Promise<TopicTrim[]>;
+  /**
+   * The offset just before the first message of `topic` published at or after `time`
+   * (ms since the epoch): a group set to it next reads the messages from that time on.
+   * The topic's last offset when every message is older; one before the first retained
+   * message when every message is newer; 0 for an empty topic.
+   */
+  offsetAtTime(topic: string, time: number): Promise<number>;
+}
+
+/** What {@link TopicStore.trimTopics} removes; an absent limit removes nothing. */
+export interface TopicRetention {
+  /** Remove messages published before this time (ms since the epoch). */
+  readonly publishedBefore?: number;
+  /** Keep at most this many bytes of messages per topic (the newest ones). */
+  readonly maxBytes?: number;
+}
+
+/** The messages {@link TopicStore.trimTopics} removed from one topic. */
+export interface TopicTrim {
+  readonly topic: string;
+  /** How many messages were removed. */
+  readonly removed: number;
+  /** The topic's first retained offset afterwards. */
+  readonly firstOffset: number;
 }
 
 /** A lease granted (or renewed) by {@link LeaseStore.claimLeases}. */

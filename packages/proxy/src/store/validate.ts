@@ -45,3 +45,22 @@ export function validateGroup(topic: string, group: string): SwitchboardError | 
     return new SwitchboardError(`topic "${topic}": a consumer group needs a non-empty name`, Code.InvalidArgument);
   return undefined;
 }
+
+/** Checks retention limits: each absent, or a non-negative safe integer. */
+export function validateRetention(limits: { readonly publishedBefore?: number; readonly maxBytes?: number }): SwitchboardError | undefined {
+  for (const [name, value] of [
+    ["publishedBefore", limits.publishedBefore],
+    ["maxBytes", limits.maxBytes],
+  ] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
+      return new SwitchboardError(`retention ${name} must be a non-negative integer, got ${value}`, Code.InvalidArgument);
+  }
+  return undefined;
+}
+
+/** Checks a time to find an offset at: a non-negative safe integer of ms since the epoch. */
+export function validateTime(topic: string, time: number): SwitchboardError | undefined {
+  if (!Number.isSafeInteger(time) || time < 0)
+    return new SwitchboardError(`topic "${topic}": a time must be a non-negative integer of ms since the epoch, got ${time}`, Code.InvalidArgument);
+  return undefined;
+}

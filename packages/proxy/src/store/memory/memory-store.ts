@@ -15,10 +15,11 @@ import type {
   TaggedEvent,
   TopicRecord,
   TopicStore,
+  TopicTrim,
   ValueWrite,
   WriterToken,
 } from "../types.js";
-import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish } from "../validate.js";
+import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish, validateRetention, validateTime } from "../validate.js";
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -163,8 +164,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     },
   };
 
-  // Topic logs (offset n at index n - 1) and group progress, two-level so names need no separator.
-  const topicLogs = new Map<string, TopicRecord[]>();
+  // Topic logs (offset n at index n - 1 - removed, `removed` counting the messages
+  // retention took off the front) and group progress, two-level so names need no separator.
+  const topicLogs = new Map<string, { records: TopicRecord[]; removed: number }>();
   const groupOffsets = new Map<string, Map<string, number>>();
   const topics: TopicStore = {
     async publish(topic, messages) {
@@ -173,14 +175,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       if (invalid !== undefined) throw invalid;
       let log = topicLogs.get(topic);
       if (log === undefined) {
-        log = [];
+        log = { records: [], removed: 0 };
         topicLogs.set(topic, log);
       }
       const publishedAt = clock.now();
       const offsets: number[] = [];
       for (const message of messages) {
-        const offset = log.length + 1;
-        log.push({ offset, publishedAt, payload: copyAny(message.payload), attributes: { ...message.attributes } });
+        const offset = log.removed + log.records.length + 1;
+        log.records.push({ offset, publishedAt, payload: copyAny(message.payload), attributes: { ...message.attributes } });
         offsets.push(offset);
       }
       return offsets;
@@ -190,9 +192,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       ensureOpen();
       const invalid = validateOffset(afterOffset, "afterOffset") ?? validateLimit(limit);
       if (invalid !== undefined) throw invalid;
-      return (topicLogs.get(topic) ?? [])
-        .slice(afterOffset, afterOffset + limit)
-        .map((record) => ({ ...record, payload: copyAny(record.payload), attributes: { ...record.attributes } }));
+      const log = topicLogs.get(topic);
+      if (log === undefined) return [];
+      const start = Math.max(0, afterOffset - log.removed);
+      return log.records.slice(start, start + limit).map((record) => ({ ...record, payload: copyAny(record.payload), attributes: { ...record.attributes } }));
     },
 
     async loadGroupOffset(topic, group) {
@@ -212,6 +215,44 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         groupOffsets.set(topic, groups);
       }
       groups.set(group, offset);
+    },
+
+    async trimTopics(limits) {
+      ensureOpen();
+      const invalid = validateRetention(limits);
+      if (invalid !== undefined) throw invalid;
+      const trims: TopicTrim[] = [];
+      for (const [topic, log] of topicLogs) {
+        // Going back from the newest message (which always stays), the first one too old
+        // or beyond the byte budget goes, with everything before it.
+        let cut = -1;
+        let newer = 0;
+        for (let i = log.records.length - 1; i >= 0; i--) {
+          const record = log.records[i]!;
+          newer += record.payload.value.byteLength + Buffer.byteLength(JSON.stringify(record.attributes));
+          if (i === log.records.length - 1) continue;
+          const tooOld = limits.publishedBefore !== undefined && record.publishedAt < limits.publishedBefore;
+          if (tooOld || (limits.maxBytes !== undefined && newer > limits.maxBytes)) {
+            cut = i;
+            break;
+          }
+        }
+        if (cut < 0) continue;
+        log.records.splice(0, cut + 1);
+        log.removed += cut + 1;
+        trims.push({ topic, removed: cut + 1, firstOffset: log.removed + 1 });
+      }
+      return trims;
+    },
+
+    async offsetAtTime(topic, time) {
+      ensureOpen();
+      const invalid = validateTime(topic, time);
+      if (invalid !== undefined) throw invalid;
+      const log = topicLogs.get(topic);
+      if (log === undefined) return 0;
+      const first = log.records.find((record) => record.publishedAt >= time);
+      return first === undefined ? log.removed + log.records.length : first.offset - 1;
     },
   };
 

@@ -15,10 +15,11 @@ import type {
   TaggedEvent,
   TopicRecord,
   TopicStore,
+  TopicTrim,
   ValueWrite,
 } from "../types.js";
 import { decodeAttributes } from "../topic-attributes.js";
-import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish } from "../validate.js";
+import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish, validateRetention, validateTime } from "../validate.js";
 import { migrate } from "./schema.js";
 
 /** The logger the PostgreSQL store reports failed batches and lost connections to. */
@@ -244,6 +245,26 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
       const invalid = validateGroup(topic, group) ?? validateOffset(offset, "offset");
       if (invalid !== undefined) return Promise.reject(invalid);
       return enqueue(groupContext(topic, group), SQL.upsertGroupOffset, [topic, group, offset]);
+    },
+
+    trimTopics(limits) {
+      const invalid = validateRetention(limits);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      let trims: TopicTrim[] = [];
+      return enqueue("topic retention", SQL.trimTopics, [limits.publishedBefore ?? null, limits.maxBytes ?? null], ({ rows }) => {
+        trims = rows.map((row) => {
+          const topic = decodeText(row.topic, "topic");
+          return { topic, removed: decodeInt(row.removed, topicContext(topic)), firstOffset: decodeInt(row.first_offset, topicContext(topic)) };
+        });
+        return undefined;
+      }).then(() => trims);
+    },
+
+    offsetAtTime(topic, time) {
+      const invalid = validateTime(topic, time);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const context = topicContext(topic);
+      return read(context, SQL.offsetAtTime, [topic, time], ([row]) => (row === undefined ? 0 : decodeInt(row.position, context)));
     },
   };
 
@@ -687,6 +708,38 @@ const SQL = {
     name: "switchboard_read_topic",
     text: `SELECT position, type_url, payload, attributes, floor(extract(epoch FROM published_at) * 1000)::bigint AS published_ms
            FROM topic_message WHERE topic = $1 AND position > $2 ORDER BY position LIMIT $3`,
+  },
+  /**
+   * Retention: per topic, removes every message up to the highest one that is too old
+   * (`$1`, ms since the epoch, null: no age limit) or beyond the byte budget counted
+   * from the newest message (`$2`, null: no size limit); the newest message stays.
+   */
+  trimTopics: {
+    name: "switchboard_trim_topics",
+    text: `WITH cut AS (
+             SELECT topic, MAX(position) AS cut FROM (
+               SELECT topic, position, published_at,
+                      SUM(octet_length(payload) + octet_length(attributes)) OVER (PARTITION BY topic ORDER BY position DESC) AS newer_bytes,
+                      ROW_NUMBER() OVER (PARTITION BY topic ORDER BY position DESC) AS newest_rank
+               FROM topic_message) ranked
+             WHERE newest_rank > 1
+               AND (published_at < to_timestamp($1::bigint / 1000.0) OR newer_bytes > $2::bigint)
+             GROUP BY topic
+           )
+           , removed AS (
+             DELETE FROM topic_message m USING cut
+             WHERE m.topic = cut.topic AND m.position <= cut.cut
+             RETURNING m.topic, m.position
+           )
+           SELECT topic, COUNT(*) AS removed, MAX(position) + 1 AS first_offset FROM removed GROUP BY topic`,
+  },
+  /** The offset before the first message published at or after `$2` (ms), else the topic's last offset. */
+  offsetAtTime: {
+    name: "switchboard_topic_offset_at_time",
+    text: `SELECT COALESCE(
+             (SELECT MIN(position) - 1 FROM topic_message WHERE topic = $1 AND published_at >= to_timestamp($2::bigint / 1000.0)),
+             (SELECT MAX(position) FROM topic_message WHERE topic = $1),
+             0) AS position`,
   },
   getGroupOffset: {
     name: "switchboard_get_group_offset",

@@ -4,8 +4,20 @@ import type BetterSqlite3 from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { type BatchOutcomes, createGroupCommit, type GroupCommitStats, type QueuedWrite, type CommitObserver } from "../group-commit.js";
 import { createAppendListeners, isLocalWriter, staleWriter, validateWriter } from "../fencing.js";
-import type { AnyValue, JournalAppend, JournalEvent, Snapshot, Store, TaggedEvent, TopicRecord, TopicStore, ValueWrite, WriterToken } from "../types.js";
-import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish } from "../validate.js";
+import type {
+  AnyValue,
+  JournalAppend,
+  JournalEvent,
+  Snapshot,
+  Store,
+  TaggedEvent,
+  TopicRecord,
+  TopicStore,
+  TopicTrim,
+  ValueWrite,
+  WriterToken,
+} from "../types.js";
+import { validateAppend, validateGroup, validateLimit, validateOffset, validatePublish, validateRetention, validateTime } from "../validate.js";
 import { migrate } from "./schema.js";
 import { decodeAttributes } from "../topic-attributes.js";
 import { classify, dataLoss, decodeInt } from "./sqlite-errors.js";
@@ -70,6 +82,8 @@ interface SqliteWrite extends QueuedWrite {
   readonly op: SqliteWriteOp;
   /** The offsets a publish was given, set when its batch committed. */
   offsets?: readonly number[];
+  /** What a retention run removed, set when its batch committed. */
+  trims?: readonly TopicTrim[];
 }
 
 /** What commits the store's batches: the main-thread connection or the writer thread. */
@@ -203,7 +217,10 @@ function openStore(
       return batch.map((write, i) => {
         const result = results[i];
         if (result instanceof SwitchboardError) return result;
-        if (result !== undefined) write.offsets = result;
+        if (result !== undefined) {
+          if (write.op.kind === "trim") write.trims = result as readonly TopicTrim[];
+          else write.offsets = result as readonly number[];
+        }
         return undefined;
       });
     },
@@ -265,6 +282,32 @@ function openStore(
       const invalid = validateGroup(topic, group) ?? validateOffset(offset, "offset");
       if (invalid !== undefined) return Promise.reject(invalid);
       return enqueue({ kind: "group-offset", context: groupContext(topic, group), topic, group, offset });
+    },
+
+    trimTopics(limits) {
+      const invalid = validateRetention(limits);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const op: SqliteWriteOp = {
+        kind: "trim",
+        context: "topic retention",
+        publishedBefore: limits.publishedBefore ?? -1,
+        maxBytes: limits.maxBytes ?? Number.MAX_SAFE_INTEGER,
+      };
+      const failure = committer.failure();
+      if (failure !== undefined) return Promise.reject(failure);
+      const write: SqliteWrite = { context: op.context, op };
+      return writes.enqueue(write).then(() => [...(write.trims ?? [])]);
+    },
+
+    offsetAtTime(topic, time) {
+      const invalid = validateTime(topic, time);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const context = topicContext(topic);
+      return read(context, () => {
+        const first = sql.firstTopicOffsetAt.get(topic, time);
+        if (first !== undefined && first !== null) return decodeInt(first, context) - 1;
+        return decodeInt(sql.highestTopicOffset.get(topic), context);
+      });
     },
   };
 

@@ -42,6 +42,9 @@ export interface Statements {
   readonly highestTopicOffset: Run;
   readonly insertTopicMessage: Run;
   readonly readTopic: Rows<TopicRow>;
+  readonly retentionCuts: Rows<{ topic: string; cut: number | bigint }>;
+  readonly trimTopic: Run;
+  readonly firstTopicOffsetAt: Run;
   readonly getGroupOffset: Run;
   readonly upsertGroupOffset: Run;
   readonly upsertOffset: Run;
@@ -84,6 +87,19 @@ export function prepareStatements(db: BetterSqlite3.Database): Statements {
     readTopic: rows<TopicRow>(
       "SELECT position, type_url, payload, attributes, published_at FROM topic_message WHERE topic = ? AND position > ? ORDER BY position LIMIT ?",
     ),
+    // Per topic, the highest position to remove: too old, or beyond the byte budget counted
+    // from the newest message (which is never removed), so what goes is always a prefix.
+    retentionCuts: rows<{ topic: string; cut: number | bigint }>(
+      `SELECT topic, MAX(position) AS cut FROM (
+         SELECT topic, position, published_at,
+                SUM(length(payload) + length(CAST(attributes AS BLOB))) OVER (PARTITION BY topic ORDER BY position DESC) AS newer_bytes,
+                ROW_NUMBER() OVER (PARTITION BY topic ORDER BY position DESC) AS newest_rank
+         FROM topic_message)
+       WHERE newest_rank > 1 AND (published_at < ? OR newer_bytes > ?)
+       GROUP BY topic`,
+    ),
+    trimTopic: db.prepare("DELETE FROM topic_message WHERE topic = ? AND position <= ?"),
+    firstTopicOffsetAt: scalar("SELECT MIN(position) FROM topic_message WHERE topic = ? AND published_at >= ?"),
     getGroupOffset: scalar("SELECT position FROM topic_group_offset WHERE topic = ? AND group_name = ?"),
     upsertGroupOffset: db.prepare(
       `INSERT INTO topic_group_offset (topic, group_name, position) VALUES (?, ?, ?)

@@ -35,13 +35,22 @@ export type SqliteWriteOp =
       readonly topic: string;
       readonly messages: readonly { readonly typeUrl: string; readonly value: Uint8Array; readonly attributes: string }[];
     }
-  | { readonly kind: "group-offset"; readonly context: string; readonly topic: string; readonly group: string; readonly offset: number };
+  | { readonly kind: "group-offset"; readonly context: string; readonly topic: string; readonly group: string; readonly offset: number }
+  /** Retention: removes old messages of every topic (see `TopicStore.trimTopics`); -1 and MAX_SAFE_INTEGER are no limit. */
+  | { readonly kind: "trim"; readonly context: string; readonly publishedBefore: number; readonly maxBytes: number };
+
+/** What a `trim` removed from one topic. */
+export interface TrimResult {
+  readonly topic: string;
+  readonly removed: number;
+  readonly firstOffset: number;
+}
 
 /**
  * What one write of a committed batch came to: `undefined` (committed), the offsets a
- * publish was given (committed), or the error it failed with alone.
+ * publish was given or what a trim removed (committed), or the error it failed with alone.
  */
-export type WriteResult = undefined | readonly number[] | SwitchboardError;
+export type WriteResult = undefined | readonly number[] | readonly TrimResult[] | SwitchboardError;
 
 /** Thrown out of a batch when SQLite has already rolled back the whole transaction. */
 class BatchLost extends Error {
@@ -135,6 +144,14 @@ function applyWrite(sql: Statements, op: SqliteWriteOp): WriteResult {
     case "group-offset":
       sql.upsertGroupOffset.run(op.topic, op.group, op.offset);
       return undefined;
+    case "trim": {
+      const trims: TrimResult[] = [];
+      for (const { topic, cut } of sql.retentionCuts.all(op.publishedBefore, op.maxBytes)) {
+        const removed = sql.trimTopic.run(topic, cut).changes;
+        trims.push({ topic, removed: Number(removed), firstOffset: Number(cut) + 1 });
+      }
+      return trims;
+    }
     default: {
       const never: never = op;
       throw new SwitchboardError(`unknown write ${JSON.stringify(never)}`, Code.Internal);
