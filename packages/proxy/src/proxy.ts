@@ -5,6 +5,7 @@ import type { ClusterFactory, ClusterNode, EntityHost, Placement } from "./clust
 import { createDeployment } from "./deployment.js";
 import type { NatsBroker } from "./eventing/nats/nats-broker.js";
 import { createTopicBroker } from "./eventing/topic-broker.js";
+import { startTopicRetention } from "./eventing/topic-retention.js";
 import { createReplyPublisher, publishReplies } from "./eventing/topic-output.js";
 import { createTopicsHandler } from "./ingress/http/topics-handler.js";
 import type { ServiceModel } from "./descriptors/service-model.js";
@@ -144,6 +145,18 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   }
   const broker = nats ?? (store.topics === undefined ? undefined : createTopicBroker(store.topics));
   const publisher = broker === undefined ? undefined : createReplyPublisher(broker);
+  const { topicRetentionMs, topicRetentionBytes, topicRetentionCheckMs } = config.eventing;
+  const retention =
+    store.topics === undefined
+      ? undefined
+      : startTopicRetention({
+          store: store.topics,
+          ...(topicRetentionMs === undefined ? {} : { retentionMs: topicRetentionMs }),
+          ...(topicRetentionBytes === undefined ? {} : { retentionBytes: topicRetentionBytes }),
+          intervalMs: topicRetentionCheckMs,
+          logger: logger.child({ component: "topics" }),
+          metrics,
+        });
   const dispatcher = publisher === undefined ? router : publishReplies(router, publisher);
   const stop = new AbortController();
   const dispatcherFor = (protocol: "grpc" | "grpc-web" | "http" | "eventing") => instrumentDispatcher(dispatcher, protocol, metrics, tracer);
@@ -184,6 +197,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     client.close();
     await nats?.close();
     await joined.close();
+    await retention?.close();
     await store.close();
     if (error instanceof SwitchboardError) throw error;
     throw new SwitchboardError(`cannot bind the front port ${config.bind}:${config.httpPort}: ${(error as Error).message}`, Code.Unavailable, { cause: error });
@@ -301,6 +315,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
         await joined.close();
         client.close();
         await tracer.shutdown();
+        await retention?.close();
         await store.close();
       })();
       return closing;

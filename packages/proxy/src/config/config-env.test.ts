@@ -52,6 +52,9 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "topic-max-attempts": "9",
   "topic-retry-backoff": "250",
   eventing: "nats://10.0.0.9:4333",
+  "topic-retention": "12h",
+  "topic-retention-bytes": "1048576",
+  "topic-retention-check": "5000",
 };
 
 /** Flags that only parse as a pair: checked together in `user-function-tls.test.ts`. */

@@ -25,6 +25,10 @@ export interface Metrics {
   storeCommit(seconds: number, batchSize: number): void;
   /** Whether the user function is connected. */
   userFunctionUp(up: boolean): void;
+  /** Retention removed `count` messages from `topic`. */
+  topicTrimmed(topic: string, count: number): void;
+  /** A consumer group found `count` messages it had not consumed removed by retention, and skipped them. */
+  topicSkipped(topic: string, group: string, count: number): void;
 }
 
 const NO_INSTRUMENT: CallInstrument = { done() {} };
@@ -36,6 +40,8 @@ export const NO_METRICS: Metrics = Object.freeze({
   passivated() {},
   storeCommit() {},
   userFunctionUp() {},
+  topicTrimmed() {},
+  topicSkipped() {},
 });
 
 /** The label of calls to paths that name no known method (keeps label cardinality bounded). */

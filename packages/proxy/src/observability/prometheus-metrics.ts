@@ -57,6 +57,18 @@ export function createPrometheusMetrics(options: { readonly defaultMetrics?: boo
     labelNames: ["kind", "service"] as const,
     registers: [registry],
   });
+  const trimmed = new Counter({
+    name: "switchboard_topic_messages_trimmed_total",
+    help: "Messages removed from the embedded broker's topics by retention, by topic.",
+    labelNames: ["topic"] as const,
+    registers: [registry],
+  });
+  const skipped = new Counter({
+    name: "switchboard_topic_messages_skipped_total",
+    help: "Messages a consumer group had not consumed when retention removed them (skipped), by topic and group.",
+    labelNames: ["topic", "group"] as const,
+    registers: [registry],
+  });
   const commit = new Histogram({
     name: "switchboard_store_commit_duration_seconds",
     help: "Duration of one store transaction (a group commit), until durable.",
@@ -114,6 +126,12 @@ export function createPrometheusMetrics(options: { readonly defaultMetrics?: boo
     storeCommit(seconds, size) {
       commit.observe(seconds);
       batch.observe(size);
+    },
+    topicTrimmed(topic, count) {
+      trimmed.labels(topic).inc(count);
+    },
+    topicSkipped(topic, group, count) {
+      skipped.labels(topic, group).inc(count);
     },
     userFunctionUp(value) {
       connected = value;
