@@ -4,6 +4,7 @@ import { kindModule } from "./entities/registry.js";
 import type { EntityRuntime, EntityRuntimeContext } from "./entities/shared/types.js";
 import type { EventingConfig } from "./config/eventing.js";
 import { startEventLogSources } from "./eventing/event-log-source.js";
+import type { ConsumerGroups } from "./eventing/consumer-groups.js";
 import type { TopicBroker } from "./eventing/topic-broker.js";
 import type { ReplyPublisher } from "./eventing/topic-output.js";
 import { startTopicSources } from "./eventing/topic-source.js";
@@ -26,6 +27,8 @@ export interface DeploymentOptions extends Omit<EntityRuntimeContext, "service">
     readonly dispatcher: Dispatcher;
     /** Retries and dead-lettering. */
     readonly eventing: EventingConfig;
+    /** Coordinates the consumers with replays of their groups. */
+    readonly groups?: ConsumerGroups;
   };
   /** Subscribes to journal appends (the tag of each durable append); returns an unsubscribe function. */
   onAppended(listener: (tag: string) => void): () => void;
@@ -98,6 +101,8 @@ export function createDeployment(options: DeploymentOptions): Deployment {
           maxAttempts: topics.eventing.topicMaxAttempts,
           retryBackoffMs: topics.eventing.topicRetryBackoffMs,
           ...(options.consumerLeases === undefined ? {} : { leases: options.consumerLeases }),
+          ...(topics.groups === undefined ? {} : { groups: topics.groups }),
+          ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
         });
   let closing: Promise<void> | undefined;
   return {

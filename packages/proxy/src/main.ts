@@ -21,8 +21,8 @@ Usage:
                                 call a method of a running proxy (HTTP/JSON)
   switchboard inspect <package.Service> [<id>] [--events]
                                 read entity state from a running proxy's admin port
-  switchboard topics publish|tail <topic>
-                                publish to or follow a topic of a running proxy
+  switchboard topics publish|tail|replay <topic>
+                                publish to or follow a topic of a running proxy, or replay a consumer group
   switchboard --version         print the version
   switchboard --help            show this help ("switchboard start --help" lists the options)
 `;

@@ -3,6 +3,7 @@ import { DEFAULTS, type ProxyConfig } from "./config/index.js";
 import { LOCAL_NODE, singleNode } from "./cluster/single-node.js";
 import type { ClusterFactory, ClusterNode, EntityHost, Placement } from "./cluster/types.js";
 import { createDeployment } from "./deployment.js";
+import { createConsumerGroups } from "./eventing/consumer-groups.js";
 import type { NatsBroker } from "./eventing/nats/nats-broker.js";
 import { createTopicBroker } from "./eventing/topic-broker.js";
 import { startTopicRetention } from "./eventing/topic-retention.js";
@@ -13,6 +14,7 @@ import { type Discovered, discover, FatalDiscoveryError, reportError } from "./d
 import { createActiveEntities } from "./entities/session/active-entities.js";
 import { Code, SwitchboardError } from "./errors/index.js";
 import { type Admin, startAdmin } from "./admin/start-admin.js";
+import { createTopicAdmin } from "./admin/topic-admin.js";
 import { createFrontDoor } from "./ingress/front-door.js";
 import { frontPortSetup } from "./ingress/front-port-setup.js";
 import { createFrontServer, type FrontServer } from "./ingress/server.js";
@@ -145,9 +147,12 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   }
   const broker = nats ?? (store.topics === undefined ? undefined : createTopicBroker(store.topics));
   const publisher = broker === undefined ? undefined : createReplyPublisher(broker);
+  // Replays through the admin port reach this proxy's running topic consumers through it.
+  const consumerGroups = createConsumerGroups();
   const { topicRetentionMs, topicRetentionBytes, topicRetentionCheckMs } = config.eventing;
+  // Retention is the embedded broker's; a NATS stream keeps its own limits.
   const retention =
-    store.topics === undefined
+    store.topics === undefined || nats !== undefined
       ? undefined
       : startTopicRetention({
           store: store.topics,
@@ -214,6 +219,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
           model: () => deployment?.model,
           store,
           openInspector: () => openStoreInspector(config.store, store),
+          ...(broker === undefined ? {} : { topics: createTopicAdmin({ broker, groups: consumerGroups }) }),
           passivate: async (service, entityId) => (await deployment?.runtimeFor(service.name)?.passivate(entityId)) ?? false,
           status: () => ({
             version: PROXY_VERSION,
@@ -246,7 +252,15 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       dispatcher: eventingDispatcher,
       ...(broker === undefined || publisher === undefined
         ? {}
-        : { topics: { broker, publisher, dispatcher: instrumentDispatcher(router, "eventing", metrics, tracer), eventing: config.eventing } }),
+        : {
+            topics: {
+              broker,
+              publisher,
+              dispatcher: instrumentDispatcher(router, "eventing", metrics, tracer),
+              eventing: config.eventing,
+              groups: consumerGroups,
+            },
+          }),
       reportError: report,
       stopping: stop.signal,
       // Journal appends wake the event-log consumers of their tag at once.

@@ -33,17 +33,24 @@ export interface OrdersUserFunction {
   readonly calls: SeenCall[];
   /** Calls of one method. */
   callsOf(method: string): SeenCall[];
+  /** Lets the held orders (`hold: true`) go on; orders held later go on at once. */
+  release(): void;
   close(): Promise<void>;
 }
 
 /** Starts the orders user function on 127.0.0.1 (a free port unless `port` is given). */
 export async function startOrdersUserFunction(port = 0): Promise<OrdersUserFunction> {
   const calls: SeenCall[] = [];
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   const processor = action({
     service: OrderProcessor,
     handlers: {
-      process(order: Order, ctx) {
+      async process(order: Order, ctx) {
         calls.push({ method: "Process", orderId: order.orderId, cloudEvent: ctx.cloudEvent });
+        if (order.hold) await released;
         if (order.fail) ctx.fail(`order ${order.orderId} cannot be shipped`);
         return { orderId: order.orderId, item: order.item, quantity: order.quantity };
       },
@@ -111,6 +118,7 @@ export async function startOrdersUserFunction(port = 0): Promise<OrdersUserFunct
     port: running.port,
     calls,
     callsOf: (method) => calls.filter((c) => c.method === method),
+    release: () => release(),
     close: () => running.close(),
   };
 }

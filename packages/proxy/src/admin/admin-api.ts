@@ -9,6 +9,7 @@ import { type EntityTable, JOURNAL_ID_SEPARATOR, type StoreInspector } from "../
 import type { Store } from "../store/types.js";
 import { type DecodedAny, decodeAny } from "./decode-any.js";
 import { nearestNames } from "./nearest-names.js";
+import type { TopicAdmin } from "./topic-admin.js";
 
 /** What the proxy tells the console about itself. */
 export interface AdminStatus {
@@ -30,6 +31,8 @@ export interface AdminApiDeps {
   passivate(service: EntityServiceModel, entityId: string): Promise<boolean>;
   status(): AdminStatus;
   stats(): MethodStats[];
+  /** The consumer-group endpoints under `/v1/topics/` (absent: the proxy has no broker). */
+  readonly topics?: TopicAdmin;
 }
 
 /** An admin API answer: an HTTP status and a JSON body. */
@@ -40,8 +43,8 @@ export interface AdminResponse {
 
 /** The JSON admin API, free of HTTP: a method, a path and a query in, a status and JSON out. */
 export interface AdminApi {
-  /** Answers a request under `/v1/`, or undefined when the path is not an API path. */
-  handle(method: string, pathname: string, query: URLSearchParams): Promise<AdminResponse | undefined>;
+  /** Answers a request under `/v1/`, or undefined when the path is not an API path; `body` is the request body of a POST. */
+  handle(method: string, pathname: string, query: URLSearchParams, body?: string): Promise<AdminResponse | undefined>;
 }
 
 const TABLE_OF: Readonly<Record<string, EntityTable>> = { "value-entity": "value", "event-sourced": "journal", crdt: "crdt" };
@@ -189,7 +192,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
   }
 
   return {
-    async handle(method, pathname, query) {
+    async handle(method, pathname, query, body = "") {
       if (!pathname.startsWith("/v1/")) return undefined;
       const parts = pathname.slice(4).split("/");
       let segments: string[];
@@ -197,6 +200,13 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
         segments = parts.map((p) => decodeURIComponent(p));
       } catch {
         return fail(400, `the path ${pathname} is not valid percent-encoding`);
+      }
+      if (segments[0] === "topics") {
+        if (deps.topics === undefined) return fail(501, "this proxy's store keeps no topics");
+        const answer = await deps.topics.handle(method, segments, body, deps.model());
+        return (
+          answer ?? fail(404, `no admin endpoint ${pathname}; try /v1/topics/{topic}/groups/{group} (GET) or /v1/topics/{topic}/groups/{group}/offset (POST)`)
+        );
       }
       const wantsPost = segments[0] === "entities" && segments.length === 4 && segments[3] === "passivate";
       if (method !== (wantsPost ? "POST" : "GET")) return fail(405, `${pathname} takes ${wantsPost ? "POST" : "GET"}, not ${method}`);

@@ -43,6 +43,21 @@ function loadConsole(): Map<string, { body: Buffer; type: string }> | string {
   return files;
 }
 
+/** The largest admin request body (the API takes small JSON objects). */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads a request body as UTF-8; undefined when it is larger than `limit` bytes. */
+async function readBody(request: http.IncomingMessage, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).byteLength;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 function sameSecret(given: string, token: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(token);
@@ -90,7 +105,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       const { contentType, body } = await metrics.exposition();
       return send(response, 200, contentType, body);
     }
-    const answer = await api.handle(method, url.pathname, url.searchParams);
+    let body = "";
+    if (method === "POST" && url.pathname.startsWith("/v1/topics/")) {
+      const read = await readBody(request, MAX_BODY_BYTES);
+      if (read === undefined) return sendJson(response, 413, { error: `an admin request body is at most ${MAX_BODY_BYTES} bytes` });
+      body = read;
+    }
+    const answer = await api.handle(method, url.pathname, url.searchParams, body);
     if (answer !== undefined) return sendJson(response, answer.status, answer.body);
     const file = typeof consoleFiles === "string" ? undefined : consoleFiles.get(url.pathname);
     if (file !== undefined && (method === "GET" || method === "HEAD")) return send(response, 200, file.type, file.body);

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { EVENTING_DEFAULTS, parseDuration, parseEventing } from "./eventing.js";
 
-const parse = (values: Record<string, string>, env: Record<string, string> = {}) =>
-  parseEventing(values, (flag, name) => flag ?? env[name]);
+const parse = (values: Record<string, string>, env: Record<string, string> = {}) => parseEventing(values, (flag, name) => flag ?? env[name]);
 
 describe("eventing flags", () => {
   it("reads durations with units or as bare milliseconds", () => {

@@ -15,6 +15,8 @@ export interface TopicBroker {
   read(topic: string, afterOffset: number, limit: number): Promise<TopicRecord[]>;
   loadGroupOffset(topic: string, group: string): Promise<number>;
   saveGroupOffset(topic: string, group: string, offset: number): Promise<void>;
+  /** The offset just before the first message published at or after `time` (ms since the epoch), for replays from a time. */
+  offsetAtTime(topic: string, time: number): Promise<number>;
   /** A number that changes whenever `topic` gets messages; take it before a read that may come back empty. */
   version(topic: string): number;
   /**
@@ -37,6 +39,7 @@ export function createTopicBroker(store: TopicStore): TopicBroker {
     read: (topic, afterOffset, limit) => store.readTopic(topic, afterOffset, limit),
     loadGroupOffset: (topic, group) => store.loadGroupOffset(topic, group),
     saveGroupOffset: (topic, group, offset) => store.saveGroupOffset(topic, group, offset),
+    offsetAtTime: (topic, time) => store.offsetAtTime(topic, time),
     version: (topic) => wakeups.version(topic),
     waitForPublish: (topic, version, signal, timeoutMs) => wakeups.wait(topic, version, signal, timeoutMs),
   };

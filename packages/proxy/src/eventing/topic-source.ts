@@ -5,9 +5,11 @@ import { extractEntityId } from "../descriptors/entity-key.js";
 import type { ServiceModel } from "../descriptors/service-model.js";
 import { kindModule } from "../entities/registry.js";
 import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { Dispatcher } from "../router/types.js";
 import type { TopicRecord } from "../store/types.js";
 import { topicMetadata } from "./cloud-event.js";
+import { type ConsumerGroups, createConsumerGroups } from "./consumer-groups.js";
 import { methodForEvent, type TopicSubscription, topicSubscriptions } from "./subscriptions.js";
 import type { TopicBroker } from "./topic-broker.js";
 import type { ReplyPublisher } from "./topic-output.js";
@@ -31,6 +33,10 @@ export interface TopicSourceOptions {
   readonly batchSize?: number;
   /** In a cluster: the leases under which each consumer runs on one node at a time. */
   readonly leases?: ConsumerLeases;
+  /** Coordinates consumers with replays (default: a private one, so nothing can replay). */
+  readonly groups?: ConsumerGroups;
+  /** Counts the messages retention removed before a group consumed them. */
+  readonly metrics?: Pick<Metrics, "topicSkipped">;
 }
 
 /** The running topic consumers of one service model. */
@@ -80,6 +86,7 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const batchSize = options.batchSize ?? 100;
   const maxAttempts = Math.max(1, options.maxAttempts);
+  const groups = options.groups ?? createConsumerGroups();
   const found = topicSubscriptions(model);
   if (found.error !== undefined) logger.error(`topic eventing disabled: ${found.error}`);
   const stop = new AbortController();
@@ -124,42 +131,23 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        let offset = await broker.loadGroupOffset(topic, group);
+        // Loaded in the first batch, and again after a replay reset the group's offset.
+        let offset: number | undefined;
         while (!signal.aborted) {
           const version = broker.version(topic);
-          const records = await broker.read(topic, offset, batchSize);
-          // One chain per ordering key: messages of one key are delivered one after the
-          // other, in offset order; different keys at the same time. Replies are published
-          // without waiting for each commit; the batch's offset is stored only once all of
-          // them are durable, and only up to the last message before the first one left
-          // undelivered (stopping), so nothing unprocessed is ever skipped.
-          const publishing: Promise<void>[] = [];
-          const settled = records.map(() => false);
-          const chains = new Map<string, number[]>();
-          records.forEach((record, index) => {
-            const key = orderingKey(subscription, record);
-            const chain = chains.get(key);
-            if (chain === undefined) chains.set(key, [index]);
-            else chain.push(index);
+          const replayed = groups.resetSignal(topic, group);
+          const full = await groups.batch(topic, group, async (reset) => {
+            if (offset === undefined || reset) {
+              const stored = await broker.loadGroupOffset(topic, group);
+              if (reset) log.info("consumer group offset was set; consuming from it", { offset: stored });
+              offset = stored;
+            }
+            return consumeBatch(subscription, offset, log, skippedTypes, signal, (next) => {
+              offset = next;
+            });
           });
-          await Promise.all(
-            [...chains.values()].map(async (indexes) => {
-              for (const index of indexes) {
-                const record = records[index];
-                if (record === undefined || !(await deliver(subscription, record, log, skippedTypes, signal, publishing))) return;
-                settled[index] = true;
-              }
-            }),
-          );
-          await Promise.all(publishing);
-          const firstOpen = settled.indexOf(false);
-          const delivered = (firstOpen < 0 ? records.at(-1)?.offset : firstOpen === 0 ? undefined : records[firstOpen - 1]?.offset) ?? offset;
-          if (delivered > offset) {
-            await broker.saveGroupOffset(topic, group, delivered);
-            offset = delivered;
-          }
           failures = 0;
-          if (records.length < batchSize) await broker.waitForPublish(topic, version, signal, pollIntervalMs);
+          if (!full) await broker.waitForPublish(topic, version, AbortSignal.any([signal, replayed]), pollIntervalMs);
         }
       } catch (error) {
         if (signal.aborted) return;
@@ -169,6 +157,73 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
         await sleep(delay, signal);
       }
     }
+  }
+
+  /**
+   * Reads and delivers one batch after `offset` and stores the group's progress; resolves
+   * to whether the batch was full (more may be waiting).
+   */
+  async function consumeBatch(
+    subscription: TopicSubscription,
+    offset: number,
+    log: Logger,
+    skippedTypes: Set<string>,
+    signal: AbortSignal,
+    moved: (offset: number) => void,
+  ): Promise<boolean> {
+    const { tag: topic, group } = subscription;
+    const records = await broker.read(topic, offset, batchSize);
+    // Offsets are gap-free, so a first message past offset + 1 means retention removed the
+    // ones between before this group consumed them: retention wins, the group goes on
+    // from the first retained message, and the skip is logged and counted.
+    const first = records[0]?.offset;
+    if (first !== undefined && first > offset + 1) {
+      const skipped = first - offset - 1;
+      if (offset === 0) log.info("the group starts at the topic's first retained offset", { firstOffset: first });
+      else {
+        log.warn("retention removed messages this group had not consumed; skipping to the first retained offset", { offset, firstOffset: first, skipped });
+        options.metrics?.topicSkipped(topic, group, skipped);
+      }
+    }
+    // One chain per ordering key: messages of one key are delivered one after the
+    // other, in offset order; different keys at the same time. Replies are published
+    // without waiting for each commit; the batch's offset is stored only once all of
+    // them are durable, and only up to the last message before the first one left
+    // undelivered (stopping), so nothing unprocessed is ever skipped.
+    const publishing: Promise<void>[] = [];
+    const settled = records.map(() => false);
+    const chains = new Map<string, number[]>();
+    records.forEach((record, index) => {
+      const key = orderingKey(subscription, record);
+      const chain = chains.get(key);
+      if (chain === undefined) chains.set(key, [index]);
+      else chain.push(index);
+    });
+    await Promise.all(
+      [...chains.values()].map(async (indexes) => {
+        for (const index of indexes) {
+          const record = records[index];
+          if (record === undefined || !(await deliver(subscription, record, log, skippedTypes, signal, publishing))) return;
+          settled[index] = true;
+        }
+      }),
+    );
+    await Promise.all(publishing);
+    const firstOpen = settled.indexOf(false);
+    const delivered = (firstOpen < 0 ? records.at(-1)?.offset : firstOpen === 0 ? undefined : records[firstOpen - 1]?.offset) ?? offset;
+    if (delivered > offset) {
+      // A replay from another process (another node, or an admin port on a shared store)
+      // cannot wait for this batch: if the stored offset moved meanwhile, it wins.
+      const stored = await broker.loadGroupOffset(topic, group);
+      if (stored !== offset) {
+        log.info("consumer group offset was set elsewhere; consuming from it", { offset: stored });
+        moved(stored);
+        return true;
+      }
+      await broker.saveGroupOffset(topic, group, delivered);
+      moved(delivered);
+    }
+    return records.length >= batchSize;
   }
 
   /** Delivers one message with retries, else dead-letters it; false when stopped before it was settled. */

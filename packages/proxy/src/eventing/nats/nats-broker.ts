@@ -336,6 +336,38 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nat
         throw unavailable(`read topic "${topic}"`, error);
       }
     },
+    async offsetAtTime(topic, time) {
+      const stream = streamNameOf(topic);
+      try {
+        let first: number;
+        let last: number;
+        try {
+          const info = await jsm.streams.info(stream);
+          first = info.state.first_seq;
+          last = info.state.last_seq;
+        } catch (error) {
+          if (apiCode(error) === JetStreamApiCodes.StreamNotFound) return 0;
+          throw error;
+        }
+        // Binary search on the stored times for the first sequence published at or after `time`.
+        let low = first;
+        let high = last;
+        let found = last + 1;
+        while (low <= high) {
+          const middle = Math.floor((low + high) / 2);
+          const message = await jsm.streams.getMessage(stream, { seq: middle });
+          // A missing sequence was removed (retention) meanwhile: it was older.
+          if (message === null || message.time.getTime() < time) low = middle + 1;
+          else {
+            found = middle;
+            high = middle - 1;
+          }
+        }
+        return Math.max(0, found - 1);
+      } catch (error) {
+        throw unavailable(`find the offset at a time in topic "${topic}"`, error);
+      }
+    },
     loadGroupOffset(topic, group) {
       const state = groupOf(topic, group);
       return serialized(state, () => load(topic, group, state)).catch((error: unknown) => {

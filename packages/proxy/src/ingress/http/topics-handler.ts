@@ -100,6 +100,27 @@ export function createTopicsHandler(options: TopicsHandlerOptions): (exchange: H
     let offset: number;
     try {
       offset = group === undefined ? start.value.from : await broker.loadGroupOffset(topic, group);
+      // Offsets are gap-free, so a first message past offset + 1 means retention removed the
+      // ones asked for. A reader that named an offset gets 410 and where the topic starts
+      // now; a group resumes at the first retained message (retention wins, as for the
+      // consumer groups of services).
+      const [first] = offset > 0 ? await broker.read(topic, offset, 1) : [];
+      if (first !== undefined && first.offset > offset + 1) {
+        if (group === undefined) {
+          sendHttpPlain(
+            exchange,
+            410,
+            `messages of topic "${topic}" up to offset ${first.offset - 1} were removed by retention; the first retained offset is ${first.offset} (read from=${first.offset - 1}, or from=0 for the start)`,
+          );
+          return;
+        }
+        logger.warn("retention removed messages this group had not read; resuming at the first retained offset", {
+          topic,
+          group,
+          offset,
+          firstOffset: first.offset,
+        });
+      }
     } catch (error) {
       sendHttpError(exchange, SwitchboardError.from(error));
       return;
