@@ -58,6 +58,8 @@ describe("topics: replaying a consumer group", () => {
     await publishJson(proxy.port, "orders", ORDER, { orderId: "o3", item: "fig", quantity: 1 }, "o3");
     await eventually(() => ids(uf, "Record").length === 3, 10_000, "audit of o3");
 
+    // The group stores its offset once the batch is done, a moment after the call.
+    await eventually(async () => JSON.parse((await request(admin, "GET", "/v1/topics/orders/groups/audit")).body).offset === 3, 10_000, "audit at 3");
     const before = await request(admin, "GET", "/v1/topics/orders/groups/audit");
     assert.equal(before.status, 200, before.body);
     assert.deepEqual(JSON.parse(before.body), { topic: "orders", group: "audit", offset: 3, firstOffset: 1, lastOffset: 3 });
@@ -109,8 +111,8 @@ describe("topics: replaying a consumer group", () => {
     assert.equal(get.status, 405);
     const group = await request(admin, "GET", "/v1/topics/orders/groups/nobody");
     assert.equal(group.status, 404);
-    // Nothing of this moved the group.
-    assert.equal(JSON.parse((await request(admin, "GET", "/v1/topics/orders/groups/audit")).body).offset, 4);
+    // Nothing of this moved the group: it reaches 4 (o4) and stays there.
+    await eventually(async () => JSON.parse((await request(admin, "GET", "/v1/topics/orders/groups/audit")).body).offset === 4, 10_000, "audit at 4");
 
     const noGroup = await run(["topics", "replay", "orders", "--from-offset", "0", "--admin-address", `127.0.0.1:${admin}`]);
     assert.equal(noGroup.code, 2);
@@ -152,18 +154,10 @@ describe("topics: retention on the embedded broker", () => {
     await eventually(() => ids(uf, "Process").includes("held"), 10_000, "the held order is in flight");
     for (let i = 0; i < 12; i++) await publishJson(proxy.port, "orders", ORDER, { orderId: `r${i}`, item: "fig", quantity: 1 }, `r${i}`);
 
-    let firstOffset = 0;
-    await eventually(
-      async () => {
-        const [first] = await readEvents(proxy.port, "orders", "from=0", 1);
-        firstOffset = first?.id ?? 0;
-        return firstOffset > 3;
-      },
-      10_000,
-      "retention trimmed orders",
-    );
+    await eventually(async () => ((await readEvents(proxy.port, "orders", "from=0", 1))[0]?.id ?? 0) > 3, 10_000, "retention trimmed orders");
+    // (Retention may still be trimming; whatever it keeps is a suffix of the topic.)
     const retained = await readEvents(proxy.port, "orders", "from=0", (events) => events.at(-1)?.id === 13);
-    assert.equal(retained[0]?.id, firstOffset);
+    const firstOffset = retained[0]?.id ?? 0;
     assert.deepEqual(
       retained.map((e) => e.id),
       Array.from({ length: 14 - firstOffset }, (_, i) => firstOffset + i),
