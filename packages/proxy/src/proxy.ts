@@ -137,7 +137,15 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     try {
       const broker = parseBrokerUrl(config.eventing.brokerUrl);
       if (typeof broker === "string") throw new SwitchboardError(broker, Code.InvalidArgument);
-      nats = await (await import("./eventing/nats/nats-broker.js")).connectNatsBroker({ url: broker.url, logger });
+      nats = await (await import("./eventing/nats/nats-broker.js")).connectNatsBroker({
+        url: broker.url,
+        logger,
+        // The retention flags become the streams' max_age and max_bytes.
+        retention: {
+          ...(config.eventing.topicRetentionMs === undefined ? {} : { maxAgeMs: config.eventing.topicRetentionMs }),
+          ...(config.eventing.topicRetentionBytes === undefined ? {} : { maxBytes: config.eventing.topicRetentionBytes }),
+        },
+      });
     } catch (error) {
       client.close();
       await joined.close();
