@@ -16,6 +16,8 @@
  *   --no-profile        skip the extra CPU-profiled run of the proxy
  *   --out <file>        where to write (default bench/RESULTS.md for a full run,
  *                       bench/RESULTS.partial.md when --scenario is given)
+ *   --node <binary>     another Node binary (e.g. Node 24) that the action scenario
+ *                       runs the same proxy build on, as one more alternating variant
  *   --baseline <dir>    an earlier proxy build (a copy of packages/proxy's bin/, dist/
  *                       and package.json inside the repository, e.g. under bench/.tmp/)
  *                       that the action, value-entity and event-sourced scenarios run
@@ -26,7 +28,8 @@
  * bench/.tmp/ on the repository's disk and are removed at the end.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SCENARIOS } from "./scenarios/index.js";
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     "no-profile": { type: "boolean", default: false },
     out: { type: "string" },
     baseline: { type: "string" },
+    node: { type: "string" },
     list: { type: "boolean", default: false },
   },
 });
@@ -73,6 +77,12 @@ mkdirSync(tmpDir, { recursive: true });
 const profileDir = path.join(ROOT, "bench", ".tmp", "profiles");
 mkdirSync(profileDir, { recursive: true });
 
+const socketDir = mkdtempSync(path.join(tmpdir(), "sb-bench-"));
+const otherNode =
+  values.node === undefined
+    ? undefined
+    : { path: path.resolve(values.node), version: execFileSync(path.resolve(values.node), ["--version"], { encoding: "utf8" }).trim() };
+
 const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
 const ctx: BenchContext = {
@@ -84,6 +94,8 @@ const ctx: BenchContext = {
   tmpDir,
   profile: !values["no-profile"],
   ...(values.baseline !== undefined ? { baselineProxy: path.resolve(values.baseline) } : {}),
+  ...(otherNode !== undefined ? { otherNode } : {}),
+  socketDir,
   profileDir,
   results: new Map(),
   log,
@@ -193,6 +205,9 @@ const lines: string[] = [
         `| Before (baseline) | the proxy build copied to \`${path.relative(ROOT, ctx.baselineProxy)}\`${baselineCommit(ctx.baselineProxy)}, run as a third variant alternating with the one under test |`,
       ]
     : []),
+  ...(otherNode !== undefined
+    ? [`| Other Node | ${otherNode.version} (\`${otherNode.path}\`), running the same proxy build as one more variant of the action scenario |`]
+    : []),
   `| Load | ${ctx.durationMs / 1000} s measured per point after ${ctx.warmupMs / 1000} s warm-up; closed loop ${ctx.concurrency} concurrent callers; compared variants alternate in ${ctx.rounds} rounds that split the time; gRPC over ${ctx.sessions} HTTP/2 sessions (node:http2, hand-rolled framing); HTTP/1.1 over undici |`,
   "| Durability | every store is a file: SQLite in WAL mode with `synchronous=FULL`, PostgreSQL with `fsync=on`, `synchronous_commit=on`; Restate with its defaults (RocksDB WAL fsync on) |",
   "",
@@ -232,5 +247,6 @@ try {
   log("could not run biome format on the results (they are still written)");
 }
 rmSync(tmpDir, { recursive: true, force: true });
+rmSync(socketDir, { recursive: true, force: true });
 log(`wrote ${path.relative(ROOT, outFile)}`);
 process.exit(0);

@@ -2,7 +2,10 @@
  * The benchmark's user function: the raw-protocol TCK model of test/support, started
  * in its own process (never inside the load generator) on 127.0.0.1:<port>.
  *
- *   node --import tsx bench/user-function.ts --port 8080
+ *   node --import tsx bench/user-function.ts --port 8080 [--socket /tmp/uf.sock]
+ *
+ * With `--socket` the same server also listens on that Unix domain socket (removed first
+ * when a killed run left it), so TCP and socket proxies can share one user-function process.
  *
  * Two changes for long runs, both outside the model itself:
  * - the model records every message it sees (for tests); here those records are not
@@ -12,11 +15,13 @@
  *   times in ms (performance.timeOrigin + performance.now()) of init, first and last
  *   replayed event, and the command. The activation scenario reads them.
  */
+import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startModelUserFunction } from "../test/support/model-user-function.js";
 
-const { values } = parseArgs({ options: { port: { type: "string", default: "8080" } } });
-const uf = await startModelUserFunction({ port: Number(values.port) });
+const { values } = parseArgs({ options: { port: { type: "string", default: "8080" }, socket: { type: "string" } } });
+if (values.socket !== undefined) rmSync(values.socket, { force: true });
+const uf = await startModelUserFunction({ port: Number(values.port), ...(values.socket !== undefined ? { socket: values.socket } : {}) });
 
 const wallMs = () => performance.timeOrigin + performance.now();
 const discard = () => 0;
@@ -66,9 +71,12 @@ uf.esStreams.push = (...records) => {
   return 0;
 };
 
-process.stdout.write(`bench user function ready on 127.0.0.1:${uf.port}\n`);
+process.stdout.write(`bench user function ready on 127.0.0.1:${uf.port}${values.socket !== undefined ? ` and unix:${values.socket}` : ""}\n`);
 const stop = () => {
-  void uf.close().then(() => process.exit(0));
+  void uf.close().then(() => {
+    if (values.socket !== undefined) rmSync(values.socket, { force: true });
+    process.exit(0);
+  });
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

@@ -8,6 +8,10 @@
  *
  * Points: closed loop at the run's concurrency (throughput, p50/p99), and an open loop
  * at 1,000 calls/s (added p50 latency = proxy p50 − direct p50).
+ *
+ * Also in the same alternating rounds: a second proxy that reaches the same user-function
+ * process over a Unix domain socket (`--user-function-socket`) instead of TCP loopback,
+ * and, with `--node <binary>`, the same proxy build run by another Node (e.g. 24).
  */
 import { rmSync } from "node:fs";
 import * as path from "node:path";
@@ -25,6 +29,8 @@ import type { BenchContext, Check, Scenario, ScenarioResult } from "./types.js";
 
 const OPEN_LOOP_RATE = 1000;
 const BEFORE = "through the proxy (baseline build)";
+const SOCKET = "through the proxy (Unix socket)";
+const otherNodeLabel = (version: string) => `through the proxy (Node ${version.replace(/^v/, "")})`;
 
 /** CPU µs per call of one watched process over a point. */
 function cpuPerCall(point: PointResult, process: string): number {
@@ -44,9 +50,18 @@ export const actionScenario: Scenario = {
   issue: 2,
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const ufPort = await freePort();
-    const uf = await startUserFunction("model", ufPort);
+    const ufSocket = path.join(ctx.socketDir, "action-uf.sock");
+    const uf = await startUserFunction("model", ufPort, ufSocket);
     const store = `sqlite:${path.join(ctx.tmpDir, "action.db")}`;
     let proxy = await startProxy({ userFunctionPort: ufPort, store });
+    // The same user-function process, reached over its Unix socket.
+    const socketProxy = await startProxy({ userFunctionPort: ufPort, userFunctionSocket: ufSocket, store: `sqlite:${path.join(ctx.tmpDir, "action-socket.db")}` });
+    const viaSocket = await GrpcClient.connect("127.0.0.1", socketProxy.port, ctx.sessions);
+    // The same build on another Node; the memory store, since better-sqlite3 is built for the Node running the benchmark (an Action never touches the store).
+    const otherNode =
+      ctx.otherNode === undefined ? undefined : await startProxy({ userFunctionPort: ufPort, store: "memory", node: ctx.otherNode.path });
+    const viaOtherNode = otherNode === undefined ? undefined : await GrpcClient.connect("127.0.0.1", otherNode.port, ctx.sessions);
+    const OTHER = ctx.otherNode === undefined ? "" : otherNodeLabel(ctx.otherNode.version);
     const direct = await GrpcClient.connect("127.0.0.1", ufPort, ctx.sessions);
     let viaProxy = await GrpcClient.connect("127.0.0.1", proxy.port, ctx.sessions);
     // The earlier build, when asked for: a third variant in the same rounds.
@@ -72,6 +87,14 @@ export const actionScenario: Scenario = {
       if (viaReply.message !== "hello" || directPayload?.message !== "hello") {
         throw new Error(`unexpected replies: proxy ${JSON.stringify(viaReply.message)}, direct ${JSON.stringify(directPayload?.message)}`);
       }
+      for (const [name, client] of [
+        ["the Unix-socket proxy", viaSocket],
+        ["the other Node's proxy", viaOtherNode],
+      ] as const) {
+        if (client === undefined) continue;
+        const reply = fromBinary(action.ResponseSchema, await client.unary(PATHS.actionProcessUnary, proxyBody));
+        if (reply.message !== "hello") throw new Error(`unexpected reply from ${name}: ${JSON.stringify(reply.message)}`);
+      }
       if (viaBefore !== undefined) {
         const beforeReply = fromBinary(action.ResponseSchema, await viaBefore.unary(PATHS.actionProcessUnary, proxyBody));
         if (beforeReply.message !== "hello") throw new Error(`unexpected reply from the baseline proxy: ${JSON.stringify(beforeReply.message)}`);
@@ -93,6 +116,10 @@ export const actionScenario: Scenario = {
       });
       const beforeClosed = viaBefore && before ? [closed(BEFORE, viaBefore, PATHS.actionProcessUnary, proxyBody, watchedFor(before))] : [];
       const beforeOpen = viaBefore && before ? [open(BEFORE, viaBefore, PATHS.actionProcessUnary, proxyBody, watchedFor(before))] : [];
+      const socketClosed = [closed(SOCKET, viaSocket, PATHS.actionProcessUnary, proxyBody, watchedFor(socketProxy))];
+      const socketOpen = [open(SOCKET, viaSocket, PATHS.actionProcessUnary, proxyBody, watchedFor(socketProxy))];
+      const otherClosed = viaOtherNode && otherNode ? [closed(OTHER, viaOtherNode, PATHS.actionProcessUnary, proxyBody, watchedFor(otherNode))] : [];
+      const otherOpen = viaOtherNode && otherNode ? [open(OTHER, viaOtherNode, PATHS.actionProcessUnary, proxyBody, watchedFor(otherNode))] : [];
       const timing = { rounds: ctx.rounds, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, log: ctx.log };
       ctx.log(`action: closed loop, ${ctx.concurrency} concurrent, direct vs through the proxy`);
       points.push(
@@ -100,6 +127,8 @@ export const actionScenario: Scenario = {
           [
             closed("direct", direct, PATHS.actionHandleUnary, directBody),
             closed("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody),
+            ...socketClosed,
+            ...otherClosed,
             ...beforeClosed,
           ],
           timing,
@@ -111,6 +140,8 @@ export const actionScenario: Scenario = {
           [
             open("direct", direct, PATHS.actionHandleUnary, directBody),
             open("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody),
+            ...socketOpen,
+            ...otherOpen,
             ...beforeOpen,
           ],
           timing,
@@ -144,6 +175,10 @@ export const actionScenario: Scenario = {
       direct.close();
       viaProxy.close();
       viaBefore?.close();
+      viaSocket.close();
+      viaOtherNode?.close();
+      await socketProxy.stop();
+      await otherNode?.stop();
       await before?.stop();
       await proxy.stop();
       await uf.stop();
@@ -156,6 +191,9 @@ export const actionScenario: Scenario = {
       pick("direct", 1),
       pick("through the proxy", 1),
     ];
+    const [closedSocket, openSocket] = [pick(SOCKET, 0), pick(SOCKET, 1)];
+    const closedOther = viaOtherNode ? pick(OTHER, 0) : undefined;
+    const openOther = viaOtherNode ? pick(OTHER, 1) : undefined;
     const closedBefore = viaBefore ? pick(BEFORE, 0) : undefined;
     const openBefore = viaBefore ? pick(BEFORE, 1) : undefined;
     const throughputRatio = closedProxy.throughput / closedDirect.throughput;
@@ -183,6 +221,26 @@ export const actionScenario: Scenario = {
               note: `at ${OPEN_LOOP_RATE}/s: ${bottleneck(openProxy, undefined)}; direct: user function ${Math.round(((openDirect.cpu.processes["user function"] ?? 0) / 100) * (1e6 / openDirect.throughput))} µs`,
             }),
       },
+      {
+        name: `Action unary through the proxy, user function over a Unix socket vs TCP loopback (${ctx.concurrency} concurrent; proxy CPU per call; added p50 at ${OPEN_LOOP_RATE.toLocaleString("en-US")}/s)`,
+        measured: `${rate(closedSocket.throughput)}, proxy ${cpuPerCall(closedSocket, "proxy")} µs per call, +${ms(openSocket.latency.p50Ms - openDirect.latency.p50Ms)}`,
+        comparison: `TCP: ${rate(closedProxy.throughput)}, proxy ${cpuPerCall(closedProxy, "proxy")} µs per call, +${ms(addedP50)}`,
+        ratio: `${ratio(closedSocket.throughput / closedProxy.throughput)} calls/s, ${ratio(cpuPerCall(closedSocket, "proxy") / cpuPerCall(closedProxy, "proxy"))} CPU per call`,
+        target: "measure only",
+        status: closedSocket.errors === 0 && openSocket.errors === 0 ? "met" : "not met",
+      },
+      ...(closedOther && openOther && ctx.otherNode
+        ? [
+            {
+              name: `Action unary through the proxy on Node ${ctx.otherNode.version.replace(/^v/, "")} vs ${process.version} (same build; ${ctx.concurrency} concurrent; proxy CPU per call; added p50 at ${OPEN_LOOP_RATE.toLocaleString("en-US")}/s)`,
+              measured: `${rate(closedOther.throughput)}, proxy ${cpuPerCall(closedOther, "proxy")} µs per call, +${ms(openOther.latency.p50Ms - openDirect.latency.p50Ms)}`,
+              comparison: `${process.version}: ${rate(closedProxy.throughput)}, proxy ${cpuPerCall(closedProxy, "proxy")} µs per call, +${ms(addedP50)}`,
+              ratio: `${ratio(closedOther.throughput / closedProxy.throughput)} calls/s, ${ratio(cpuPerCall(closedOther, "proxy") / cpuPerCall(closedProxy, "proxy"))} CPU per call`,
+              target: "measure only",
+              status: closedOther.errors === 0 && openOther.errors === 0 ? ("met" as const) : ("not met" as const),
+            },
+          ]
+        : []),
       ...(closedBefore && openBefore
         ? [
             {
@@ -199,7 +257,9 @@ export const actionScenario: Scenario = {
     const body = [
       "Same user-function process (the raw-protocol TCK model, `bench/user-function.ts`), same load generator and HTTP/2 sessions. " +
         "Direct = `cloudstate.action.ActionProtocol/handleUnary` with the ActionCommand the proxy would send; proxy = `ActionTckModel/ProcessUnary` on the front port. " +
-        "Request: one group with one `reply` step (22-byte message).",
+        "Request: one group with one `reply` step (22-byte message). " +
+        `"${SOCKET}" is a second proxy of the same build that reaches the same user-function process over its Unix domain socket (\`--user-function-socket\`) instead of TCP loopback` +
+        (ctx.otherNode === undefined ? "." : `; "${OTHER}" is the same build run by Node ${ctx.otherNode.version.replace(/^v/, "")} (memory store: better-sqlite3 is built for ${process.version}; an Action never touches the store).`),
       "",
       pointsTable(points),
       "",

@@ -25,6 +25,13 @@ export interface BenchContext {
    * bare imports resolve), run as a third variant "before" where a scenario supports it.
    */
   readonly baselineProxy?: string;
+  /**
+   * Another Node binary (e.g. Node 24 beside the Node 20 that runs the benchmark): the action
+   * scenario runs the same proxy build on it as one more variant, on the memory store.
+   */
+  readonly otherNode?: { readonly path: string; readonly version: string };
+  /** A short directory for Unix sockets (their paths hold at most 107 bytes). */
+  readonly socketDir: string;
   /** Where CPU profiles go. */
   readonly profileDir: string;
   /** Results of scenarios that ran earlier in this run, by id. */

@@ -6,7 +6,8 @@
  * increment, the same job as the Restate peer's counter; the raw-protocol TCK model
  * (an `update` per call) runs beside it, which separates SDK cost from proxy cost.
  * Afterwards every counter is read back: the stored total must equal the number of
- * acknowledged increments.
+ * acknowledged increments. A third stack runs the counter example on a Unix domain socket
+ * (the SDK's `listen({ socket })`, the proxy's `--user-function-socket`) against TCP loopback.
  */
 import { rmSync } from "node:fs";
 import * as path from "node:path";
@@ -24,27 +25,34 @@ export const valueEntityScenario: Scenario = {
   title: "Value entity: durable increments on SQLite",
   issue: 2,
   async run(ctx: BenchContext): Promise<ScenarioResult> {
-    const kinds: ("counter" | "model")[] = counterExampleBuilt() ? ["counter", "model"] : ["model"];
-    const stacks: { kind: "counter" | "model"; stack: SwitchboardStack; workload: IncrementWorkload }[] = [];
+    const kinds: { kind: "counter" | "model"; socket: boolean }[] = counterExampleBuilt()
+      ? [
+          { kind: "counter", socket: false },
+          { kind: "model", socket: false },
+          { kind: "counter", socket: true },
+        ]
+      : [{ kind: "model", socket: false }];
+    const stacks: { kind: "counter" | "model"; socket: boolean; stack: SwitchboardStack; workload: IncrementWorkload }[] = [];
     const notes: string[] = [];
-    if (!kinds.includes("counter")) notes.push("examples/counter is not built (no examples/counter/dist/main.js), so only the raw-protocol model ran.");
+    if (!kinds.some((k) => k.kind === "counter")) notes.push("examples/counter is not built (no examples/counter/dist/main.js), so only the raw-protocol model ran.");
     let points: PointResult[] = [];
     let profileBody = "";
     let profile: ProfileSummary | undefined;
     const verifications: string[] = [];
     try {
-      for (const kind of kinds) {
-        const store = `sqlite:${path.join(ctx.tmpDir, `value-entity-${kind}.db`)}`;
+      for (const { kind, socket } of kinds) {
+        const name = `value-entity-${kind}${socket ? "-socket" : ""}`;
+        const store = `sqlite:${path.join(ctx.tmpDir, `${name}.db`)}`;
         try {
-          const stack = await startSwitchboard({ kind, store, sessions: ctx.sessions });
-          stacks.push({ kind, stack, workload: incrementWorkload(stack, kind, KEYS) });
+          const stack = await startSwitchboard({ kind, store, sessions: ctx.sessions, ...(socket ? { socket: path.join(ctx.socketDir, `${name}.sock`) } : {}) });
+          stacks.push({ kind, socket, stack, workload: incrementWorkload(stack, kind, KEYS) });
         } catch (error) {
-          notes.push(`The ${kind} user function could not be run: ${(error as Error).message.split("\n")[0]}`);
+          notes.push(`The ${kind} user function${socket ? " on a Unix socket" : ""} could not be run: ${(error as Error).message.split("\n")[0]}`);
         }
       }
       if (stacks.length === 0) throw new Error(notes.join(" "));
-      const variants: Variant[] = stacks.map(({ kind, stack, workload }) => ({
-        label: kind === "counter" ? "counter example (SDK)" : "TCK model (raw protocol)",
+      const variants: Variant[] = stacks.map(({ kind, socket, stack, workload }) => ({
+        label: (kind === "counter" ? "counter example (SDK)" : "TCK model (raw protocol)") + (socket ? ", Unix socket" : ""),
         run: (durationMs, warmupMs) =>
           closedLoop({ label: kind, concurrency: ctx.concurrency, durationMs, warmupMs, watched: stack.watched, call: workload.call }),
       }));
@@ -54,9 +62,9 @@ export const valueEntityScenario: Scenario = {
       // Both stacks are up at once; only the one being measured gets load.
       points = await interleave(variants, { rounds: stacks.length > 1 ? ctx.rounds : 1, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, log: ctx.log });
       points = points.map((p, i) => ({ ...p, label: variants[i]?.label ?? p.label }));
-      for (const { kind, workload } of stacks) {
+      for (const { kind, socket, workload } of stacks) {
         const v = await workload.verify();
-        if (v) verifications.push(`${kind}: ${v.ok ? "OK" : "MISMATCH"} — ${v.detail}`);
+        if (v) verifications.push(`${kind}${socket ? " (Unix socket)" : ""}: ${v.ok ? "OK" : "MISMATCH"} — ${v.detail}`);
       }
       if (ctx.profile) {
         const first = stacks[0];
@@ -90,6 +98,9 @@ export const valueEntityScenario: Scenario = {
       for (const { stack } of stacks) await stack.stop();
     }
     const headline = points[0] as PointResult;
+    const socketIndex = stacks.findIndex((s) => s.socket);
+    const socketPoint = socketIndex >= 0 ? points[socketIndex] : undefined;
+    const proxyCpu = (p: PointResult) => Math.round(((p.cpu.processes.proxy ?? 0) / 100) * (1e6 / p.throughput));
     const headlineKind = stacks[0]?.kind ?? "model";
     const verified = verifications.every((v) => !v.includes("MISMATCH"));
     const checks: Check[] = [
@@ -103,10 +114,22 @@ export const valueEntityScenario: Scenario = {
         ...(verified ? {} : { note: "stored totals differ from acknowledged increments" }),
         ...(verified && headline.throughput < TARGET ? { note: bottleneck(headline, profile) } : {}),
       },
+      ...(socketPoint !== undefined && headlineKind === "counter"
+        ? [
+            {
+              name: `Value-entity durable increments (counter example), user function over a Unix socket vs TCP loopback (${ctx.concurrency} concurrent; proxy CPU per call)`,
+              measured: `${rate(socketPoint.throughput)}, proxy ${proxyCpu(socketPoint)} µs per call (p99 ${socketPoint.latency.p99Ms.toFixed(2)} ms)`,
+              comparison: `TCP: ${rate(headline.throughput)}, proxy ${proxyCpu(headline)} µs per call (p99 ${headline.latency.p99Ms.toFixed(2)} ms)`,
+              ratio: `${(socketPoint.throughput / headline.throughput).toFixed(2)}× calls/s, ${(proxyCpu(socketPoint) / proxyCpu(headline)).toFixed(2)}× CPU per call`,
+              target: "measure only",
+              status: socketPoint.errors === 0 && verified ? ("met" as const) : ("not met" as const),
+            },
+          ]
+        : []),
     ];
     const body = [
       `Workload: ${stacks.map((s) => s.workload.description).join("; ")}. One SQLite file per stack (\`--store sqlite:<file>\`, WAL, synchronous=FULL: the proxy's default and only durable setting), fresh at the start. ` +
-        `Headline: ${headlineKind === "counter" ? "the counter example" : "the TCK model"}. ${stacks.length > 1 ? `The two stacks alternate in ${ctx.rounds} rounds.` : ""}`,
+        `Headline: ${headlineKind === "counter" ? "the counter example" : "the TCK model"}. ${stacks.length > 1 ? `The ${stacks.length} stacks alternate in ${ctx.rounds} rounds${socketIndex >= 0 ? "; the Unix-socket stack is the counter example listening on a socket (`USER_FUNCTION_SOCKET`) and a proxy started with `--user-function-socket`" : ""}.` : ""}`,
       "",
       pointsTable(points),
       "",

@@ -192,8 +192,12 @@ export async function freePort(): Promise<number> {
 /** Which user function serves the benchmark. */
 export type UserFunctionKind = "model" | "counter" | "shopping-cart" | "tck-sdk";
 
-/** Starts a user function in its own process on 127.0.0.1:`port`. */
-export function startUserFunction(kind: UserFunctionKind, port: number): Promise<Child> {
+/**
+ * Starts a user function in its own process on 127.0.0.1:`port`. With `socket`, the counter
+ * and shopping-cart examples listen on that Unix socket instead (USER_FUNCTION_SOCKET), and
+ * the raw-protocol model on it as well as on the port.
+ */
+export function startUserFunction(kind: UserFunctionKind, port: number, socket?: string): Promise<Child> {
   if (kind === "tck-sdk") {
     // The Cloudstate TCK model written with our SDK (the conformance suite's user function).
     return startChild({
@@ -207,19 +211,19 @@ export function startUserFunction(kind: UserFunctionKind, port: number): Promise
   }
   if (kind === "counter" || kind === "shopping-cart") {
     return startChild({
-      label: `user function (examples/${kind}, TypeScript SDK)`,
+      label: `user function (examples/${kind}, TypeScript SDK${socket === undefined ? "" : ", Unix socket"})`,
       command: process.execPath,
       args: [path.join(ROOT, `examples/${kind}/dist/main.js`)],
-      env: { HOST: "127.0.0.1", PORT: String(port) },
-      // serve() prints nothing when it is up: wait for the port.
-      ready: { port },
+      env: { HOST: "127.0.0.1", PORT: String(port), ...(socket === undefined ? {} : { USER_FUNCTION_SOCKET: socket }) },
+      // serve() prints its listening line on stderr; on TCP, wait for the port.
+      ...(socket === undefined ? { ready: { port } } : { ready: /listening on unix:\S+/, readyOn: "stderr" as const }),
       timeoutMs: 20_000,
     });
   }
   return startChild({
     label: "user function (raw-protocol TCK model)",
     command: process.execPath,
-    args: ["--import", "tsx", path.join(ROOT, "bench/user-function.ts"), "--port", String(port)],
+    args: ["--import", "tsx", path.join(ROOT, "bench/user-function.ts"), "--port", String(port), ...(socket === undefined ? [] : ["--socket", socket])],
     ready: /^bench user function ready on \S+/m,
     timeoutMs: 30_000,
   });
@@ -228,6 +232,10 @@ export function startUserFunction(kind: UserFunctionKind, port: number): Promise
 /** Options of {@link startProxy}. */
 export interface ProxyOptions {
   readonly userFunctionPort: number;
+  /** Connect to the user function over this Unix socket (`--user-function-socket`) instead of the port. */
+  readonly userFunctionSocket?: string;
+  /** Run the proxy with this Node binary instead of the one running the benchmark. */
+  readonly node?: string;
   /** `memory`, `sqlite:<file>` or `postgres://…`. */
   readonly store: string;
   readonly httpPort?: number;
@@ -247,7 +255,7 @@ export async function startProxy(options: ProxyOptions): Promise<Child & { reado
   const nodeFlags = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
   const child = await startChild({
     label: "switchboard proxy",
-    command: process.execPath,
+    command: options.node ?? process.execPath,
     args: [
       ...nodeFlags,
       options.root === undefined ? switchboardBin() : path.join(options.root, "bin/switchboard.mjs"),
@@ -260,6 +268,7 @@ export async function startProxy(options: ProxyOptions): Promise<Child & { reado
       "127.0.0.1",
       "--user-function-port",
       String(options.userFunctionPort),
+      ...(options.userFunctionSocket === undefined ? [] : ["--user-function-socket", options.userFunctionSocket]),
       "--store",
       options.store,
       ...(options.extraArgs ?? []),

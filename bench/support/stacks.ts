@@ -29,9 +29,11 @@ export async function startSwitchboard(options: {
   cpuProfileDir?: string;
   /** More `switchboard start` flags (e.g. `--sqlite-commit worker`). */
   proxyArgs?: readonly string[];
+  /** The proxy reaches the user function over this Unix socket instead of TCP loopback. */
+  socket?: string;
 }): Promise<SwitchboardStack> {
   const ufPort = await freePort();
-  const userFunction = await startUserFunction(options.kind, ufPort);
+  const userFunction = await startUserFunction(options.kind, ufPort, options.socket);
   let proxy: Child & { readonly port: number };
   try {
     proxy = await startProxy({
@@ -39,6 +41,7 @@ export async function startSwitchboard(options: {
       store: options.store,
       ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
       ...(options.proxyArgs ? { extraArgs: [...options.proxyArgs] } : {}),
+      ...(options.socket ? { userFunctionSocket: options.socket } : {}),
     });
   } catch (error) {
     await userFunction.stop();

@@ -184,8 +184,8 @@ function packString(schema: typeof valueentity.ResponseSchema | typeof actionMod
   return anyPack(schema, create(schema, { message }));
 }
 
-/** Starts the model user function on 127.0.0.1:`port` (0: any free port). */
-export async function startModelUserFunction(options: { port?: number; spec?: EntitySpec } = {}): Promise<ModelUserFunction> {
+/** Starts the model user function on 127.0.0.1:`port` (0: any free port), and also on the Unix socket `socket` when given. */
+export async function startModelUserFunction(options: { port?: number; spec?: EntitySpec; socket?: string } = {}): Promise<ModelUserFunction> {
   const server = new grpc.Server();
   const uf: ModelUserFunction = {
     port: 0,
@@ -561,6 +561,12 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
     server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   (uf as { port: number }).port = port;
+  const socket = options.socket;
+  if (socket !== undefined) {
+    await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+  }
   return uf;
 }
 
