@@ -172,6 +172,27 @@ for (const scenario of selected) {
 const rebuilt = BUILDS.filter((b, i) => fingerprint(path.join(ROOT, b)) !== buildsAtStart[i]);
 if (rebuilt.length > 0) log(`warning: rebuilt during the run: ${rebuilt.join(", ")}`);
 
+/**
+ * The `## ` sections of the file being replaced that this script does not write (results
+ * of `soak.ts`, `cluster.ts` and other runs appended by hand): kept, in their order, after
+ * the scenarios' sections. The ones it writes are the summary and one per scenario.
+ */
+function keptSections(file: string): string[] {
+  let previous: string;
+  try {
+    previous = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  const owned = (heading: string) => heading === "Summary" || SCENARIOS.some((s) => heading.startsWith(`${s.title} (issue #`));
+  const kept: string[] = [];
+  for (const section of previous.split(/^(?=## )/m).slice(1)) {
+    const heading = (section.split("\n", 1)[0] ?? "").slice(3).trim();
+    if (!owned(heading)) kept.push(section.trimEnd(), "");
+  }
+  return kept;
+}
+
 /** The commit a baseline build was made from, when its folder says (a `COMMIT` file). */
 function baselineCommit(dir: string): string {
   try {
@@ -231,6 +252,7 @@ for (const r of results) {
   const issue = selected.find((s) => s.id === r.id)?.issue;
   lines.push(`## ${r.title} (issue #${issue})`, "", r.body, "");
 }
+lines.push(...keptSections(outFile));
 writeFileSync(outFile, `${lines.join("\n").trimEnd()}\n`);
 const jsonFile = outFile.endsWith(".md") ? `${outFile.slice(0, -3)}.json` : `${outFile}.json`;
 writeFileSync(
