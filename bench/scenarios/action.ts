@@ -55,11 +55,14 @@ export const actionScenario: Scenario = {
     const store = `sqlite:${path.join(ctx.tmpDir, "action.db")}`;
     let proxy = await startProxy({ userFunctionPort: ufPort, store });
     // The same user-function process, reached over its Unix socket.
-    const socketProxy = await startProxy({ userFunctionPort: ufPort, userFunctionSocket: ufSocket, store: `sqlite:${path.join(ctx.tmpDir, "action-socket.db")}` });
+    const socketProxy = await startProxy({
+      userFunctionPort: ufPort,
+      userFunctionSocket: ufSocket,
+      store: `sqlite:${path.join(ctx.tmpDir, "action-socket.db")}`,
+    });
     const viaSocket = await GrpcClient.connect("127.0.0.1", socketProxy.port, ctx.sessions);
     // The same build on another Node; the memory store, since better-sqlite3 is built for the Node running the benchmark (an Action never touches the store).
-    const otherNode =
-      ctx.otherNode === undefined ? undefined : await startProxy({ userFunctionPort: ufPort, store: "memory", node: ctx.otherNode.path });
+    const otherNode = ctx.otherNode === undefined ? undefined : await startProxy({ userFunctionPort: ufPort, store: "memory", node: ctx.otherNode.path });
     const viaOtherNode = otherNode === undefined ? undefined : await GrpcClient.connect("127.0.0.1", otherNode.port, ctx.sessions);
     const OTHER = ctx.otherNode === undefined ? "" : otherNodeLabel(ctx.otherNode.version);
     const direct = await GrpcClient.connect("127.0.0.1", ufPort, ctx.sessions);
@@ -259,7 +262,9 @@ export const actionScenario: Scenario = {
         "Direct = `cloudstate.action.ActionProtocol/handleUnary` with the ActionCommand the proxy would send; proxy = `ActionTckModel/ProcessUnary` on the front port. " +
         "Request: one group with one `reply` step (22-byte message). " +
         `"${SOCKET}" is a second proxy of the same build that reaches the same user-function process over its Unix domain socket (\`--user-function-socket\`) instead of TCP loopback` +
-        (ctx.otherNode === undefined ? "." : `; "${OTHER}" is the same build run by Node ${ctx.otherNode.version.replace(/^v/, "")} (memory store: better-sqlite3 is built for ${process.version}; an Action never touches the store).`),
+        (ctx.otherNode === undefined
+          ? "."
+          : `; "${OTHER}" is the same build run by Node ${ctx.otherNode.version.replace(/^v/, "")} (memory store: better-sqlite3 is built for ${process.version}; an Action never touches the store).`),
       "",
       pointsTable(points),
       "",

@@ -34,7 +34,8 @@ export const valueEntityScenario: Scenario = {
       : [{ kind: "model", socket: false }];
     const stacks: { kind: "counter" | "model"; socket: boolean; stack: SwitchboardStack; workload: IncrementWorkload }[] = [];
     const notes: string[] = [];
-    if (!kinds.some((k) => k.kind === "counter")) notes.push("examples/counter is not built (no examples/counter/dist/main.js), so only the raw-protocol model ran.");
+    if (!kinds.some((k) => k.kind === "counter"))
+      notes.push("examples/counter is not built (no examples/counter/dist/main.js), so only the raw-protocol model ran.");
     let points: PointResult[] = [];
     let profileBody = "";
     let profile: ProfileSummary | undefined;
@@ -44,7 +45,12 @@ export const valueEntityScenario: Scenario = {
         const name = `value-entity-${kind}${socket ? "-socket" : ""}`;
         const store = `sqlite:${path.join(ctx.tmpDir, `${name}.db`)}`;
         try {
-          const stack = await startSwitchboard({ kind, store, sessions: ctx.sessions, ...(socket ? { socket: path.join(ctx.socketDir, `${name}.sock`) } : {}) });
+          const stack = await startSwitchboard({
+            kind,
+            store,
+            sessions: ctx.sessions,
+            ...(socket ? { socket: path.join(ctx.socketDir, `${name}.sock`) } : {}),
+          });
           stacks.push({ kind, socket, stack, workload: incrementWorkload(stack, kind, KEYS) });
         } catch (error) {
           notes.push(`The ${kind} user function${socket ? " on a Unix socket" : ""} could not be run: ${(error as Error).message.split("\n")[0]}`);
