@@ -245,6 +245,75 @@ describe("topics on NATS JetStream end to end", () => {
   });
 });
 
+describe("topics on NATS JetStream: replaying a group, retention by the stream's limits", () => {
+  let nats: NatsServer;
+  let uf: OrdersUserFunction;
+  let proxy: ProxyProcess;
+  let admin: number;
+  let dir: string;
+  const audited = () => uf.callsOf("Record").map((c) => c.orderId);
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-nats-replay-"));
+    nats = await startNatsServer();
+    uf = await startOrdersUserFunction();
+    admin = await freePort();
+    proxy = await startProxy({
+      userFunctionPort: uf.port,
+      store: `sqlite:${path.join(dir, "entities.db")}`,
+      extraArgs: ["--eventing", nats.url, "--admin-port", String(admin), "--topic-retention-bytes", "4000"],
+    });
+  });
+  after(async () => {
+    uf.release();
+    await proxy.stop();
+    await uf.close();
+    await nats.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("replays a group by making its durable consumer anew from the offset; other groups are untouched", async () => {
+    for (const id of ["o1", "o2", "o3"])
+      assert.equal((await publishJson(proxy.port, "orders", ORDER, { orderId: id, item: "fig", quantity: 1 }, id)).status, 202);
+    await eventually(
+      async () => JSON.parse((await request(admin, "GET", "/v1/topics/orders/groups/audit")).body).offset === 3,
+      15_000,
+      "the audit group at offset 3",
+    );
+    const replayed = await request(admin, "POST", "/v1/topics/orders/groups/audit/offset", { "content-type": "application/json" }, '{"offset":1}');
+    assert.equal(replayed.status, 200, replayed.body);
+    await eventually(() => audited().length === 5, 15_000, "o2 and o3 audited again");
+    assert.deepEqual(audited(), ["o1", "o2", "o3", "o2", "o3"]);
+    await publishJson(proxy.port, "orders", ORDER, { orderId: "o4", item: "fig", quantity: 1 }, "o4");
+    await eventually(() => audited().includes("o4") && uf.callsOf("Process").some((c) => c.orderId === "o4"), 15_000, "o4 in both groups");
+    assert.deepEqual(
+      uf.callsOf("Process").map((c) => c.orderId),
+      ["o1", "o2", "o3", "o4"],
+    );
+    await eventually(
+      async () => JSON.parse((await request(admin, "GET", "/v1/topics/orders/groups/audit")).body).offset === 4,
+      15_000,
+      "the audit group at offset 4 again",
+    );
+  });
+
+  it("keeps a stream within --topic-retention-bytes: old messages go, a removed offset answers 410", async () => {
+    for (let i = 0; i < 40; i++) {
+      const answer = await publishJson(proxy.port, "kept", ORDER, { orderId: `kept-${i}`, item: "x".repeat(100), quantity: i }, `kept-${i}`);
+      assert.equal(answer.status, 202, answer.body);
+    }
+    const retained = await readEvents(proxy.port, "kept", "from=0", (events) => events.at(-1)?.id === 40);
+    const first = retained[0]?.id ?? 0;
+    assert.ok(first > 1, `the oldest messages were removed (first retained: ${first})`);
+    assert.deepEqual(
+      retained.map((e) => e.id),
+      Array.from({ length: 41 - first }, (_, i) => first + i),
+    );
+    const gone = await request(proxy.port, "GET", "/v1/topics/kept?from=1");
+    assert.equal(gone.status, 410, gone.body);
+  });
+});
+
 describe("switchboard start --eventing: bad values and unreachable servers", () => {
   /** Runs `switchboard start` to its exit; resolves to its code and stderr. */
   async function startAndExit(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
