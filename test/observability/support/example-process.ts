@@ -19,7 +19,7 @@ export interface ExampleProcess {
 }
 
 /** Starts `examples/<name>` with PORT=0 and resolves once it prints its listening line. */
-export async function startExample(name: "counter" | "shopping-cart", env: Record<string, string> = {}): Promise<ExampleProcess> {
+export async function startExample(name: "counter" | "shopping-cart" | "orders", env: Record<string, string> = {}): Promise<ExampleProcess> {
   const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, "examples", name, "dist/main.js")], {
     cwd: ROOT,
     env: { ...process.env, HOST: "127.0.0.1", PORT: "0", ...env },
