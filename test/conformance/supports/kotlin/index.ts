@@ -1,8 +1,8 @@
 /**
  * Kotlin: user functions written in Kotlin against `io.cloudstate:cloudstate-java-support`
  * 0.5.2 from Maven Central (`cloudstate-kotlin-support` was never published there), in the Maven
- * project of this folder (kotlin-maven-plugin; built by ../maven.ts): the event-sourced TCK
- * model and the shopping cart.
+ * project of this folder (kotlin-maven-plugin; built by ../maven.ts): the event-sourced and CRDT
+ * TCK models and the shopping cart.
  */
 import { fileURLToPath } from "node:url";
 import { jvmSupport } from "../maven.js";
@@ -13,5 +13,5 @@ export const kotlinSupport = jvmSupport({
   project: fileURLToPath(new URL(".", import.meta.url)),
   mainClass: "switchboard.conformance.kotlin.MainKt",
   knownFailuresFile: fileURLToPath(new URL("./known-failures.txt", import.meta.url)),
-  crdt: { notRun: "no CRDT model written in Kotlin (the java-support row runs the same library's CRDTs)" },
+  crdt: true,
 });

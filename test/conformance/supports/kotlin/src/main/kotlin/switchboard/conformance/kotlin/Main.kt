@@ -1,11 +1,12 @@
 /**
  * Starts one user function on HOST:PORT (read by the library):
- *   java -cp … switchboard.conformance.kotlin.MainKt tck-model      the event-sourced TCK model
+ *   java -cp … switchboard.conformance.kotlin.MainKt tck-model      the event-sourced and CRDT TCK models
  *   java -cp … switchboard.conformance.kotlin.MainKt shopping-cart  the shopping cart
  */
 package switchboard.conformance.kotlin
 
 import cloudstate.tck.model.Eventsourced
+import cloudstate.tck.model.crdt.Crdt
 import com.example.shoppingcart.Shoppingcart
 import com.example.shoppingcart.persistence.Domain
 import io.cloudstate.javasupport.CloudState
@@ -20,6 +21,9 @@ fun main(args: Array<String>) {
                 .registerEventSourcedEntity(EventSourcedModel::class.java, model.findServiceByName("EventSourcedTckModel"), model)
                 .registerEventSourcedEntity(EventSourcedTwo::class.java, model.findServiceByName("EventSourcedTwo"))
                 .registerEventSourcedEntity(EventSourcedConfigured::class.java, model.findServiceByName("EventSourcedConfigured"))
+                .registerCrdtEntity(CrdtModel::class.java, Crdt.getDescriptor().findServiceByName("CrdtTckModel"), Crdt.getDescriptor())
+                .registerCrdtEntity(CrdtTwo::class.java, Crdt.getDescriptor().findServiceByName("CrdtTwo"))
+                .registerCrdtEntity(CrdtConfigured::class.java, Crdt.getDescriptor().findServiceByName("CrdtConfigured"))
         "shopping-cart" ->
             cloudState.registerEventSourcedEntity(
                 ShoppingCart::class.java,
