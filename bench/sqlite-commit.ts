@@ -3,20 +3,26 @@
  * inline`) against a writer thread that owns the write connection (`--sqlite-commit
  * worker`), on the event-sourced and value-entity points of `npm run bench`, all
  * variants alternating in rounds with the raw batched-insert ceiling of the same file
- * settings (WAL, synchronous=FULL). Besides throughput, latency and CPU per call it
+ * settings (WAL, synchronous=FULL), each round starting one variant later. Besides throughput, latency and CPU per call it
  * reads each proxy's own store metrics over the measured rounds (admin port
  * `/metrics`): the mean batch size, the mean commit time and, inline, the share of the
  * main thread's wall time spent blocked in COMMIT. Unless `--no-profile` it then
  * profiles the proxy's main thread on the event-sourced point, once per mode.
  *
  *   node --import tsx bench/sqlite-commit.ts [--duration 10] [--rounds 5] [--warmup 1] [--no-profile]
+ *   node --import tsx bench/sqlite-commit.ts --store-only [--work-us 250] [--duration 10] [--rounds 5]
+ *
+ * `--store-only` measures the mechanism alone, in this one process: 64 concurrent
+ * "commands" each spend `--work-us` of CPU on the main thread (standing in for the
+ * proxy's own work per command) and then append one event through the store, inline
+ * against worker, alternating; no user function, gRPC or other process.
  *
  * It runs the built proxy (`npm run build` first) and prints a markdown section.
  */
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { closedLoop, interleave, type PointResult, type Variant } from "./load/driver.js";
+import { closedLoop, mergeRounds, type PointResult, type Variant } from "./load/driver.js";
 import { esWorkload } from "./scenarios/event-sourced.js";
 import { sqliteCeiling } from "./support/ceiling.js";
 import { ms, rate, ratio } from "./support/format.js";
@@ -31,6 +37,8 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "1" },
     concurrency: { type: "string", default: "64" },
     "no-profile": { type: "boolean", default: false },
+    "store-only": { type: "boolean", default: false },
+    "work-us": { type: "string", default: "250" },
   },
 });
 const durationMs = Number(values.duration) * 1000;
@@ -122,11 +130,90 @@ function variant(run: Run): Variant {
   };
 }
 
+/**
+ * Runs the variants in `rounds` rounds of `durationMs / rounds` each, like `interleave`,
+ * but starting each round one variant later, so that no variant always follows the same
+ * one (the disk-heavy ceiling leaves write-back behind it for whoever comes next).
+ */
+async function rotate(variants: readonly Variant[]): Promise<PointResult[]> {
+  const parts: PointResult[][] = variants.map(() => []);
+  const per = durationMs / rounds;
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < variants.length; k++) {
+      const i = (r + k) % variants.length;
+      const v = variants[i] as Variant;
+      log(`  round ${r + 1}/${rounds}: ${v.label}`);
+      (parts[i] as PointResult[]).push(await v.run(per, r === 0 ? warmupMs : Math.min(warmupMs, 250)));
+    }
+  }
+  return parts.map((p) => mergeRounds(p));
+}
+
 const perCall = (p: PointResult, label: string) => {
   const pctOfCore = label === "generator" ? p.cpu.generatorPct : p.cpu.processes[label];
   return pctOfCore === undefined ? Number.NaN : ((pctOfCore / 100) * 1e6) / p.throughput;
 };
 const us = (value: number) => (Number.isFinite(value) ? `${Math.round(value)} µs` : "–");
+
+if (values["store-only"]) {
+  await storeOnly(Number(values["work-us"]));
+  process.exit(0);
+}
+
+/** The `--store-only` measurement (see the header). */
+async function storeOnly(workUs: number): Promise<void> {
+  const { createSqliteStore } = (await import(
+    new URL(`file://${path.join(ROOT, "packages/proxy/dist/store/sqlite/sqlite-store.js")}`).href
+  )) as typeof import("../packages/proxy/src/store/sqlite/sqlite-store.js");
+  const { LOCAL_WRITER } = await import("../packages/proxy/src/store/types.js");
+  const payload = new Uint8Array(64).fill(7);
+  const variants: Variant[] = [];
+  const stores: { close(): Promise<void> }[] = [];
+  for (const mode of ["inline", "worker"] as const) {
+    const store = await createSqliteStore({ path: path.join(tmp, `store-only-${mode}.db`), commit: mode });
+    stores.push(store);
+    const seqs = new Array<number>(concurrency).fill(0);
+    variants.push({
+      label: `${workUs} µs of main-thread work + one append, ${mode}`,
+      async run(duration, warmup) {
+        const before = store.stats;
+        const point = await closedLoop({
+          label: mode,
+          concurrency,
+          durationMs: duration,
+          warmupMs: warmup,
+          call: (worker, _seq, done) => {
+            const until = performance.now() + workUs / 1000;
+            while (performance.now() < until) {
+              // the command's own CPU
+            }
+            const seq = ++(seqs[worker] as number);
+            store.append({ journalId: `w|${worker}`, tag: "w", firstSeq: seq, events: [{ typeUrl: "t/E", value: payload }], writer: LOCAL_WRITER }).then(
+              () => done(),
+              (err: Error) => done(err.message),
+            );
+          },
+        });
+        const after = store.stats;
+        log(`${mode}: ${((after.writes - before.writes) / (after.transactions - before.transactions)).toFixed(1)} writes per transaction`);
+        return point;
+      },
+    });
+  }
+  try {
+    const points = await rotate(variants);
+    const lines = ["| point | commands/s | p50 | p99 | CPU of this process per command |", "|---|---|---|---|---|"];
+    for (const p of points) {
+      lines.push(
+        `| ${variants[points.indexOf(p)]?.label} | ${rate(p.throughput)} | ${ms(p.latency.p50Ms)} | ${ms(p.latency.p99Ms)} | ${us(perCall(p, "generator"))} |`,
+      );
+    }
+    process.stdout.write(`${lines.join("\n")}\n`);
+  } finally {
+    for (const store of stores) await store.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
 
 const runs: Run[] = [];
 const lines: string[] = [];
@@ -134,7 +221,7 @@ const ceiling = sqliteCeiling(path.join(tmp, "ceiling.db"), concurrency);
 try {
   for (const workload of ["event-sourced", "value-entity"] as const) for (const mode of ["inline", "worker"] as const) runs.push(await start(workload, mode));
   log(`${runs.map((r) => r.label).join(", ")} and the raw ceiling: ${rounds} rounds of ${durationMs / rounds / 1000} s each`);
-  const points = await interleave([...runs.map(variant), ceiling], { rounds, durationMs, warmupMs, log });
+  const points = await rotate([...runs.map(variant), ceiling]);
   const ceilingPoint = points[runs.length] as PointResult;
   lines.push(
     "| point | calls/s | p50 | p99 | CPU proxy per call | CPU user function per call | CPU generator per call | mean batch (writes) | mean commit | main thread blocked in COMMIT | ÷ raw ceiling |",
