@@ -24,13 +24,16 @@ export function frameMessages(messages: readonly Uint8Array[]): Buffer {
   return out;
 }
 
+/** The parser's buffer when nothing is pending: one shared empty buffer, not a view that pins the last chunk. */
+const NOTHING = Buffer.alloc(0);
+
 /**
  * Incremental parser of gRPC length-prefixed messages. Feed it body chunks; it returns
  * the complete messages found so far. Rejects compressed messages (we advertise
  * identity only) and messages over `maxMessageSize` with the status gRPC prescribes.
  */
 export class FrameParser {
-  private buffer: Buffer = Buffer.alloc(0);
+  private buffer: Buffer = NOTHING;
 
   constructor(private readonly maxMessageSize: number) {}
 
@@ -49,7 +52,9 @@ export class FrameParser {
       }
       if (this.buffer.length < 5 + length) break;
       messages.push(this.buffer.subarray(5, 5 + length));
-      this.buffer = this.buffer.subarray(5 + length);
+      // A long-lived stream (an entity's) keeps its parser between messages: an empty view
+      // of the chunk would keep the chunk's memory alive until the next message arrives.
+      this.buffer = this.buffer.length === 5 + length ? NOTHING : this.buffer.subarray(5 + length);
     }
     return messages;
   }
