@@ -3,7 +3,7 @@ import { connect as netConnect } from "node:net";
 import type { DescMethod, MessageShape } from "@bufbuild/protobuf";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
-import type { CallOptions, ChannelEvent, ChannelLoss, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import type { CallOptions, ChannelEvent, ChannelLoss, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
 import { describeSocketFailure } from "./unix-socket.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
 
@@ -39,71 +39,129 @@ interface CallLink {
 
 const ONCE = Object.freeze({ once: true });
 
+/** Where a stream keeps its call, so one set of listener functions serves every stream. */
+const CALL = Symbol("call");
+type CallStream = http2.ClientHttp2Stream & { [CALL]: Call<unknown> };
+
+function onResponse(this: CallStream, headers: http2.IncomingHttpHeaders): void {
+  this[CALL].response(headers);
+}
+function onTrailers(this: CallStream, headers: http2.IncomingHttpHeaders): void {
+  this[CALL].readStatus(headers);
+}
+function onData(this: CallStream, chunk: Buffer): void {
+  this[CALL].data(chunk);
+}
+function onEnd(this: CallStream): void {
+  this[CALL].remoteEnded();
+}
+function onClose(this: CallStream): void {
+  this[CALL].closed();
+}
+function onDeadline(call: Call<unknown>): void {
+  call.fail(new SwitchboardError(`user function at ${call.link.target} did not answer in time`, Code.DeadlineExceeded));
+}
+
 /**
  * One gRPC call over an HTTP/2 stream: frames the requests, parses the responses and
- * turns the status (trailers, trailers-only headers, or a reset) into one `onEnd`.
+ * turns the status (trailers, trailers-only headers, or a reset) into one `onEnd`. It is
+ * also the call's writable side. One object per call and shared listener functions (an
+ * entity keeps its stream open for as long as it is active, so what a call holds is paid
+ * per active entity).
  */
-function openCall<O>(
-  session: http2.ClientHttp2Session,
-  path: string,
-  decode: (bytes: Uint8Array) => O,
-  handlers: StreamHandlers<O>,
-  options: CallOptions | undefined,
-  link: CallLink,
-): { stream: http2.ClientHttp2Stream; cancel(): void } {
-  const deadline = options?.deadline;
-  const signal = options?.signal;
-  const headers: http2.OutgoingHttpHeaders =
-    deadline === undefined
-      ? { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" }
-      : { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", "grpc-timeout": grpcTimeout(deadline) };
-  const stream = session.request(headers);
-  const parser = new FrameParser(link.maxMessageSize);
-  let ended = false;
-  let status: { code: number; message: string } | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const finish = (error: SwitchboardError | undefined) => {
-    if (ended) return;
-    ended = true;
-    if (timer) clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-    handlers.onEnd(error === undefined ? undefined : link.failure(error));
-  };
-  const fail = (error: SwitchboardError) => {
-    finish(error);
-    if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-  };
-  const onAbort = () => fail(new SwitchboardError("call cancelled", Code.Canceled));
-  if (signal?.aborted) queueMicrotask(onAbort);
-  else signal?.addEventListener("abort", onAbort, ONCE);
-  if (deadline !== undefined) {
-    timer = setTimeout(
-      () => fail(new SwitchboardError(`user function at ${link.target} did not answer in time`, Code.DeadlineExceeded)),
-      Math.max(0, deadline - Date.now()),
-    );
+class Call<O> implements ClientStream<unknown> {
+  private readonly parser: FrameParser;
+  private ended = false;
+  private status: { code: number; message: string } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly stream: http2.ClientHttp2Stream,
+    private readonly path: string,
+    private readonly decode: (bytes: Uint8Array) => O,
+    private readonly encode: FrameEncoder,
+    private readonly handlers: StreamHandlers<O>,
+    private readonly signal: AbortSignal | undefined,
+    deadline: number | undefined,
+    readonly link: CallLink,
+  ) {
+    this.parser = new FrameParser(link.maxMessageSize);
+    (stream as CallStream)[CALL] = this as Call<unknown>;
+    if (signal?.aborted) queueMicrotask(() => this.handleEvent());
+    else signal?.addEventListener("abort", this, ONCE);
+    if (deadline !== undefined) this.timer = setTimeout(onDeadline, Math.max(0, deadline - Date.now()), this);
+    stream.on("response", onResponse);
+    stream.on("trailers", onTrailers);
+    stream.on("data", onData);
+    // Reported through 'close' below, with the reset code; the connection notes why.
+    stream.on("error", link.error);
+    // The call is over once the user function ended its side with a status, even while
+    // our side is still open (an entity stream the user function closed): close ours too.
+    stream.on("end", onEnd);
+    stream.on("close", onClose);
   }
-  const readStatus = (h: http2.IncomingHttpHeaders) => {
-    const raw = h["grpc-status"];
-    if (raw !== undefined) status = { code: Number(raw), message: decodeGrpcMessage(String(h["grpc-message"] ?? "")) };
-  };
-  stream.on("response", (h) => {
-    link.response(h);
-    const httpStatus = Number(h[":status"]);
+
+  send(message: unknown): void {
+    const stream = this.stream;
+    if (!stream.closed && !stream.writableEnded) stream.write(this.encode(message));
+  }
+
+  sendEncoded(messages: readonly Uint8Array[]): void {
+    const stream = this.stream;
+    if (stream.closed || stream.writableEnded || messages.length === 0) return;
+    stream.write(frameMessages(messages));
+  }
+
+  end(): void {
+    const stream = this.stream;
+    if (!stream.closed && !stream.writableEnded) stream.end();
+  }
+
+  cancel(): void {
+    this.fail(new SwitchboardError("call cancelled", Code.Canceled));
+  }
+
+  /** The caller's signal aborted (this object is the signal's listener). */
+  handleEvent(): void {
+    this.cancel();
+  }
+
+  fail(error: SwitchboardError): void {
+    this.finish(error);
+    if (!this.stream.closed) this.stream.close(NGHTTP2_CANCEL);
+  }
+
+  private finish(error: SwitchboardError | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.signal?.removeEventListener("abort", this);
+    this.handlers.onEnd(error === undefined ? undefined : this.link.failure(error));
+  }
+
+  readStatus(headers: http2.IncomingHttpHeaders): void {
+    const raw = headers["grpc-status"];
+    if (raw !== undefined) this.status = { code: Number(raw), message: decodeGrpcMessage(String(headers["grpc-message"] ?? "")) };
+  }
+
+  response(headers: http2.IncomingHttpHeaders): void {
+    this.link.response(headers);
+    const httpStatus = Number(headers[":status"]);
     if (httpStatus !== 200) {
-      fail(new SwitchboardError(`user function at ${link.target} answered HTTP ${httpStatus}`, httpStatus === 503 ? Code.Unavailable : Code.Unknown));
+      this.fail(new SwitchboardError(`user function at ${this.link.target} answered HTTP ${httpStatus}`, httpStatus === 503 ? Code.Unavailable : Code.Unknown));
       return;
     }
-    readStatus(h);
-  });
-  stream.on("trailers", readStatus);
-  stream.on("data", (chunk: Buffer) => {
-    if (ended) return;
+    this.readStatus(headers);
+  }
+
+  data(chunk: Buffer): void {
+    if (this.ended) return;
     let messages: Buffer[];
     try {
-      messages = parser.push(chunk);
+      messages = this.parser.push(chunk);
     } catch (error) {
       const e = error as SwitchboardError;
-      fail(
+      this.fail(
         e.code === Code.ResourceExhausted ? new SwitchboardError(`message from the user function is too large: ${e.rawMessage}`, Code.ResourceExhausted) : e,
       );
       return;
@@ -111,41 +169,58 @@ function openCall<O>(
     for (const message of messages) {
       let decoded: O;
       try {
-        decoded = decode(message);
+        decoded = this.decode(message);
       } catch (error) {
-        fail(new SwitchboardError(`cannot decode a message from the user function on ${path}: ${(error as Error).message}`, Code.Internal));
+        this.fail(new SwitchboardError(`cannot decode a message from the user function on ${this.path}: ${(error as Error).message}`, Code.Internal));
         return;
       }
-      handlers.onMessage(decoded);
-      if (ended) return;
+      this.handlers.onMessage(decoded);
+      if (this.ended) return;
     }
-  });
-  // Reported through 'close' below, with the reset code; the connection notes why.
-  stream.on("error", link.error);
-  // The call is over once the user function ended its side with a status, even while
-  // our side is still open (an entity stream the user function closed): close ours too.
-  stream.on("end", () => {
-    if (ended || status === undefined) return;
-    const final = status;
-    finish(final.code === 0 ? undefined : statusError(final.code, final.message, link.target));
+  }
+
+  remoteEnded(): void {
+    const final = this.status;
+    if (this.ended || final === undefined) return;
+    this.finish(final.code === 0 ? undefined : statusError(final.code, final.message, this.link.target));
     // Half-closing here, on top of the remote end, completes the stream; an RST on a stream
     // that was just half-closed can spin Node 20's http2 session, so close only if still open.
+    const stream = this.stream;
     if (!stream.closed && !stream.writableEnded) stream.end();
-  });
-  stream.on("close", () => {
-    if (!ended) {
+  }
+
+  closed(): void {
+    if (!this.ended) {
+      const status = this.status;
       if (status === undefined) {
+        const stream = this.stream;
         const reset = stream.rstCode !== undefined && stream.rstCode !== 0 ? ` (reset code ${stream.rstCode})` : "";
-        finish(new SwitchboardError(`user function at ${link.target} is unavailable: the stream ended without a status${reset}`, Code.Unavailable));
+        this.finish(new SwitchboardError(`user function at ${this.link.target} is unavailable: the stream ended without a status${reset}`, Code.Unavailable));
       } else if (status.code === 0) {
-        finish(undefined);
+        this.finish(undefined);
       } else {
-        finish(statusError(status.code, status.message, link.target));
+        this.finish(statusError(status.code, status.message, this.link.target));
       }
     }
-    link.closed();
-  });
-  return { stream, cancel: () => fail(new SwitchboardError("call cancelled", Code.Canceled)) };
+    this.link.closed();
+  }
+}
+
+/** Opens one call on `session`. */
+function openCall<O>(
+  session: http2.ClientHttp2Session,
+  codec: MethodCodec,
+  handlers: StreamHandlers<O>,
+  options: CallOptions | undefined,
+  link: CallLink,
+): Call<O> {
+  const deadline = options?.deadline;
+  const headers: http2.OutgoingHttpHeaders =
+    deadline === undefined
+      ? { ":method": "POST", ":path": codec.path, "content-type": "application/grpc", te: "trailers" }
+      : { ":method": "POST", ":path": codec.path, "content-type": "application/grpc", te: "trailers", "grpc-timeout": grpcTimeout(deadline) };
+  const stream = session.request(headers);
+  return new Call(stream, codec.path, codec.decode as (bytes: Uint8Array) => O, codec.encode, handlers, options?.signal, deadline, link);
 }
 
 /** How one method's messages go over the wire. */
@@ -427,9 +502,9 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
     return best; // every connection is full: HTTP/2 queues the stream until one ends
   };
   /** Opens a call on a pooled connection, counting its stream while it is open. */
-  const open = <O>(path: string, decode: (bytes: Uint8Array) => O, handlers: StreamHandlers<O>, callOptions: CallOptions | undefined) => {
+  const open = <O>(codec: MethodCodec, handlers: StreamHandlers<O>, callOptions: CallOptions | undefined): Call<O> => {
     const c = connectionFor();
-    const call = openCall(c.session, path, decode, handlers, callOptions, c.link as CallLink);
+    const call = openCall(c.session, codec, handlers, callOptions, c.link as CallLink);
     c.active++;
     return call;
   };
@@ -450,11 +525,10 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
       const codec = codecOf(method);
       return new Promise((resolve, reject) => {
         let response: MessageShape<typeof method.output> | undefined;
-        let stream: http2.ClientHttp2Stream;
+        let call: Call<MessageShape<typeof method.output>>;
         try {
-          ({ stream } = open(
-            codec.path,
-            codec.decode as (bytes: Uint8Array) => MessageShape<typeof method.output>,
+          call = open(
+            codec,
             {
               onMessage(message) {
                 response = message;
@@ -466,42 +540,26 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
               },
             },
             callOptions,
-          ));
+          );
         } catch (error) {
           reject(SwitchboardError.from(error, Code.Unavailable));
           return;
         }
-        stream.end(codec.encode(request));
+        call.stream.end(codec.encode(request));
       });
     },
     stream(method, handlers, callOptions) {
       const codec = codecOf(method);
-      const encode = codec.encode;
-      let call: ReturnType<typeof openCall<MessageShape<typeof method.output>>>;
+      let call: Call<MessageShape<typeof method.output>>;
       try {
-        call = open(codec.path, codec.decode as (bytes: Uint8Array) => MessageShape<typeof method.output>, handlers, callOptions);
+        call = open(codec, handlers, callOptions);
       } catch (error) {
         const e = SwitchboardError.from(error, Code.Unavailable);
         queueMicrotask(() => handlers.onEnd(e));
         return { send() {}, sendEncoded() {}, end() {}, cancel() {} };
       }
-      const { stream } = call;
-      if (method.methodKind === "server_streaming") stream.end(encode(callOptions?.first));
-      return {
-        send(message) {
-          if (!stream.closed && !stream.writableEnded) stream.write(encode(message));
-        },
-        sendEncoded(messages) {
-          if (stream.closed || stream.writableEnded || messages.length === 0) return;
-          stream.write(frameMessages(messages));
-        },
-        end() {
-          if (!stream.closed && !stream.writableEnded) stream.end();
-        },
-        cancel() {
-          call.cancel();
-        },
-      };
+      if (method.methodKind === "server_streaming") call.stream.end(codec.encode(callOptions?.first));
+      return call;
     },
     onChannelEvent(listener) {
       listeners.add(listener);
