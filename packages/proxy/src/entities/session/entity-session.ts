@@ -4,7 +4,7 @@ import { Code, SwitchboardError } from "../../errors/index.js";
 import type { ClockTimer } from "../../internal/clock.js";
 import type { LogFields, Logger } from "../../observability/logger.js";
 import type { WriterToken } from "../../store/types.js";
-import type { ClientStream } from "../../user-function/client.js";
+import type { ClientStream, StreamHandlers } from "../../user-function/client.js";
 import type { EntityCommand, EntityOutcome, RuntimeEnvironment } from "../shared/types.js";
 import { StreamedCall } from "./streamed-call.js";
 
@@ -133,6 +133,48 @@ const NO_CALLS = new NoCalls();
 
 const CANCELLED = () => new SwitchboardError("call cancelled by the client", Code.Canceled);
 
+/** What a session's stream reports to: the session, while the stream is its current one. */
+interface StreamOwner<O> {
+  readonly currentStream: ActivationStream<O> | undefined;
+  received(message: O): void;
+  streamEnded(error: SwitchboardError | undefined): void;
+}
+
+/**
+ * The handlers of one user-function stream of a session: one small object per activation
+ * (not closures and a promise), since it lives as long as the entity is active. Messages
+ * and the end of a stream that is no longer the session's current one are dropped; its
+ * end is still noted, for whoever waits for the old stream to close.
+ */
+class ActivationStream<O> implements StreamHandlers<O> {
+  stream: ClientStream<unknown> | undefined;
+  private done = false;
+  private waiters: (() => void)[] | undefined;
+
+  constructor(private readonly owner: StreamOwner<O>) {}
+
+  onMessage(message: O): void {
+    if (this.owner.currentStream === this) this.owner.received(message);
+  }
+
+  onEnd(error: SwitchboardError | undefined): void {
+    this.done = true;
+    const waiters = this.waiters;
+    this.waiters = undefined;
+    if (waiters !== undefined) for (const wake of waiters) wake();
+    if (this.owner.currentStream === this) this.owner.streamEnded(error);
+  }
+
+  /** Resolves once the stream has ended. */
+  ended(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters ??= [];
+      this.waiters.push(resolve);
+    });
+  }
+}
+
 /**
  * One active entity: one user-function stream, opened on its first command with the
  * protocol's activation messages. The session owns the lifecycle every entity kind
@@ -143,16 +185,17 @@ const CANCELLED = () => new SwitchboardError("call cancelled by the client", Cod
  * unexpected end of the stream is reported. The kind's codec says what activation sends,
  * how a reply reads and what is persisted; the scheduling says how commands overlap.
  */
-export class EntitySession<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
+export class EntitySession<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> implements StreamOwner<MessageShape<O>> {
   private phase: Phase = "activating";
   private codec: SessionCodec<MessageShape<I>, MessageShape<O>>;
   private stream: ClientStream<MessageShape<I>> | undefined;
-  private streamEnded: Promise<void> = Promise.resolve();
+  /** The handlers of the last stream opened (the current one while `stream` is set). */
+  private activation: ActivationStream<MessageShape<O>> | undefined;
   private nextId = 1n;
   private readonly waiting: Queued[] = [];
   private readonly inFlight = new Map<bigint, InFlight>();
-  /** Writes of answered commands still under way (serial sessions send nothing meanwhile). */
-  private readonly persisting = new Set<Promise<unknown>>();
+  /** Writes of answered commands still under way (serial sessions send nothing meanwhile); made on the first write, dropped when empty. */
+  private persisting: Set<Promise<unknown>> | undefined;
   /** Streamed calls (concurrent sessions only: a serial session shares one empty table). */
   private readonly open: Map<bigint, StreamedCall>;
   private readonly cancelling: Map<bigint, { readonly call: StreamedCall; readonly timer: ClockTimer }>;
@@ -175,6 +218,21 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     const concurrent = protocol.scheduling === "concurrent";
     this.open = concurrent ? new Map() : (NO_CALLS as Map<bigint, never>);
     this.cancelling = concurrent ? new Map() : (NO_CALLS as Map<bigint, never>);
+  }
+
+  /** The handlers of the session's current stream (none while it is between streams). */
+  get currentStream(): ActivationStream<MessageShape<O>> | undefined {
+    return this.stream === undefined ? undefined : this.activation;
+  }
+
+  /** A message on the current stream (called by its handlers only). */
+  received(message: MessageShape<O>): void {
+    this.onMessage(message);
+  }
+
+  /** The current stream ended (called by its handlers only). */
+  streamEnded(error: SwitchboardError | undefined): void {
+    this.onStreamEnd(error);
   }
 
   private get logger(): Logger {
@@ -203,7 +261,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
 
   /** Whether nothing is under way: no command waiting, in flight or being persisted, no streamed call open. */
   get idle(): boolean {
-    return this.quiet && this.persisting.size === 0 && this.codec.busy !== true;
+    return this.quiet && this.persisting === undefined && this.codec.busy !== true;
   }
 
   /** No command waiting or in flight and no streamed call open or being cancelled (writes may still be under way). */
@@ -215,19 +273,10 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
   start(barrier: Promise<void>): void {
     this.phase = "activating";
     this.nextId = 1n;
-    let markEnded: () => void = () => {};
-    this.streamEnded = new Promise((resolve) => {
-      markEnded = resolve;
-    });
-    const stream = this.context.client.stream(this.protocol.method, {
-      onMessage: (message) => {
-        if (this.stream === stream) this.onMessage(message);
-      },
-      onEnd: (error) => {
-        markEnded();
-        if (this.stream === stream) this.onStreamEnd(error);
-      },
-    });
+    const activation = new ActivationStream<MessageShape<O>>(this);
+    const stream = this.context.client.stream(this.protocol.method, activation);
+    activation.stream = stream;
+    this.activation = activation;
     this.stream = stream;
     this.debug("entity activating");
     const codec = this.codec;
@@ -318,7 +367,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
 
   /** Resolves once the stream has ended (or the grace period is over) and every write has settled. */
   private async ended(): Promise<void> {
-    await Promise.race([this.streamEnded, this.sleep(CLOSE_GRACE_MS)]);
+    await Promise.race([this.activation?.ended() ?? Promise.resolve(), this.sleep(CLOSE_GRACE_MS)]);
     await this.writes();
   }
 
@@ -328,7 +377,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
 
   /** Settles when every write of this session has (never rejects). */
   private writes(): Promise<void> {
-    return Promise.allSettled([...this.persisting, this.codec.durable?.() ?? Promise.resolve()]).then(() => undefined);
+    return Promise.allSettled([...(this.persisting ?? []), this.codec.durable?.() ?? Promise.resolve()]).then(() => undefined);
   }
 
   private terminated(): SwitchboardError {
@@ -344,9 +393,16 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     if (this.protocol.scheduling === "concurrent") {
       for (const next of this.waiting.splice(0)) this.send(next);
     } else {
-      while (this.inFlight.size === 0 && this.persisting.size === 0 && this.waiting.length > 0) this.send(this.waiting.shift() as Queued);
+      while (this.inFlight.size === 0 && this.persisting === undefined && this.waiting.length > 0) this.send(this.takeWaiting());
     }
     this.armIdleTimer();
+  }
+
+  /** The next waiting command; an emptied queue lets go of its storage (it would stay allocated while the entity idles). */
+  private takeWaiting(): Queued {
+    const next = this.waiting.shift() as Queued;
+    if (this.waiting.length === 0) this.waiting.length = 0;
+    return next;
   }
 
   private send({ command, caller }: Queued): void {
@@ -405,11 +461,12 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
   private persist(persist: (() => Promise<void>) | undefined): Promise<void> {
     if (persist === undefined) return Promise.resolve();
     const write = persist();
+    this.persisting ??= new Set();
     this.persisting.add(write);
     write.then(
-      () => this.persisting.delete(write),
+      () => this.forget(write),
       (reason: unknown) => {
-        this.persisting.delete(write);
+        this.forget(write);
         if (this.phase === "stopped") return;
         const error = SwitchboardError.from(reason, Code.Unavailable);
         this.logger.error("could not persist the entity's state; stopping the entity", { error: error.message });
@@ -418,6 +475,13 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
       },
     );
     return write;
+  }
+
+  private forget(write: Promise<unknown>): void {
+    const persisting = this.persisting;
+    if (persisting === undefined) return;
+    persisting.delete(write);
+    if (persisting.size === 0) this.persisting = undefined;
   }
 
   private onReply(reply: Extract<Interpreted, { kind: "reply" }>): void {
@@ -671,7 +735,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     this.stream = undefined;
     this.phase = "activating";
     old?.end();
-    const ended = Promise.race([this.streamEnded, this.sleep(CLOSE_GRACE_MS)]);
+    const ended = Promise.race([this.activation?.ended() ?? Promise.resolve(), this.sleep(CLOSE_GRACE_MS)]);
     this.codec = this.protocol.activate(this.entityId, this.writer);
     void ended.then(() => {
       if (this.phase === "activating" && this.stream === undefined) this.start(Promise.resolve());
@@ -706,7 +770,7 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     if (this.protocol.scheduling === "concurrent") {
       for (const next of this.waiting.splice(0)) this.send(next);
     } else {
-      while (this.inFlight.size === 0 && this.persisting.size === 0 && this.waiting.length > 0) this.send(this.waiting.shift() as Queued);
+      while (this.inFlight.size === 0 && this.persisting === undefined && this.waiting.length > 0) this.send(this.takeWaiting());
       if (this.waiting.length > 0 || this.inFlight.size > 0) return;
     }
     this.stream?.end();

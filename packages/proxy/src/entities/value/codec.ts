@@ -1,16 +1,18 @@
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import {
+  type Command,
   ValueEntity,
   ValueEntityInitSchema,
   ValueEntityInitStateSchema,
+  type ValueEntityStreamIn,
   type ValueEntityStreamInSchema,
   ValueEntityStreamInSchema as StreamIn,
   type ValueEntityStreamOut,
   type ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
-import type { Interpreted, SessionProtocol } from "../session/entity-session.js";
-import type { ValueStore } from "../../store/types.js";
+import type { Interpreted, SessionCodec, SessionProtocol } from "../session/entity-session.js";
+import type { ValueStore, WriterToken } from "../../store/types.js";
 import type { RuntimeEnvironment } from "../shared/types.js";
 
 /**
@@ -27,60 +29,72 @@ export function valueEntityProtocol(
     method: ValueEntity.method.handle,
     label: "Value entity",
     scheduling: "serial",
-    activate(entityId, writer) {
-      return {
-        async open() {
-          const stored = await store.getValue(service.persistenceId, entityId);
-          const state = create(
-            ValueEntityInitStateSchema,
-            stored === undefined ? {} : { value: create(AnySchema, { typeUrl: stored.typeUrl, value: stored.value }) },
-          );
-          return {
-            messages: [create(StreamIn, { message: { case: "init", value: create(ValueEntityInitSchema, { serviceName: service.name, entityId, state }) } })],
-          };
-        },
-        command(command) {
-          return { $typeName: "cloudstate.valueentity.ValueEntityStreamIn", message: { case: "command", value: command } };
-        },
-        interpret(raw): Interpreted {
-          const message = (raw as ValueEntityStreamOut).message;
-          switch (message.case) {
-            case "reply": {
-              const reply = message.value;
-              const outcome = { clientAction: reply.clientAction, sideEffects: reply.sideEffects };
-              const action = reply.stateAction?.action;
-              if (action === undefined || action.case === undefined) return { kind: "reply", commandId: reply.commandId, outcome };
-              if (action.case === "update") {
-                const value = action.value.value;
-                if (value === undefined) return { kind: "violation", message: `Value entity ${service.name} (${entityId}) sent an update without a value` };
-                return {
-                  kind: "reply",
-                  commandId: reply.commandId,
-                  outcome,
-                  persist: () =>
-                    store.writeValue({
-                      kind: "update",
-                      persistenceId: service.persistenceId,
-                      entityId,
-                      value: { typeUrl: value.typeUrl, value: value.value },
-                      writer,
-                    }),
-                };
-              }
-              return {
-                kind: "reply",
-                commandId: reply.commandId,
-                outcome,
-                persist: () => store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer }),
-              };
-            }
-            case "failure":
-              return { kind: "failure", commandId: message.value.commandId, description: message.value.description };
-            default:
-              return { kind: "violation", message: `Value entity ${service.name} (${entityId}) sent an empty message` };
-          }
-        },
-      };
-    },
+    activate: (entityId, writer) => new ValueCodec(store, service, entityId, writer),
   };
+}
+
+/** One activation of a value entity: an object of its own (it lives as long as the entity is active), no closures. */
+class ValueCodec implements SessionCodec<ValueEntityStreamIn, ValueEntityStreamOut> {
+  constructor(
+    private readonly store: ValueStore,
+    private readonly service: RuntimeEnvironment["service"],
+    private readonly entityId: string,
+    private readonly writer: WriterToken,
+  ) {}
+
+  async open(): Promise<{ readonly messages: readonly ValueEntityStreamIn[] }> {
+    const { service, entityId } = this;
+    const stored = await this.store.getValue(service.persistenceId, entityId);
+    const state = create(
+      ValueEntityInitStateSchema,
+      stored === undefined ? {} : { value: create(AnySchema, { typeUrl: stored.typeUrl, value: stored.value }) },
+    );
+    return {
+      messages: [create(StreamIn, { message: { case: "init", value: create(ValueEntityInitSchema, { serviceName: service.name, entityId, state }) } })],
+    };
+  }
+
+  command(command: Command): ValueEntityStreamIn {
+    return { $typeName: "cloudstate.valueentity.ValueEntityStreamIn", message: { case: "command", value: command } };
+  }
+
+  interpret(raw: ValueEntityStreamOut): Interpreted {
+    const { service, entityId, store, writer } = this;
+    const message = raw.message;
+    switch (message.case) {
+      case "reply": {
+        const reply = message.value;
+        const outcome = { clientAction: reply.clientAction, sideEffects: reply.sideEffects };
+        const action = reply.stateAction?.action;
+        if (action === undefined || action.case === undefined) return { kind: "reply", commandId: reply.commandId, outcome };
+        if (action.case === "update") {
+          const value = action.value.value;
+          if (value === undefined) return { kind: "violation", message: `Value entity ${service.name} (${entityId}) sent an update without a value` };
+          return {
+            kind: "reply",
+            commandId: reply.commandId,
+            outcome,
+            persist: () =>
+              store.writeValue({
+                kind: "update",
+                persistenceId: service.persistenceId,
+                entityId,
+                value: { typeUrl: value.typeUrl, value: value.value },
+                writer,
+              }),
+          };
+        }
+        return {
+          kind: "reply",
+          commandId: reply.commandId,
+          outcome,
+          persist: () => store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer }),
+        };
+      }
+      case "failure":
+        return { kind: "failure", commandId: message.value.commandId, description: message.value.description };
+      default:
+        return { kind: "violation", message: `Value entity ${service.name} (${entityId}) sent an empty message` };
+    }
+  }
 }
