@@ -242,6 +242,8 @@ export interface ProxyOptions {
   /** Write a V8 CPU profile of the proxy into this directory (written on exit). */
   readonly cpuProfileDir?: string;
   readonly extraArgs?: readonly string[];
+  /** Node options for the proxy process (before the script), e.g. `--inspect-port=<port>`. */
+  readonly nodeArgs?: readonly string[];
   /** More environment for the proxy (e.g. `OTEL_*`). */
   readonly env?: Readonly<Record<string, string>>;
   readonly timeoutMs?: number;
@@ -252,7 +254,7 @@ export interface ProxyOptions {
 /** Starts the real `switchboard start` CLI and waits for its readiness line. */
 export async function startProxy(options: ProxyOptions): Promise<Child & { readonly port: number }> {
   const httpPort = options.httpPort ?? (await freePort());
-  const nodeFlags = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+  const nodeFlags = [...(options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeArgs ?? [])];
   const child = await startChild({
     label: "switchboard proxy",
     command: options.node ?? process.execPath,
