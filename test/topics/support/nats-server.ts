@@ -7,9 +7,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { freePort } from "../../observability/support/example-process.js";
 
 /** A running (or stopped) nats-server. */
 export interface NatsServer {
@@ -26,15 +26,7 @@ export interface NatsServer {
   close(): Promise<void>;
 }
 
-/** A port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, "close");
-  return port;
-}
+export { freePort };
 
 /** Starts `nats-server` (`-js` unless `jetstream: false`) and resolves once it accepts connections. */
 export async function startNatsServer(options: { jetstream?: boolean } = {}): Promise<NatsServer> {

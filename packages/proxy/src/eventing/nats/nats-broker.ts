@@ -168,6 +168,17 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nat
     subscriptions.set(topic, nc.subscribe(subjectOf(topic), { callback: () => wakeups.bump(topic) }));
   }
 
+  /** The first and last sequence of a stream (first > last when it is empty); undefined when it does not exist. */
+  async function boundsOf(stream: string): Promise<{ first: number; last: number } | undefined> {
+    try {
+      const { state } = await jsm.streams.info(stream);
+      return { first: state.first_seq, last: state.last_seq };
+    } catch (error) {
+      if (apiCode(error) === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw error;
+    }
+  }
+
   function headersOf(message: TopicMessage): MsgHdrs {
     const h = transport.headers();
     h.set(TYPE_URL_HEADER, encodeHeaderText(message.payload.typeUrl, true));
@@ -316,16 +327,9 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nat
       watch(topic);
       const stream = streamNameOf(topic);
       try {
-        let first: number;
-        let last: number;
-        try {
-          const info = await jsm.streams.info(stream);
-          first = info.state.first_seq;
-          last = info.state.last_seq;
-        } catch (error) {
-          if (apiCode(error) === JetStreamApiCodes.StreamNotFound) return [];
-          throw error;
-        }
+        const bounds = await boundsOf(stream);
+        if (bounds === undefined) return [];
+        const { first, last } = bounds;
         const from = Math.max(afterOffset + 1, first);
         const to = Math.min(last, from + limit - 1);
         if (to < from) return [];
@@ -339,16 +343,9 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nat
     async offsetAtTime(topic, time) {
       const stream = streamNameOf(topic);
       try {
-        let first: number;
-        let last: number;
-        try {
-          const info = await jsm.streams.info(stream);
-          first = info.state.first_seq;
-          last = info.state.last_seq;
-        } catch (error) {
-          if (apiCode(error) === JetStreamApiCodes.StreamNotFound) return 0;
-          throw error;
-        }
+        const bounds = await boundsOf(stream);
+        if (bounds === undefined) return 0;
+        const { first, last } = bounds;
         // Binary search on the stored times for the first sequence published at or after `time`.
         let low = first;
         let high = last;
