@@ -42,7 +42,9 @@ export interface Statements {
   readonly highestTopicOffset: Run;
   readonly insertTopicMessage: Run;
   readonly readTopic: Rows<TopicRow>;
-  readonly retentionCuts: Rows<{ topic: string; cut: number | bigint }>;
+  readonly topicNames: Rows<{ topic: string }>;
+  readonly oldestFirst: Rows<{ position: number | bigint; published_at: number | bigint }>;
+  readonly newestFirst: Rows<{ position: number | bigint; size: number | bigint }>;
   readonly trimTopic: Run;
   readonly firstTopicOffsetAt: Run;
   readonly getGroupOffset: Run;
@@ -87,16 +89,22 @@ export function prepareStatements(db: BetterSqlite3.Database): Statements {
     readTopic: rows<TopicRow>(
       "SELECT position, type_url, payload, attributes, published_at FROM topic_message WHERE topic = ? AND position > ? ORDER BY position LIMIT ?",
     ),
-    // Per topic, the highest position to remove: too old, or beyond the byte budget counted
-    // from the newest message (which is never removed), so what goes is always a prefix.
-    retentionCuts: rows<{ topic: string; cut: number | bigint }>(
-      `SELECT topic, MAX(position) AS cut FROM (
-         SELECT topic, position, published_at,
-                SUM(length(payload) + length(CAST(attributes AS BLOB))) OVER (PARTITION BY topic ORDER BY position DESC) AS newer_bytes,
-                ROW_NUMBER() OVER (PARTITION BY topic ORDER BY position DESC) AS newest_rank
-         FROM topic_message)
-       WHERE newest_rank > 1 AND (published_at < ? OR newer_bytes > ?)
-       GROUP BY topic`,
+    // Every topic name, by seeking the primary key from one name to the next (not a scan).
+    topicNames: rows<{ topic: string }>(
+      `WITH RECURSIVE names (topic) AS (
+         SELECT MIN(topic) FROM topic_message
+         UNION ALL
+         SELECT (SELECT MIN(topic) FROM topic_message WHERE topic > names.topic) FROM names WHERE names.topic IS NOT NULL
+       )
+       SELECT topic FROM names WHERE topic IS NOT NULL`,
+    ),
+    // A topic from its oldest message (retention by age reads until the first young one)…
+    oldestFirst: rows<{ position: number | bigint; published_at: number | bigint }>(
+      "SELECT position, published_at FROM topic_message WHERE topic = ? ORDER BY position",
+    ),
+    // …and from its newest (retention by size reads until the budget is spent).
+    newestFirst: rows<{ position: number | bigint; size: number | bigint }>(
+      "SELECT position, length(payload) + length(CAST(attributes AS BLOB)) AS size FROM topic_message WHERE topic = ? ORDER BY position DESC",
     ),
     trimTopic: db.prepare("DELETE FROM topic_message WHERE topic = ? AND position <= ?"),
     firstTopicOffsetAt: scalar("SELECT MIN(position) FROM topic_message WHERE topic = ? AND published_at >= ?"),

@@ -146,9 +146,11 @@ function applyWrite(sql: Statements, op: SqliteWriteOp): WriteResult {
       return undefined;
     case "trim": {
       const trims: TrimResult[] = [];
-      for (const { topic, cut } of sql.retentionCuts.all(op.publishedBefore, op.maxBytes)) {
+      for (const { topic } of sql.topicNames.all()) {
+        const cut = retentionCut(sql, topic, op.publishedBefore, op.maxBytes);
+        if (cut === undefined) continue;
         const removed = sql.trimTopic.run(topic, cut).changes;
-        trims.push({ topic, removed: Number(removed), firstOffset: Number(cut) + 1 });
+        trims.push({ topic, removed: Number(removed), firstOffset: cut + 1 });
       }
       return trims;
     }
@@ -157,4 +159,36 @@ function applyWrite(sql: Statements, op: SqliteWriteOp): WriteResult {
       throw new SwitchboardError(`unknown write ${JSON.stringify(never)}`, Code.Internal);
     }
   }
+}
+
+/**
+ * The highest position of `topic` that retention removes, undefined for none. Reads only
+ * what it must: from the newest message until the byte budget is spent, and from the
+ * oldest until the first message young enough (publish times follow positions). The
+ * newest message is never cut.
+ */
+function retentionCut(sql: Statements, topic: string, publishedBefore: number, maxBytes: number): number | undefined {
+  const newest = decodeInt(sql.highestTopicOffset.get(topic), `topic "${topic}"`);
+  if (newest === 0) return undefined;
+  let cut: number | undefined;
+  // Iterators are closed (break) before the next statement runs on the connection.
+  if (maxBytes < Number.MAX_SAFE_INTEGER) {
+    let bytes = 0;
+    for (const row of sql.newestFirst.iterate(topic)) {
+      const position = Number(row.position);
+      bytes += Number(row.size);
+      if (position < newest && bytes > maxBytes) {
+        cut = position;
+        break;
+      }
+    }
+  }
+  if (publishedBefore >= 0) {
+    for (const row of sql.oldestFirst.iterate(topic)) {
+      const position = Number(row.position);
+      if (position >= newest || Number(row.published_at) >= publishedBefore) break;
+      if (cut === undefined || position > cut) cut = position;
+    }
+  }
+  return cut;
 }
