@@ -34,7 +34,8 @@ export function startTopicRetention(options: TopicRetentionOptions): TopicRetent
   const { retentionMs, retentionBytes, logger } = options;
   if (retentionMs === undefined && retentionBytes === undefined) return undefined;
   const now = options.now ?? Date.now;
-  let running: Promise<void>;
+  /** The trim in progress, if any: one at a time, so a tick that finds one running skips. */
+  let running: Promise<void> | undefined;
   let closed = false;
 
   async function trim(): Promise<void> {
@@ -52,17 +53,16 @@ export function startTopicRetention(options: TopicRetentionOptions): TopicRetent
     }
   }
 
-  let busy = false;
-  const timer = setInterval(() => {
-    // One trim at a time: a tick that finds one still running skips.
-    if (busy) return;
-    busy = true;
+  function tick(): void {
+    if (running !== undefined) return;
     running = trim().finally(() => {
-      busy = false;
+      running = undefined;
     });
-  }, options.intervalMs);
+  }
+
+  const timer = setInterval(tick, options.intervalMs);
   timer.unref();
-  running = trim();
+  tick();
   logger.info("topic retention on", {
     ...(retentionMs === undefined ? {} : { retentionMs }),
     ...(retentionBytes === undefined ? {} : { retentionBytes }),
