@@ -1,5 +1,5 @@
 import { Code, SwitchboardError } from "../errors/index.js";
-import type { JournalAppend } from "./types.js";
+import type { JournalAppend, TopicRetention } from "./types.js";
 
 /**
  * Checks the shape of a journal append that every adapter rejects the same way:
@@ -47,20 +47,14 @@ export function validateGroup(topic: string, group: string): SwitchboardError | 
 }
 
 /** Checks retention limits: each absent, or a non-negative safe integer. */
-export function validateRetention(limits: { readonly publishedBefore?: number; readonly maxBytes?: number }): SwitchboardError | undefined {
-  for (const [name, value] of [
-    ["publishedBefore", limits.publishedBefore],
-    ["maxBytes", limits.maxBytes],
-  ] as const) {
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
-      return new SwitchboardError(`retention ${name} must be a non-negative integer, got ${value}`, Code.InvalidArgument);
-  }
-  return undefined;
+export function validateRetention(limits: TopicRetention): SwitchboardError | undefined {
+  return (
+    (limits.publishedBefore === undefined ? undefined : validateOffset(limits.publishedBefore, "retention publishedBefore")) ??
+    (limits.maxBytes === undefined ? undefined : validateOffset(limits.maxBytes, "retention maxBytes"))
+  );
 }
 
 /** Checks a time to find an offset at: a non-negative safe integer of ms since the epoch. */
 export function validateTime(topic: string, time: number): SwitchboardError | undefined {
-  if (!Number.isSafeInteger(time) || time < 0)
-    return new SwitchboardError(`topic "${topic}": a time must be a non-negative integer of ms since the epoch, got ${time}`, Code.InvalidArgument);
-  return undefined;
+  return validateOffset(time, `topic "${topic}": a time in ms since the epoch`);
 }
