@@ -58,10 +58,11 @@ export function createTopicAdmin(deps: TopicAdminDeps): TopicAdmin {
     topic: string,
     group: string,
   ): Promise<{ offset: number; firstOffset: number; lastOffset: number } | TopicAdminResponse> {
-    const consumed = model === undefined ? [] : topicSubscriptions(model).subscriptions.filter((s) => s.tag === topic);
+    const subscriptions = model === undefined ? [] : topicSubscriptions(model).subscriptions;
+    const consumed = subscriptions.filter((s) => s.tag === topic);
     const range = await describe(topic);
     if (range.lastOffset === 0 && consumed.length === 0) {
-      const known = model === undefined ? [] : [...new Set(topicSubscriptions(model).subscriptions.map((s) => s.tag))];
+      const known = [...new Set(subscriptions.map((s) => s.tag))];
       const nearest = nearestNames(topic, known);
       return fail(
         404,
