@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { freePort } from "../observability/support/example-process.js";
 import { eventually } from "../support/grpc-client.js";
-import { type ProxyProcess, SWITCHBOARD_BIN, startProxy } from "../support/proxy-process.js";
+import { type ProxyProcess, startProxy } from "../support/proxy-process.js";
+import { runCli } from "./support/cli.js";
 import { type OrdersUserFunction, startOrdersUserFunction } from "./support/orders-user-function.js";
 import { publishJson, readEvents, request } from "./support/topic-client.js";
 
@@ -70,7 +70,7 @@ describe("topics: replaying a consumer group", () => {
     await eventually(() => ids(uf, "Record").length === 5, 10_000, "o2 and o3 audited again");
     assert.deepEqual(ids(uf, "Record"), ["o1", "o2", "o3", "o2", "o3"]);
 
-    const cli = await run(["topics", "replay", "orders", "--group", "audit", "--from-time", mark, "--admin-address", `127.0.0.1:${admin}`]);
+    const cli = await runCli(["topics", "replay", "orders", "--group", "audit", "--from-time", mark, "--admin-address", `127.0.0.1:${admin}`]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.equal(cli.stdout, "group audit of topic orders: offset 3 -> 2; it consumes from offset 3 on\n");
     await eventually(() => ids(uf, "Record").length === 6, 10_000, "o3 audited again");
@@ -114,16 +114,16 @@ describe("topics: replaying a consumer group", () => {
     // Nothing of this moved the group: it reaches 4 (o4) and stays there.
     await eventually(async () => JSON.parse((await request(admin, "GET", "/v1/topics/orders/groups/audit")).body).offset === 4, 10_000, "audit at 4");
 
-    const noGroup = await run(["topics", "replay", "orders", "--from-offset", "0", "--admin-address", `127.0.0.1:${admin}`]);
+    const noGroup = await runCli(["topics", "replay", "orders", "--from-offset", "0", "--admin-address", `127.0.0.1:${admin}`]);
     assert.equal(noGroup.code, 2);
     assert.match(noGroup.stderr, /replay needs --group/);
-    const badOffset = await run(["topics", "replay", "orders", "--group", "audit", "--from-offset", "two", "--admin-address", `127.0.0.1:${admin}`]);
+    const badOffset = await runCli(["topics", "replay", "orders", "--group", "audit", "--from-offset", "two", "--admin-address", `127.0.0.1:${admin}`]);
     assert.equal(badOffset.code, 2);
     assert.match(badOffset.stderr, /--from-offset must be a whole number of at least 0, got "two"/);
-    const badTime = await run(["topics", "replay", "orders", "--group", "audit", "--from-time", "noon", "--admin-address", `127.0.0.1:${admin}`]);
+    const badTime = await runCli(["topics", "replay", "orders", "--group", "audit", "--from-time", "noon", "--admin-address", `127.0.0.1:${admin}`]);
     assert.equal(badTime.code, 2);
     assert.match(badTime.stderr, /--from-time must be an ISO 8601 time/);
-    const unknown = await run(["topics", "replay", "orders", "--group", "audti", "--from-offset", "0", "--admin-address", `127.0.0.1:${admin}`]);
+    const unknown = await runCli(["topics", "replay", "orders", "--group", "audti", "--from-offset", "0", "--admin-address", `127.0.0.1:${admin}`]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /HTTP 404: no consumer group "audti" on topic "orders"/);
   });
@@ -244,12 +244,3 @@ describe("topics: at least once across a kill -9 of the proxy in the middle of a
     assert.deepEqual(afterRestart, orders.slice(firstAgain), processed.join(","));
   });
 });
-
-/** Runs the switchboard CLI; resolves to its exit code and output. */
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [SWITCHBOARD_BIN, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-    });
-  });
-}

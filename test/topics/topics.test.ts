@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -7,8 +6,9 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { eventually } from "../support/grpc-client.js";
-import { type ProxyProcess, SWITCHBOARD_BIN, startProxy } from "../support/proxy-process.js";
+import { type ProxyProcess, startProxy } from "../support/proxy-process.js";
 import { OrderSchema } from "./gen/switchboard/test/topics/orders_pb.js";
+import { runCli } from "./support/cli.js";
 import { type OrdersUserFunction, startOrdersUserFunction } from "./support/orders-user-function.js";
 import { publishJson, readEvents, request } from "./support/topic-client.js";
 
@@ -295,16 +295,16 @@ describe("topics: the embedded broker end to end", () => {
 
   it("switchboard topics publish and tail talk to the topics surface", async () => {
     const address = `127.0.0.1:${proxy.port}`;
-    const published = await cli(["topics", "publish", "cli-topic", "--type", ORDER, '{"orderId":"c1","quantity":2}', "--id", "cli-1", "--address", address]);
+    const published = await runCli(["topics", "publish", "cli-topic", "--type", ORDER, '{"orderId":"c1","quantity":2}', "--id", "cli-1", "--address", address]);
     assert.deepEqual([published.code, published.stdout], [0, "published to cli-topic at offset 1\n"], published.stderr);
-    const tailed = await cli(["topics", "tail", "cli-topic", "--from", "0", "--count", "1", "--address", address]);
+    const tailed = await runCli(["topics", "tail", "cli-topic", "--from", "0", "--count", "1", "--address", address]);
     assert.equal(tailed.code, 0, tailed.stderr);
     const event = JSON.parse(tailed.stdout.trim()) as Record<string, unknown>;
     assert.deepEqual([event.id, event.type, event.source, event.data], ["cli-1", ORDER, "switchboard-cli", { orderId: "c1", quantity: 2 }]);
-    const refused = await cli(["topics", "publish", "cli-topic", "--type", "com.example.Nope", "{}", "--address", address]);
+    const refused = await runCli(["topics", "publish", "cli-topic", "--type", "com.example.Nope", "{}", "--address", address]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /HTTP 400: unknown type "com\.example\.Nope"/);
-    const noType = await cli(["topics", "publish", "cli-topic", "{}", "--address", address]);
+    const noType = await runCli(["topics", "publish", "cli-topic", "{}", "--address", address]);
     assert.equal(noType.code, 2);
     assert.match(noType.stderr, /publish needs --type/);
   });
@@ -346,15 +346,6 @@ function openStream(port: number, path: string): Promise<{ ended: Promise<void>;
       resolve({ ended, text: () => text });
     });
     req.on("error", reject);
-  });
-}
-
-/** Runs the switchboard CLI; resolves to its exit code and output. */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [SWITCHBOARD_BIN, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-    });
   });
 }
 
