@@ -6,10 +6,11 @@ export interface FrontAddress {
 
 /**
  * Reads an `--address`: `host:port`, `[ipv6]:port`, a bare port, or a URL such as
- * `http://localhost:9000` (path ignored). Returns a one-line reason for anything else.
+ * `http://localhost:9000` (path ignored). Returns a one-line reason for anything else,
+ * naming `flag` (the option the address came from).
  */
-export function parseAddress(raw: string): FrontAddress | string {
-  const wrong = `--address must be host:port or http://host:port, got "${raw}"`;
+export function parseAddress(raw: string, flag = "--address"): FrontAddress | string {
+  const wrong = `${flag} must be host:port or http://host:port, got "${raw}"`;
   if (/^\d+$/.test(raw)) return checkPort("127.0.0.1", raw) ?? wrong;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
     let url: URL;
@@ -18,7 +19,7 @@ export function parseAddress(raw: string): FrontAddress | string {
     } catch {
       return wrong;
     }
-    if (url.protocol !== "http:") return `--address: only http:// is served by the front port, got "${raw}"`;
+    if (url.protocol !== "http:") return `${flag}: only http:// is served by the front port, got "${raw}"`;
     return checkPort(url.hostname.replace(/^\[|\]$/g, ""), url.port === "" ? "80" : url.port) ?? wrong;
   }
   const colon = raw.lastIndexOf(":");

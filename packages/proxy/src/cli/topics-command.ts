@@ -119,8 +119,11 @@ async function replay(
       return usage(`--from-time must be an ISO 8601 time such as 2026-12-03T10:00:00Z, got "${time}"`);
     request = { time };
   }
-  const admin = parseAddress(typeof values["admin-address"] === "string" ? values["admin-address"] : `127.0.0.1:${env.ADMIN_PORT || "9001"}`);
-  if (typeof admin === "string") return usage(admin.replace("--address", "--admin-address"));
+  const admin = parseAddress(
+    typeof values["admin-address"] === "string" ? values["admin-address"] : `127.0.0.1:${env.ADMIN_PORT || "9001"}`,
+    "--admin-address",
+  );
+  if (typeof admin === "string") return usage(admin);
   const token = typeof values["admin-token"] === "string" ? values["admin-token"] : env.ADMIN_TOKEN;
   const headers: http.OutgoingHttpHeaders = { "content-type": "application/json", accept: "application/json" };
   if (token !== undefined && token !== "") headers.authorization = `Bearer ${token}`;
