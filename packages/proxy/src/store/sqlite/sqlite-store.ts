@@ -228,11 +228,16 @@ function openStore(
 
   let closing: Promise<void> | undefined;
 
-  /** Queues a write for the next group commit; the promise settles after its COMMIT. */
-  function enqueue(op: SqliteWriteOp): Promise<void> {
+  /** Queues a write for the next group commit; the promise settles after its COMMIT (which sets what it returns, offsets or trims, on `write`). */
+  function submit(write: SqliteWrite): Promise<void> {
     const failure = committer.failure();
     if (failure !== undefined) return Promise.reject(failure);
-    return writes.enqueue({ context: op.context, op });
+    return writes.enqueue(write);
+  }
+
+  /** Queues an operation whose commit returns nothing. */
+  function enqueue(op: SqliteWriteOp): Promise<void> {
+    return submit({ context: op.context, op });
   }
 
   /** Runs a synchronous read, turning a throw into a rejected promise with a store error. */
@@ -255,10 +260,8 @@ function openStore(
       if (invalid !== undefined) return Promise.reject(invalid);
       const rows = messages.map((m) => ({ typeUrl: m.payload.typeUrl, value: copyBytes(m.payload.value), attributes: JSON.stringify(m.attributes) }));
       const op: SqliteWriteOp = { kind: "publish", context: topicContext(topic), topic, messages: rows };
-      const failure = committer.failure();
-      if (failure !== undefined) return Promise.reject(failure);
       const write: SqliteWrite = { context: op.context, op };
-      return writes.enqueue(write).then(() => [...(write.offsets ?? [])]);
+      return submit(write).then(() => [...(write.offsets ?? [])]);
     },
 
     readTopic(topic, afterOffset, limit) {
@@ -293,10 +296,8 @@ function openStore(
         publishedBefore: limits.publishedBefore ?? -1,
         maxBytes: limits.maxBytes ?? Number.MAX_SAFE_INTEGER,
       };
-      const failure = committer.failure();
-      if (failure !== undefined) return Promise.reject(failure);
       const write: SqliteWrite = { context: op.context, op };
-      return writes.enqueue(write).then(() => [...(write.trims ?? [])]);
+      return submit(write).then(() => [...(write.trims ?? [])]);
     },
 
     offsetAtTime(topic, time) {
