@@ -4,42 +4,25 @@
  * stream's stored message times).
  */
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { eventually } from "../support/grpc-client.js";
-import { type ProxyProcess, startProxy } from "../support/proxy-process.js";
-import { freePort, type NatsServer, startNatsServer } from "./support/nats-server.js";
-import { type OrdersUserFunction, startOrdersUserFunction } from "./support/orders-user-function.js";
+import type { ProxyProcess } from "../support/proxy-process.js";
+import { startNatsTopics } from "./support/nats-topics.js";
+import type { OrdersUserFunction } from "./support/orders-user-function.js";
 import { publishJson, request } from "./support/topic-client.js";
 
 const ORDER = "switchboard.test.topics.Order";
 
 describe("topics on NATS JetStream: replaying a consumer group", () => {
-  let nats: NatsServer;
   let uf: OrdersUserFunction;
   let proxy: ProxyProcess;
   let admin: number;
-  let dir: string;
+  let close: (() => Promise<void>) | undefined;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-nats-replay-"));
-    nats = await startNatsServer();
-    uf = await startOrdersUserFunction();
-    admin = await freePort();
-    proxy = await startProxy({
-      userFunctionPort: uf.port,
-      store: `sqlite:${path.join(dir, "entities.db")}`,
-      extraArgs: ["--eventing", nats.url, "--admin-port", String(admin)],
-    });
+    ({ uf, proxy, admin, close } = await startNatsTopics());
   });
-  after(async () => {
-    await proxy.stop();
-    await uf.close();
-    await nats.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => close?.());
 
   it("sets the audit group back by offset and by time; its running consumer goes on from there", async () => {
     const records = () => uf.callsOf("Record").map((c) => c.orderId);

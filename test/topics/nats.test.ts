@@ -16,6 +16,7 @@ import { eventually } from "../support/grpc-client.js";
 import { type ProxyProcess, SWITCHBOARD_BIN, startProxy } from "../support/proxy-process.js";
 import { OrderSchema } from "./gen/switchboard/test/topics/orders_pb.js";
 import { freePort, type NatsServer, startNatsServer } from "./support/nats-server.js";
+import { startNatsTopics } from "./support/nats-topics.js";
 import { type OrdersUserFunction, startOrdersUserFunction } from "./support/orders-user-function.js";
 import { publishJson, readEvents, request } from "./support/topic-client.js";
 
@@ -246,31 +247,16 @@ describe("topics on NATS JetStream end to end", () => {
 });
 
 describe("topics on NATS JetStream: replaying a group, retention by the stream's limits", () => {
-  let nats: NatsServer;
   let uf: OrdersUserFunction;
   let proxy: ProxyProcess;
   let admin: number;
-  let dir: string;
+  let close: (() => Promise<void>) | undefined;
   const audited = () => uf.callsOf("Record").map((c) => c.orderId);
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-nats-replay-"));
-    nats = await startNatsServer();
-    uf = await startOrdersUserFunction();
-    admin = await freePort();
-    proxy = await startProxy({
-      userFunctionPort: uf.port,
-      store: `sqlite:${path.join(dir, "entities.db")}`,
-      extraArgs: ["--eventing", nats.url, "--admin-port", String(admin), "--topic-retention-bytes", "4000"],
-    });
+    ({ uf, proxy, admin, close } = await startNatsTopics(["--topic-retention-bytes", "4000"]));
   });
-  after(async () => {
-    uf.release();
-    await proxy.stop();
-    await uf.close();
-    await nats.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => close?.());
 
   it("replays a group by making its durable consumer anew from the offset; other groups are untouched", async () => {
     for (const id of ["o1", "o2", "o3"])
