@@ -1,5 +1,6 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
+import type { TopicTrim } from "../types.js";
 import { classify, decodeInt } from "./sqlite-errors.js";
 import type { Statements } from "./statements.js";
 
@@ -39,18 +40,11 @@ export type SqliteWriteOp =
   /** Retention: removes old messages of every topic (see `TopicStore.trimTopics`); -1 and MAX_SAFE_INTEGER are no limit. */
   | { readonly kind: "trim"; readonly context: string; readonly publishedBefore: number; readonly maxBytes: number };
 
-/** What a `trim` removed from one topic. */
-export interface TrimResult {
-  readonly topic: string;
-  readonly removed: number;
-  readonly firstOffset: number;
-}
-
 /**
  * What one write of a committed batch came to: `undefined` (committed), the offsets a
  * publish was given or what a trim removed (committed), or the error it failed with alone.
  */
-export type WriteResult = undefined | readonly number[] | readonly TrimResult[] | SwitchboardError;
+export type WriteResult = undefined | readonly number[] | readonly TopicTrim[] | SwitchboardError;
 
 /** Thrown out of a batch when SQLite has already rolled back the whole transaction. */
 class BatchLost extends Error {
@@ -145,7 +139,7 @@ function applyWrite(sql: Statements, op: SqliteWriteOp): WriteResult {
       sql.upsertGroupOffset.run(op.topic, op.group, op.offset);
       return undefined;
     case "trim": {
-      const trims: TrimResult[] = [];
+      const trims: TopicTrim[] = [];
       for (const { topic } of sql.topicNames.all()) {
         const cut = retentionCut(sql, topic, op.publishedBefore, op.maxBytes);
         if (cut === undefined) continue;

@@ -1,7 +1,8 @@
 import { Code, SwitchboardError } from "../../errors/index.js";
 import { messageOf } from "../group-commit.js";
 import { sqliteCode } from "./sqlite-errors.js";
-import type { SqliteWriteOp, TrimResult, WriteResult } from "./write-ops.js";
+import type { TopicTrim } from "../types.js";
+import type { SqliteWriteOp, WriteResult } from "./write-ops.js";
 
 /**
  * The messages between the SQLite store (main thread) and its writer thread
@@ -32,7 +33,7 @@ export interface ErrorData {
 }
 
 /** A write's result as it crosses the thread boundary: undefined, offsets, what a trim removed, or an error. */
-export type ResultData = undefined | readonly number[] | readonly TrimResult[] | ErrorData;
+export type ResultData = undefined | readonly number[] | readonly TopicTrim[] | ErrorData;
 
 /** Writer thread → main thread. */
 export type FromWriter =
