@@ -21,7 +21,7 @@ import { validateAppend, validateGroup, validateLimit, validateOffset, validateP
 import { migrate } from "./schema.js";
 import { decodeAttributes } from "../topic-attributes.js";
 import { classify, dataLoss, decodeInt } from "./sqlite-errors.js";
-import { type AnyRow, prepareStatements, type TopicRow } from "./statements.js";
+import { type AnyRow, prepareStatements, type Statements, type TopicRow } from "./statements.js";
 import { createBatchRunner, type SqliteWriteOp, type WriteResult } from "./write-ops.js";
 import { startWriterThread, type WriterThread } from "./writer-thread.js";
 
@@ -143,9 +143,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
     db.close();
     throw new SwitchboardError(`${description}: commit must be inline or worker, got ${String(mode)}`, Code.InvalidArgument);
   }
+  const sql = prepareStatements(db);
   let committer: Committer;
+  let thread: WriterThread | undefined;
   if (mode === "worker") {
-    let thread: WriterThread;
     try {
       thread = await startWriterThread({
         path,
@@ -162,24 +163,22 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
       db.close();
       throw classify(err, `${description}: open`);
     }
+    const started = thread;
     committer = {
-      commit: (batch) => thread.commit(batch),
-      failure: () => thread.failure,
-      close: () => thread.close(),
+      commit: (batch) => started.commit(batch),
+      failure: () => started.failure,
+      close: () => started.close(),
     };
-    writerThreads.set(committer, thread);
   } else {
-    const run = createBatchRunner(db, prepareStatements(db));
-    committer = { commit: run, failure: () => undefined, close: async () => {} };
+    committer = { commit: createBatchRunner(db, sql), failure: () => undefined, close: async () => {} };
   }
-  const store = openStore(db, description, logger, options.onCommit, committer, mode);
-  const thread = writerThreads.get(committer);
+  const store = openStore(db, sql, description, logger, options.onCommit, committer, mode);
   if (thread !== undefined) writerThreads.set(store, thread);
   return store;
 }
 
 /** The writer thread of each store that commits on one (for {@link crashWriterThread}). */
-const writerThreads = new WeakMap<object, WriterThread>();
+const writerThreads = new WeakMap<SqliteStore, WriterThread>();
 
 /**
  * Tests only: makes the writer thread of a `commit: "worker"` store die as a crash
@@ -196,6 +195,7 @@ export function crashWriterThread(store: SqliteStore, how: "throw" | "exit"): bo
 /** Builds the store over an open, migrated database. */
 function openStore(
   db: Database,
+  sql: Statements,
   description: string,
   logger: SqliteStoreLogger | undefined,
   onCommit: CommitObserver | undefined,
@@ -204,7 +204,6 @@ function openStore(
 ): SqliteStore {
   // With a writer thread, `db` only reads: under WAL a read that starts after a COMMIT
   // returned (on any connection) sees it, so a read after an acknowledged write sees that write.
-  const sql = prepareStatements(db);
   const appended = createAppendListeners();
 
   const writes = createGroupCommit<SqliteWrite>({
