@@ -147,7 +147,6 @@ interface StreamOwner<O> {
  * end is still noted, for whoever waits for the old stream to close.
  */
 class ActivationStream<O> implements StreamHandlers<O> {
-  stream: ClientStream<unknown> | undefined;
   private done = false;
   private waiters: (() => void)[] | undefined;
 
@@ -275,7 +274,6 @@ export class EntitySession<I extends DescMessage = DescMessage, O extends DescMe
     this.nextId = 1n;
     const activation = new ActivationStream<MessageShape<O>>(this);
     const stream = this.context.client.stream(this.protocol.method, activation);
-    activation.stream = stream;
     this.activation = activation;
     this.stream = stream;
     this.debug("entity activating");
