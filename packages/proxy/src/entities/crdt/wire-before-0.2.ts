@@ -11,7 +11,9 @@ import {
   CrdtStreamOutSchema,
 } from "@switchboard/protocol";
 import { crdtBefore02 as older } from "@switchboard/protocol/older";
+import type { AnyValue } from "../../store/types.js";
 import type { SessionCodec, SessionProtocol } from "../session/entity-session.js";
+import { compareAny } from "./any-key.js";
 
 /**
  * The CRDT wire from before protocol 0.2, in one place: the translation between the 0.2
@@ -131,9 +133,8 @@ export function toOlderStreamIn(message: CrdtStreamIn): older.CrdtStreamIn {
 
 // --- the value the user function holds ----------------------------------------------
 
-const anyKey = (value: { typeUrl: string; value: Uint8Array } | undefined) =>
-  value === undefined ? "" : `${value.typeUrl}|${Buffer.from(value.value).toString("hex")}`;
-const sameAny = (a: { typeUrl: string; value: Uint8Array } | undefined, b: { typeUrl: string; value: Uint8Array } | undefined) => anyKey(a) === anyKey(b);
+/** Whether two elements or keys are the same (type URL and bytes); an absent one equals only an absent one. */
+const sameAny = (a: AnyValue | undefined, b: AnyValue | undefined) => (a === undefined || b === undefined ? a === b : compareAny(a, b) === 0);
 
 /** `held` with an older delta applied: the user function's value after it (undefined: none). */
 function applyOlder(held: older.CrdtState | undefined, delta: older.CrdtDelta): older.CrdtState | undefined {
