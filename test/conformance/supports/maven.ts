@@ -158,31 +158,23 @@ const JVM_CACHE = process.env.SWITCHBOARD_JVM_CACHE
   : path.join(os.homedir(), ".cache", "switchboard", "conformance");
 
 /** The protos both JVM projects generate message classes for. */
-const JVM_PROTOS = ["cloudstate/tck/model/eventsourced.proto", "shoppingcart/shoppingcart.proto", "shoppingcart/persistence/domain.proto"];
-/** And a project with the CRDT model. */
-const CRDT_PROTOS = ["cloudstate/tck/model/crdt.proto"];
+const JVM_PROTOS = [
+  "cloudstate/tck/model/eventsourced.proto",
+  "shoppingcart/shoppingcart.proto",
+  "shoppingcart/persistence/domain.proto",
+  "cloudstate/tck/model/crdt.proto",
+];
 
 /**
  * A matrix row for a Maven project of user functions on java-support 0.5.2 whose main class
- * takes `tck-model` (the event-sourced TCK model, and the CRDT one where the project has it:
- * Discovery, ES, CRDT) or `shopping-cart`.
+ * takes `tck-model` (the event-sourced and CRDT TCK models: Discovery, ES, CRDT) or `shopping-cart`.
  */
-export function jvmSupport(options: {
-  name: string;
-  title: string;
-  project: string;
-  mainClass: string;
-  knownFailuresFile: string;
-  /** The project has the CRDT model (run with `tck-model` too); else why the CRDT cell is not run. */
-  crdt: true | { readonly notRun: string };
-}): Support {
-  const crdt = options.crdt === true;
+export function jvmSupport(options: { name: string; title: string; project: string; mainClass: string; knownFailuresFile: string }): Support {
   return {
     name: options.name,
     title: options.title,
-    areas: crdt ? ["Discovery", "ES", "CRDT", "Shopping cart"] : ["Discovery", "ES", "Shopping cart"],
+    areas: ["Discovery", "ES", "CRDT", "Shopping cart"],
     notCovered: `not in java-support ${JAVA_SUPPORT.version}`,
-    ...(options.crdt === true ? {} : { notCoveredAreas: { CRDT: options.crdt.notRun } }),
     knownFailuresFile: options.knownFailuresFile,
     async setup(context: SetupContext): Promise<SetupResult> {
       try {
@@ -191,13 +183,13 @@ export function jvmSupport(options: {
           project: options.project,
           root: context.root,
           cacheDir: JVM_CACHE,
-          protos: crdt ? [...JVM_PROTOS, ...CRDT_PROTOS] : JVM_PROTOS,
+          protos: JVM_PROTOS,
           log: context.log,
         });
         return {
           kind: "ready",
           runs: [
-            { areas: crdt ? ["Discovery", "ES", "CRDT"] : ["Discovery", "ES"], functionCommand: built.command(options.mainClass, ["tck-model"]) },
+            { areas: ["Discovery", "ES", "CRDT"], functionCommand: built.command(options.mainClass, ["tck-model"]) },
             { areas: ["Shopping cart"], functionCommand: built.command(options.mainClass, ["shopping-cart"]) },
           ],
           notes: built.notes,

@@ -14,5 +14,4 @@ export const javaSupport = jvmSupport({
   project: fileURLToPath(new URL(".", import.meta.url)),
   mainClass: "switchboard.conformance.javasupport.Main",
   knownFailuresFile: fileURLToPath(new URL("./known-failures.txt", import.meta.url)),
-  crdt: true,
 });

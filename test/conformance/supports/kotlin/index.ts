@@ -13,5 +13,4 @@ export const kotlinSupport = jvmSupport({
   project: fileURLToPath(new URL(".", import.meta.url)),
   mainClass: "switchboard.conformance.kotlin.MainKt",
   knownFailuresFile: fileURLToPath(new URL("./known-failures.txt", import.meta.url)),
-  crdt: true,
 });
