@@ -5,9 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
-import { runStoreContract } from "../contract.case.js";
-import { runInspectorContract } from "../inspector-contract.case.js";
-import { createSqliteInspector } from "./sqlite-inspector.js";
+import { runSqliteContracts } from "./sqlite-contracts.case.js";
 import { createSqliteStore, type SqliteStore } from "./sqlite-store.js";
 import { LOCAL_WRITER } from "../types.js";
 
@@ -57,32 +55,7 @@ describe("sqlite store commit observer", () => {
   });
 });
 
-runInspectorContract("sqlite", async () => {
-  const path = join(tempDir(), "inspected.db");
-  const store = await createSqliteStore({ path });
-  return { store, openInspector: () => createSqliteInspector(path), cleanup: () => store.close() };
-});
-
-runStoreContract(
-  "sqlite",
-  async () => {
-    const dir = mkdtempSync(join(tmpdir(), "switchboard-sqlite-"));
-    const store = await createSqliteStore({ path: join(dir, "store.db") });
-    return {
-      store,
-      async cleanup() {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-  {
-    durable: async () => {
-      const path = join(tempDir(), "kill.db");
-      return { target: `sqlite:${path}`, open: () => createSqliteStore({ path }), cleanup: async () => {} };
-    },
-  },
-);
+runSqliteContracts("sqlite", undefined, tempDir);
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

@@ -11,10 +11,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Code, SwitchboardError } from "../../errors/index.js";
-import { runStoreContract } from "../contract.case.js";
-import { runInspectorContract } from "../inspector-contract.case.js";
 import { LOCAL_WRITER } from "../types.js";
-import { createSqliteInspector } from "./sqlite-inspector.js";
+import { runSqliteContracts } from "./sqlite-contracts.case.js";
 import { crashWriterThread, createSqliteStore } from "./sqlite-store.js";
 
 const tempDirs: string[] = [];
@@ -29,33 +27,7 @@ after(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-runStoreContract(
-  "sqlite, commits on a writer thread",
-  async () => {
-    const dir = mkdtempSync(join(tmpdir(), "switchboard-sqlite-writer-"));
-    const store = await createSqliteStore({ path: join(dir, "store.db"), commit: "worker" });
-    assert.equal(store.commitMode, "worker");
-    return {
-      store,
-      async cleanup() {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-  {
-    durable: async () => {
-      const path = join(tempDir(), "kill.db");
-      return { target: `sqlite-worker:${path}`, open: () => createSqliteStore({ path, commit: "worker" }), cleanup: async () => {} };
-    },
-  },
-);
-
-runInspectorContract("sqlite, commits on a writer thread", async () => {
-  const path = join(tempDir(), "inspected.db");
-  const store = await createSqliteStore({ path, commit: "worker" });
-  return { store, openInspector: () => createSqliteInspector(path), cleanup: () => store.close() };
-});
+runSqliteContracts("sqlite, commits on a writer thread", "worker", tempDir);
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : new TextDecoder().decode(value));
