@@ -24,6 +24,20 @@ interface OlderStream {
   closed: boolean;
 }
 
+/** A gRPC method whose messages stay bytes (this user function decodes and encodes them itself). */
+function rawMethod(path: string, streaming: boolean): grpc.MethodDefinition<Buffer, Buffer> {
+  const raw = (b: Buffer) => b;
+  return {
+    path,
+    requestStream: streaming,
+    responseStream: streaming,
+    requestSerialize: raw,
+    requestDeserialize: raw,
+    responseSerialize: raw,
+    responseDeserialize: raw,
+  };
+}
+
 const gcounter = (value: bigint) => create(older.CrdtStateSchema, { state: { case: "gcounter", value: { value } } });
 
 /**
@@ -47,27 +61,10 @@ async function startOlderUserFunction(): Promise<{ port: number; streams: Map<st
   });
   const streams = new Map<string, OlderStream[]>();
   const server = new grpc.Server();
-  const raw = (b: Buffer) => b;
   server.addService(
     {
-      discover: {
-        path: "/cloudstate.EntityDiscovery/discover",
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: raw,
-        requestDeserialize: raw,
-        responseSerialize: raw,
-        responseDeserialize: raw,
-      },
-      reportError: {
-        path: "/cloudstate.EntityDiscovery/reportError",
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: raw,
-        requestDeserialize: raw,
-        responseSerialize: raw,
-        responseDeserialize: raw,
-      },
+      discover: rawMethod("/cloudstate.EntityDiscovery/discover", false),
+      reportError: rawMethod("/cloudstate.EntityDiscovery/reportError", false),
     },
     {
       discover: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
@@ -79,15 +76,7 @@ async function startOlderUserFunction(): Promise<{ port: number; streams: Map<st
   );
   server.addService(
     {
-      handle: {
-        path: "/cloudstate.crdt.Crdt/handle",
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: raw,
-        requestDeserialize: raw,
-        responseSerialize: raw,
-        responseDeserialize: raw,
-      },
+      handle: rawMethod("/cloudstate.crdt.Crdt/handle", true),
     },
     {
       handle: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
