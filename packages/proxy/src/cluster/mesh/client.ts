@@ -7,7 +7,7 @@ import type { Logger } from "../../observability/logger.js";
 import type { RemoteNode } from "../types.js";
 import { DEFAULT_MESH_MAX_MESSAGE_SIZE } from "./wire.js";
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /** Flow-control windows large enough that a big outcome or gossip batch does not stall. */
 const WINDOW = 16 * 1024 * 1024;
@@ -289,7 +289,12 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
       if (--peer.active === 0 && !peer.session.destroyed) peer.session.unref();
       if (ended) return;
       if (status === undefined) {
-        const why = peer.lastFailure ?? `it went away during the call${stream.rstCode ? ` (stream reset, code ${stream.rstCode})` : ""}`;
+        // A refused stream was never processed (RFC 9113 §8.7): a peer that is closing refuses
+        // streams it did not start, and saying "not delivered" lets the caller place it again.
+        const why =
+          stream.rstCode === NGHTTP2_REFUSED_STREAM
+            ? "the call was not delivered (it refused the stream, as a closing node does)"
+            : (peer.lastFailure ?? `it went away during the call${stream.rstCode ? ` (stream reset, code ${stream.rstCode})` : ""}`);
         finish(new SwitchboardError(`${nameOf(target)} is unavailable: ${why}`, Code.Unavailable));
       } else if (status.code === Code.Ok) {
         if (parser.pending) finish(new SwitchboardError(`${nameOf(target)} sent a truncated message on ${path}`, Code.Unavailable));

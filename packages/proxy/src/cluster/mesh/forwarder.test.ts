@@ -347,6 +347,21 @@ describe("mesh peers that are down or die", () => {
     forwarder.close();
   });
 
+  it("a stream the peer refuses (REFUSED_STREAM, never processed) fails UNAVAILABLE as not delivered, so it can be placed again", async () => {
+    // A closing node's HTTP/2 layer refuses streams it did not start; a raw server does it on every stream here.
+    const refusing = http2.createServer();
+    refusing.on("stream", (stream) => {
+      stream.on("error", () => {});
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, "127.0.0.1", resolve));
+    const { port } = refusing.address() as { port: number };
+    const forwarder = createMeshForwarder({ logger: silentLogger });
+    await rejects(forwarder.forward({ nodeId: "node-refusing", address: `127.0.0.1:${port}` }, command("x")), Code.Unavailable, /node node-refusing .* is unavailable: the call was not delivered/);
+    forwarder.close();
+    await new Promise<void>((resolve) => refusing.close(() => resolve()));
+  });
+
   it("closing the forwarder fails its calls in flight with UNAVAILABLE", async () => {
     const { host, entityHost } = scriptedHost();
     let started!: () => void;
