@@ -357,7 +357,11 @@ describe("mesh peers that are down or die", () => {
     await new Promise<void>((resolve) => refusing.listen(0, "127.0.0.1", resolve));
     const { port } = refusing.address() as { port: number };
     const forwarder = createMeshForwarder({ logger: silentLogger });
-    await rejects(forwarder.forward({ nodeId: "node-refusing", address: `127.0.0.1:${port}` }, command("x")), Code.Unavailable, /node node-refusing .* is unavailable: the call was not delivered/);
+    await rejects(
+      forwarder.forward({ nodeId: "node-refusing", address: `127.0.0.1:${port}` }, command("x")),
+      Code.Unavailable,
+      /node node-refusing .* is unavailable: the call was not delivered/,
+    );
     forwarder.close();
     await new Promise<void>((resolve) => refusing.close(() => resolve()));
   });
