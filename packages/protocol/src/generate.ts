@@ -13,8 +13,8 @@ export const PROTO_DIR = fileURLToPath(new URL("../proto", import.meta.url));
 export const GENERATE_HELP = `Usage: switchboard-generate [--proto <dir>] [--out <dir>]
 
 Generates protobuf-es TypeScript from your own .proto files. Imports of
-"cloudstate/*.proto" and "google/api/*.proto" resolve to the files shipped in
-@switchboard/protocol, and the generated code imports their code from
+"cloudstate/*.proto", "google/api/*.proto" and "switchboard/*.proto" resolve
+to the files shipped in @switchboard/protocol, and the generated code imports their code from
 "@switchboard/protocol/gen/..." (no copied protos, no buf config to write).
 Needs @bufbuild/buf and @bufbuild/protoc-gen-es installed in your project.
 
@@ -93,6 +93,7 @@ export function generate(options: GenerateOptions): GenerateResult {
             "import_extension=js",
             "rewrite_imports=./cloudstate/**/*_pb.js:@switchboard/protocol/gen",
             "rewrite_imports=./google/api/**/*_pb.js:@switchboard/protocol/gen",
+            "rewrite_imports=./switchboard/**/*_pb.js:@switchboard/protocol/gen",
           ],
         },
       ],

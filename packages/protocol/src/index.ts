@@ -13,6 +13,7 @@ import { file_cloudstate_value_entity } from "./gen/cloudstate/value_entity_pb.j
 import { file_google_api_annotations } from "./gen/google/api/annotations_pb.js";
 import { file_google_api_http } from "./gen/google/api/http_pb.js";
 import { file_google_api_httpbody } from "./gen/google/api/httpbody_pb.js";
+import { file_switchboard_eventing } from "./gen/switchboard/eventing_pb.js";
 
 export * from "./gen/cloudstate/action_pb.js";
 export * from "./gen/cloudstate/crdt_pb.js";
@@ -25,6 +26,8 @@ export * from "./gen/cloudstate/value_entity_pb.js";
 export * from "./gen/google/api/annotations_pb.js";
 export * from "./gen/google/api/http_pb.js";
 export * from "./gen/google/api/httpbody_pb.js";
+/** Switchboard's own eventing option (`switchboard.eventing`, value-entity changes as a source): not part of protocol 0.2. */
+export * as switchboardEventing from "./gen/switchboard/eventing_pb.js";
 
 /** Protocol major version this package describes. */
 export const PROTOCOL_MAJOR_VERSION = 0;
@@ -47,4 +50,5 @@ export const BUNDLED_FILES = [
   file_google_api_annotations,
   file_google_api_http,
   file_google_api_httpbody,
+  file_switchboard_eventing,
 ] as const;
