@@ -119,7 +119,7 @@ describe("postgres store", () => {
       const versions = await client.query("SELECT version FROM schema_version ORDER BY version");
       assert.deepEqual(
         versions.rows.map((r) => r.version),
-        [1, 2, 3],
+        [1, 2, 3, 4],
       );
       const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename");
       assert.deepEqual(
@@ -134,6 +134,7 @@ describe("postgres store", () => {
           "snapshot",
           "topic_group_offset",
           "topic_message",
+          "value_change",
           "value_entity",
         ],
       );
@@ -170,7 +171,7 @@ describe("postgres store", () => {
     const url = await freshDatabase();
     await (await createPostgresStore({ url })).close();
     await withRaw(url, (client) => client.query("INSERT INTO schema_version (version) SELECT MAX(version) + 1 FROM schema_version"));
-    await assert.rejects(createPostgresStore({ url }), expectCode(Code.FailedPrecondition, /version 4 is newer/));
+    await assert.rejects(createPostgresStore({ url }), expectCode(Code.FailedPrecondition, /version 5 is newer/));
   });
 
   it("fails to open with UNAVAILABLE when nothing listens, and rejects a pool of fewer than 2", async () => {
@@ -191,6 +192,52 @@ describe("postgres store", () => {
       assert.equal(version.rows[0]?.version, "2");
     } finally {
       await store.close();
+    }
+  });
+
+  it("numbers the value changes of two stores writing one persistence id gap-free, and a reader paging meanwhile skips none", async () => {
+    // Two stores on one database stand for two proxies of a cluster writing entities of one type.
+    const url = await freshDatabase();
+    const stores = [await createPostgresStore({ url }), await createPostgresStore({ url })];
+    try {
+      const seen: number[] = [];
+      let writing = true;
+      const reader = (async () => {
+        const [store] = stores;
+        let after = 0;
+        while (true) {
+          const done = !writing;
+          const changes = (await store?.valueChanges("counters", after, 50)) ?? [];
+          for (const change of changes) seen.push(change.position);
+          after = changes.at(-1)?.position ?? after;
+          if (done && changes.length === 0) return;
+        }
+      })();
+      const value = (n: number): AnyValue => ({ typeUrl: "t/Counter", value: new TextEncoder().encode(String(n)) });
+      // Each store writes one batch after the other (a write awaited before the next), so
+      // the two stores' transactions interleave all along.
+      await Promise.all(
+        stores.map(async (store, s) => {
+          for (let i = 0; i < 150; i++) {
+            await store.writeValue({
+              kind: "update",
+              persistenceId: "counters",
+              entityId: `s${s}-e${i % 10}`,
+              value: value(i),
+              writer: LOCAL_WRITER,
+              recordChange: true,
+            });
+          }
+        }),
+      );
+      writing = false;
+      await reader;
+      assert.deepEqual(
+        seen,
+        Array.from({ length: 300 }, (_, i) => i + 1),
+      );
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
     }
   });
 

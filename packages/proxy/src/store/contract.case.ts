@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { fencingContractCases } from "./fencing-contract.case.js";
 import { topicContractCases } from "./topic-contract.case.js";
+import { valueChangeContractCases } from "./value-change-contract.case.js";
 import { type DurableTarget, killContractCase, reopenContractCase } from "./durable-contract.case.js";
 import { type AnyValue, type JournalAppend, LOCAL_WRITER, type Store, type WriterToken } from "./types.js";
 
@@ -510,6 +511,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
     fencingContractCases(withStore, options.cluster === true);
 
     topicContractCases(withStore);
+    valueChangeContractCases(withStore);
 
     if (options.durable !== undefined) {
       reopenContractCase(options.durable);

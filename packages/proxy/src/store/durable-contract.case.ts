@@ -62,6 +62,10 @@ export function killContractCase(makeTarget: () => Promise<DurableTarget>): void
 
       const store = await durable.open();
       try {
+        // Every change recorded with its value write, at gap-free positions.
+        const changes = await store.valueChanges("kill", 0, 100_000);
+        for (const [i, change] of changes.entries()) assert.equal(change.position, i + 1, "change positions are gap-free");
+        const changed = new Set(changes.map((change) => `${change.entityId}=${text(change.value?.value)}`));
         const highestAcked = new Map<string, number>();
         for (const line of acknowledged) {
           const [kind, w, n] = line.split(" ");
@@ -75,6 +79,7 @@ export function killContractCase(makeTarget: () => Promise<DurableTarget>): void
           } else {
             assert.equal(kind, "v", line);
             assert.equal(text((await store.getValue("kill", `w${w}-${n}`))?.value), `w${w}:value:${n}`, `lost ${line}`);
+            assert.ok(changed.has(`w${w}-${n}=w${w}:value:${n}`), `change of ${line} not recorded`);
           }
         }
         for (const [journalId, acked] of highestAcked) {

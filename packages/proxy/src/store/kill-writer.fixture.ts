@@ -6,7 +6,8 @@
  * the write's promise resolved (that is, after its group commit returned):
  *
  *   j <writer> <seq>   journal `kill|w<writer>` holds event <seq> (a snapshot every 3rd)
- *   v <writer> <n>     value entity `kill` / `w<writer>-<n>` holds its payload
+ *   v <writer> <n>     value entity `kill` / `w<writer>-<n>` holds its payload, and the
+ *                      change log of `kill` records it
  *   t <writer> <n> <o> topic `kill-w<writer>` holds message <n> at offset <o>
  *
  * The parent SIGKILLs it mid-stream and checks that every printed write survived.
@@ -49,6 +50,7 @@ async function writer(w: number): Promise<never> {
       entityId: `w${w}-${i}`,
       value: { typeUrl: "type.test/Value", value: encoder.encode(`w${w}:value:${i}`) },
       writer: LOCAL_WRITER,
+      recordChange: true,
     });
     process.stdout.write(`v ${w} ${i}\n`);
     const [offset] =

@@ -35,10 +35,21 @@ export interface AnyValue {
   readonly value: Uint8Array;
 }
 
-/** One state change of a value entity, as a `kind` union. */
+/**
+ * One state change of a value entity, as a `kind` union. With `recordChange` the store
+ * also records the change for the consumers of its persistence id's changes
+ * ({@link ValueChangeStore}), in the same transaction as the write itself.
+ */
 export type ValueWrite =
-  | { readonly kind: "update"; readonly persistenceId: string; readonly entityId: string; readonly value: AnyValue; readonly writer: WriterToken }
-  | { readonly kind: "delete"; readonly persistenceId: string; readonly entityId: string; readonly writer: WriterToken };
+  | {
+      readonly kind: "update";
+      readonly persistenceId: string;
+      readonly entityId: string;
+      readonly value: AnyValue;
+      readonly writer: WriterToken;
+      readonly recordChange?: boolean;
+    }
+  | { readonly kind: "delete"; readonly persistenceId: string; readonly entityId: string; readonly writer: WriterToken; readonly recordChange?: boolean };
 
 /** Value-entity state, keyed by (persistence id, entity id) in two columns. */
 export interface ValueStore {
@@ -46,6 +57,38 @@ export interface ValueStore {
   getValue(persistenceId: string, entityId: string): Promise<AnyValue | undefined>;
   /** Applies an update or a delete; resolves once it is durable. */
   writeValue(write: ValueWrite): Promise<void>;
+}
+
+/** One recorded change of a value entity (a write made with `recordChange`). */
+export interface ValueChange {
+  /** Position among the recorded changes of its persistence id: 1, 2, 3…, gap-free, in commit order. */
+  readonly position: number;
+  readonly entityId: string;
+  /** The value written; undefined for a delete. */
+  readonly value: AnyValue | undefined;
+  /** When it was written, in ms since the epoch (the store's clock). */
+  readonly changedAt: number;
+}
+
+/**
+ * The recorded changes of value entities, one log per persistence id: the source of
+ * methods that consume value-entity changes. A change is recorded in the transaction
+ * of the value write itself, so a change is in the log exactly when its value is stored.
+ */
+export interface ValueChangeStore {
+  /** Changes of `persistenceId` at positions > afterPosition, in position order, at most `limit`. */
+  valueChanges(persistenceId: string, afterPosition: number, limit: number): Promise<ValueChange[]>;
+  /**
+   * Removes the changes of `persistenceId` at positions ≤ `upTo` (every consumer has
+   * them), always keeping the newest change so positions keep counting; resolves once durable.
+   */
+  pruneValueChanges(persistenceId: string, upTo: number): Promise<void>;
+  /**
+   * Calls `listener` with the persistence id of every recorded change once it is durable
+   * (before the write's own promise settles for its caller). Returns a function that
+   * removes the listener. A listener that throws is ignored.
+   */
+  onValueChanged(listener: (persistenceId: string) => void): () => void;
 }
 
 /** One journal event with its sequence number (1-based, gap-free per journal). */
@@ -246,7 +289,7 @@ export interface MembershipStore {
 export type ClusterStore = LeaseStore & MembershipStore;
 
 /** Everything a proxy needs from its storage, plus lifecycle. */
-export interface Store extends ValueStore, JournalStore, CrdtStore, OffsetStore {
+export interface Store extends ValueStore, ValueChangeStore, JournalStore, CrdtStore, OffsetStore {
   /** Short description for logs, e.g. `sqlite:/var/lib/app.db`. */
   readonly description: string;
   /** Leases and membership, when the store can arbitrate a cluster (PostgreSQL, memory); absent otherwise (SQLite). */

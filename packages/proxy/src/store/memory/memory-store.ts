@@ -16,6 +16,7 @@ import type {
   TopicRecord,
   TopicStore,
   TopicTrim,
+  ValueChange,
   ValueWrite,
   WriterToken,
 } from "../types.js";
@@ -82,6 +83,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const leases = new Map<string, HeldLease>();
   const members = new Map<string, { info: MemberInfo; heardAt: number }>();
   const appended = createAppendListeners();
+  // Recorded value-entity changes per persistence id, in position order, and each log's last position.
+  const changes = new Map<string, ValueChange[]>();
+  const lastChange = new Map<string, number>();
+  const changed = createAppendListeners();
   let lastOffset = 0;
   let closed = false;
 
@@ -281,13 +286,52 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       switch (write.kind) {
         case "update":
           nested(values, write.persistenceId).set(write.entityId, copyAny(write.value));
-          return;
+          break;
         case "delete":
           values.get(write.persistenceId)?.delete(write.entityId);
-          return;
+          break;
         default:
           return assertNever(write);
       }
+      if (write.recordChange === true) {
+        const position = (lastChange.get(write.persistenceId) ?? 0) + 1;
+        lastChange.set(write.persistenceId, position);
+        const value = write.kind === "update" ? copyAny(write.value) : undefined;
+        let log = changes.get(write.persistenceId);
+        if (log === undefined) changes.set(write.persistenceId, (log = []));
+        log.push({ position, entityId: write.entityId, value, changedAt: clock.now() });
+        changed.notify(write.persistenceId);
+      }
+    },
+
+    async valueChanges(persistenceId, afterPosition, limit) {
+      ensureOpen();
+      const invalid = validateOffset(afterPosition, "afterPosition") ?? validateLimit(limit);
+      if (invalid !== undefined) throw invalid;
+      const log = changes.get(persistenceId) ?? [];
+      const out: ValueChange[] = [];
+      for (const change of log) {
+        if (change.position <= afterPosition) continue;
+        if (out.length >= limit) break;
+        out.push({ ...change, value: change.value === undefined ? undefined : copyAny(change.value) });
+      }
+      return out;
+    },
+
+    async pruneValueChanges(persistenceId, upTo) {
+      ensureOpen();
+      const invalid = validateOffset(upTo, "upTo");
+      if (invalid !== undefined) throw invalid;
+      const log = changes.get(persistenceId);
+      if (log === undefined) return;
+      const newest = log.length - 1;
+      let cut = 0;
+      while (cut < newest && (log[cut]?.position ?? Number.POSITIVE_INFINITY) <= upTo) cut++;
+      log.splice(0, cut);
+    },
+
+    onValueChanged(listener) {
+      return changed.add(listener);
     },
 
     async loadSnapshot(journalId) {

@@ -16,6 +16,7 @@ import type {
   TopicRecord,
   TopicStore,
   TopicTrim,
+  ValueChange,
   ValueWrite,
 } from "../types.js";
 import { decodeAttributes } from "../topic-attributes.js";
@@ -92,6 +93,11 @@ interface PendingWrite extends QueuedWrite {
    * (an append whose seq is taken) returns its error here; the batch goes on.
    */
   readonly check?: (result: QueryResult<Row>) => SwitchboardError | undefined;
+  /**
+   * A persistence id whose change log the write appends to: its batch takes that log's
+   * advisory lock right after BEGIN (see {@link changeLocks}).
+   */
+  readonly changeLog?: string;
 }
 
 /** A batch holds at most this many writes; the rest wait for the next one. Keeps transactions and pipelines bounded. */
@@ -159,6 +165,7 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
   let replayedTransactions = 0;
   let closing: Promise<void> | undefined;
   const appended = createAppendListeners();
+  const changed = createAppendListeners();
   const writes = createGroupCommit<PendingWrite>({
     description,
     label: "postgres store",
@@ -175,9 +182,15 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
   });
 
   /** Queues a write for the next group commit; the promise settles after its COMMIT. */
-  function enqueue(context: string, def: StatementDef, values: unknown[], check?: (result: QueryResult<Row>) => SwitchboardError | undefined): Promise<void> {
+  function enqueue(
+    context: string,
+    def: StatementDef,
+    values: unknown[],
+    check?: (result: QueryResult<Row>) => SwitchboardError | undefined,
+    changeLog?: string,
+  ): Promise<void> {
     const statement: QueryConfig = { name: def.name, text: def.text, values };
-    return writes.enqueue(check === undefined ? { context, statement } : { context, statement, check });
+    return writes.enqueue({ context, statement, ...(check === undefined ? {} : { check }), ...(changeLog === undefined ? {} : { changeLog }) });
   }
 
   /** Runs one read statement on a pooled connection and decodes its rows. */
@@ -339,20 +352,53 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
       if (invalid !== undefined) return Promise.reject(invalid);
       // Both statements answer `fenced`: whether the writer held its lease when the write ran.
       const fenced = ({ rows: [row] }: QueryResult<Row>) => (row?.fenced === true ? undefined : staleWriter(context, writer));
+      const { persistenceId } = write;
+      if (write.recordChange === true) {
+        const value = write.kind === "update" ? write.value : undefined;
+        const values = [persistenceId, write.entityId, value?.typeUrl ?? null, value === undefined ? null : copyBytes(value.value), writer.lease, writer.token];
+        const def = write.kind === "update" ? SQL.upsertValueRecorded : SQL.deleteValueRecorded;
+        return enqueue(context, def, values, fenced, persistenceId).then(() => changed.notify(persistenceId));
+      }
       switch (write.kind) {
         case "update":
           // Copy now: the caller may reuse its buffer before the batch runs.
           return enqueue(
             context,
             SQL.upsertValue,
-            [write.persistenceId, write.entityId, write.value.typeUrl, copyBytes(write.value.value), writer.lease, writer.token],
+            [persistenceId, write.entityId, write.value.typeUrl, copyBytes(write.value.value), writer.lease, writer.token],
             fenced,
           );
         case "delete":
-          return enqueue(context, SQL.deleteValue, [write.persistenceId, write.entityId, writer.lease, writer.token], fenced);
+          return enqueue(context, SQL.deleteValue, [persistenceId, write.entityId, writer.lease, writer.token], fenced);
         default:
           return Promise.reject(new SwitchboardError(`${context}: unknown write kind`, Code.InvalidArgument));
       }
+    },
+
+    valueChanges(persistenceId, afterPosition, limit) {
+      const invalid = validateOffset(afterPosition, "afterPosition") ?? validateLimit(limit);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const context = changesContext(persistenceId);
+      return read(context, SQL.readChanges, [persistenceId, afterPosition, limit], (rows) =>
+        rows.map(
+          (row): ValueChange => ({
+            position: decodeInt(row.position, context),
+            entityId: decodeText(row.entity_id, context),
+            value: row.type_url === null ? undefined : decodeAny(row, context),
+            changedAt: decodeInt(row.changed_ms, context),
+          }),
+        ),
+      );
+    },
+
+    pruneValueChanges(persistenceId, upTo) {
+      const invalid = validateOffset(upTo, "upTo");
+      if (invalid !== undefined) return Promise.reject(invalid);
+      return enqueue(changesContext(persistenceId), SQL.pruneChanges, [persistenceId, upTo]);
+    },
+
+    onValueChanged(listener) {
+      return changed.add(listener);
     },
 
     loadSnapshot(journalId) {
@@ -490,15 +536,22 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
  */
 async function runPipelined(client: PoolClient, batch: readonly PendingWrite[]): Promise<BatchOutcomes | undefined> {
   const begin = client.query("BEGIN");
+  const locks = changeLocks(batch).map((statement) => client.query(statement));
   const writes = batch.map((write) => client.query<Row>({ ...write.statement }));
   const commit = client.query("COMMIT");
   const [beginSettled, commitSettled, ...writeSettled] = await Promise.allSettled([begin, commit, ...writes]);
-  const reasons = [beginSettled, commitSettled, ...writeSettled].flatMap((s) => (s.status === "rejected" ? [s.reason] : []));
+  const lockSettled = await Promise.allSettled(locks);
+  const reasons = [beginSettled, commitSettled, ...lockSettled, ...writeSettled].flatMap((s) => (s.status === "rejected" ? [s.reason] : []));
   const lost = reasons.find(isConnectionLoss);
   if (lost !== undefined) throw lost;
   if (beginSettled?.status === "rejected") throw beginSettled.reason;
   if (commitSettled?.status !== "fulfilled") throw commitSettled?.reason ?? new Error("COMMIT did not answer");
   const committed = commitSettled.value.command;
+  if (lockSettled.some((s) => s.status === "rejected")) {
+    // A lock wait that failed (lock_timeout) rolled the batch back; the savepoint replay waits again.
+    if (committed !== "ROLLBACK") throw new Error(`a lock failed but COMMIT answered ${String(committed)}`);
+    return undefined;
+  }
   if (writeSettled.some((s) => s.status === "rejected")) {
     if (committed !== "ROLLBACK") throw new Error(`a write failed but COMMIT answered ${String(committed)}`);
     return undefined;
@@ -520,6 +573,7 @@ async function runPipelined(client: PoolClient, batch: readonly PendingWrite[]):
 async function runWithSavepoints(client: PoolClient, batch: readonly PendingWrite[]): Promise<BatchOutcomes> {
   const outcomes: (SwitchboardError | undefined)[] = [];
   await client.query("BEGIN");
+  for (const statement of changeLocks(batch)) await client.query(statement);
   for (const write of batch) {
     await client.query("SAVEPOINT write");
     let result: QueryResult<Row>;
@@ -537,6 +591,19 @@ async function runWithSavepoints(client: PoolClient, batch: readonly PendingWrit
   const commit = await client.query("COMMIT");
   if (commit.command !== "COMMIT") throw new Error(`COMMIT answered ${String(commit.command)}`);
   return outcomes;
+}
+
+/**
+ * The advisory locks a batch takes right after BEGIN, one per change log it appends to,
+ * in one sorted order so that two batches never wait for each other in a cycle, and
+ * before any row lock. Held until COMMIT, they make the change-log writers of one
+ * persistence id commit one after the other, so that positions (MAX + 1, read after the
+ * lock by a later statement, which sees every earlier commit) become visible in order.
+ */
+function changeLocks(batch: readonly PendingWrite[]): QueryConfig[] {
+  const logs = new Set<string>();
+  for (const write of batch) if (write.changeLog !== undefined) logs.add(write.changeLog);
+  return [...logs].sort().map((log) => ({ name: SQL.lockChangeLog.name, text: SQL.lockChangeLog.text, values: [log] }));
 }
 
 /** The write's own verdict on its result; a verdict that cannot be reached is the write's error. */
@@ -589,6 +656,11 @@ function fence(lease: string, token: string): string {
            )`;
 }
 
+/** The change-log row of a recorded value write ($1 persistence id, $2 entity id, $3/$4 the value or nulls), when fenced in. */
+const changeInsert = `INSERT INTO value_change (persistence_id, position, entity_id, type_url, payload)
+             SELECT $1::text, COALESCE((SELECT MAX(position) FROM value_change WHERE persistence_id = $1::text), 0) + 1, $2::text, $3::text, $4::bytea
+             FROM fence WHERE fence.ok`;
+
 /**
  * The store's statements. Each has a name, so `pg` prepares it once per connection
  * and later calls skip parsing and planning.
@@ -618,6 +690,46 @@ const SQL = {
              RETURNING 1
            )
            SELECT ok AS fenced FROM fence`,
+  },
+  /** {@link SQL.upsertValue} that also appends the change to the persistence id's change log. */
+  upsertValueRecorded: {
+    name: "switchboard_upsert_value_recorded",
+    text: `WITH ${fence("$5", "$6")}, written AS (
+             INSERT INTO value_entity (persistence_id, entity_id, version, type_url, payload)
+             SELECT $1, $2, 1, $3, $4 FROM fence WHERE fence.ok
+             ON CONFLICT (persistence_id, entity_id) DO UPDATE
+             SET version = value_entity.version + 1, type_url = excluded.type_url, payload = excluded.payload
+             RETURNING 1
+           ), change AS (
+             ${changeInsert}
+           )
+           SELECT ok AS fenced FROM fence`,
+  },
+  /** {@link SQL.deleteValue} that also appends the delete ($3, $4 null) to the change log. */
+  deleteValueRecorded: {
+    name: "switchboard_delete_value_recorded",
+    text: `WITH ${fence("$5", "$6")}, removed AS (
+             DELETE FROM value_entity WHERE persistence_id = $1 AND entity_id = $2 AND (SELECT ok FROM fence)
+             RETURNING 1
+           ), change AS (
+             ${changeInsert}
+           )
+           SELECT ok AS fenced FROM fence`,
+  },
+  lockChangeLog: {
+    name: "switchboard_lock_change_log",
+    text: "SELECT pg_advisory_xact_lock(hashtextextended('switchboard.value_change:' || $1::text, 0))",
+  },
+  readChanges: {
+    name: "switchboard_read_changes",
+    text: `SELECT position, entity_id, type_url, payload, floor(extract(epoch FROM changed_at) * 1000)::bigint AS changed_ms
+           FROM value_change WHERE persistence_id = $1 AND position > $2 ORDER BY position LIMIT $3`,
+  },
+  /** Removes the changes up to $2 but never the newest one, from which positions keep counting. */
+  pruneChanges: {
+    name: "switchboard_prune_changes",
+    text: `DELETE FROM value_change WHERE persistence_id = $1 AND position <= $2
+           AND position < (SELECT MAX(position) FROM value_change WHERE persistence_id = $1)`,
   },
   getSnapshot: {
     name: "switchboard_get_snapshot",
@@ -846,6 +958,10 @@ function crdtContext(persistenceId: string, entityId: string): string {
 
 function journalContext(journalId: string): string {
   return `journal "${journalId}"`;
+}
+
+function changesContext(persistenceId: string): string {
+  return `value changes of "${persistenceId}"`;
 }
 
 function topicContext(topic: string): string {

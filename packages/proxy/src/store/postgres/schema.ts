@@ -92,6 +92,22 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        PRIMARY KEY (topic, group_name)
      )`,
   ],
+  // Value-entity changes as an event source: one log per persistence id, positions
+  // 1, 2, 3… taken as MAX + 1 in the statement that writes the value. Writers of one
+  // persistence id hold a transaction-scoped advisory lock from the start of their
+  // batch (see `changeLocks`), so positions commit in order across proxies and a reader
+  // paging by position never skips one. A delete has no type_url and payload.
+  [
+    `CREATE TABLE value_change (
+       persistence_id text        NOT NULL,
+       position       bigint      NOT NULL,
+       entity_id      text        NOT NULL,
+       type_url       text,
+       payload        bytea,
+       changed_at     timestamptz NOT NULL DEFAULT now(),
+       PRIMARY KEY (persistence_id, position)
+     )`,
+  ],
 ];
 
 /** The schema version this build writes and reads. */

@@ -74,6 +74,20 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (topic, group_name)
   );
   `,
+  // Value-entity changes as an event source: one log per persistence id, positions
+  // 1, 2, 3… gap-free (MAX + 1 inside the single writer's transaction, the same one
+  // that writes the value); a delete has no type_url and payload.
+  `
+  CREATE TABLE value_change (
+    persistence_id TEXT    NOT NULL,
+    position       INTEGER NOT NULL,
+    entity_id      TEXT    NOT NULL,
+    type_url       TEXT,
+    payload        BLOB,
+    changed_at     INTEGER NOT NULL,
+    PRIMARY KEY (persistence_id, position)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build writes and reads. */

@@ -69,10 +69,19 @@ describe("sqlite store", () => {
 
     const raw = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(raw.prepare("SELECT version FROM schema_version").pluck().all(), [1, 2]);
+      assert.deepEqual(raw.prepare("SELECT version FROM schema_version").pluck().all(), [1, 2, 3]);
       assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
       const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-      for (const table of ["crdt_state", "event_journal", "eventing_offset", "snapshot", "topic_group_offset", "topic_message", "value_entity"]) {
+      for (const table of [
+        "crdt_state",
+        "event_journal",
+        "eventing_offset",
+        "snapshot",
+        "topic_group_offset",
+        "topic_message",
+        "value_change",
+        "value_entity",
+      ]) {
         assert.ok(tables.includes(table), `table ${table}`);
       }
     } finally {
@@ -89,7 +98,7 @@ describe("sqlite store", () => {
     await assert.rejects(createSqliteStore({ path }), (err: unknown) => {
       assert.ok(err instanceof SwitchboardError);
       assert.equal(err.code, Code.FailedPrecondition);
-      assert.match(err.message, /version 3 is newer/);
+      assert.match(err.message, /version 4 is newer/);
       return true;
     });
   });

@@ -14,6 +14,7 @@ import type {
   TopicRecord,
   TopicStore,
   TopicTrim,
+  ValueChange,
   ValueWrite,
   WriterToken,
 } from "../types.js";
@@ -21,7 +22,7 @@ import { validateAppend, validateGroup, validateLimit, validateOffset, validateP
 import { migrate } from "./schema.js";
 import { decodeAttributes } from "../topic-attributes.js";
 import { classify, dataLoss, decodeInt } from "./sqlite-errors.js";
-import { type AnyRow, prepareStatements, type Statements, type TopicRow } from "./statements.js";
+import { type AnyRow, type ChangeRow, prepareStatements, type Statements, type TopicRow } from "./statements.js";
 import { createBatchRunner, type SqliteWriteOp, type WriteResult } from "./write-ops.js";
 import { startWriterThread, type WriterThread } from "./writer-thread.js";
 
@@ -205,6 +206,7 @@ function openStore(
   // With a writer thread, `db` only reads: under WAL a read that starts after a COMMIT
   // returned (on any connection) sees it, so a read after an acknowledged write sees that write.
   const appended = createAppendListeners();
+  const changed = createAppendListeners();
 
   const writes = createGroupCommit<SqliteWrite>({
     description,
@@ -341,6 +343,8 @@ function openStore(
       const context = valueContext(write.persistenceId, write.entityId);
       const refused = refuseWriter(write.writer, context);
       if (refused !== undefined) return Promise.reject(refused);
+      const recordChange = write.recordChange === true;
+      const notifyChange = recordChange ? () => changed.notify(write.persistenceId) : undefined;
       switch (write.kind) {
         case "update":
           // Copy now: the caller may reuse its buffer before the batch runs.
@@ -350,12 +354,30 @@ function openStore(
             persistenceId: write.persistenceId,
             entityId: write.entityId,
             payload: { typeUrl: write.value.typeUrl, value: copyBytes(write.value.value) },
-          });
+            recordChange,
+          }).then(notifyChange);
         case "delete":
-          return enqueue({ kind: "value-delete", context, persistenceId: write.persistenceId, entityId: write.entityId });
+          return enqueue({ kind: "value-delete", context, persistenceId: write.persistenceId, entityId: write.entityId, recordChange }).then(notifyChange);
         default:
           return Promise.reject(new SwitchboardError(`${context}: unknown write kind`, Code.InvalidArgument));
       }
+    },
+
+    valueChanges(persistenceId, afterPosition, limit) {
+      const invalid = validateOffset(afterPosition, "afterPosition") ?? validateLimit(limit);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      const context = changesContext(persistenceId);
+      return read(context, () => sql.readChanges.all(persistenceId, afterPosition, limit).map((row) => decodeChangeRow(row, context)));
+    },
+
+    pruneValueChanges(persistenceId, upTo) {
+      const invalid = validateOffset(upTo, "upTo");
+      if (invalid !== undefined) return Promise.reject(invalid);
+      return enqueue({ kind: "prune-changes", context: changesContext(persistenceId), persistenceId, upTo });
+    },
+
+    onValueChanged(listener) {
+      return changed.add(listener);
     },
 
     loadSnapshot(journalId) {
@@ -509,6 +531,22 @@ function decodeTopicRow(row: TopicRow, context: string): TopicRecord {
     payload: decodeAny(row, context),
     attributes,
   };
+}
+
+/** A recorded value change; a delete has neither type URL nor payload. */
+function decodeChangeRow(row: ChangeRow, context: string): ValueChange {
+  const entityId = row.entity_id;
+  if (typeof entityId !== "string") throw dataLoss(context, "entity_id is not text");
+  return {
+    position: decodeInt(row.position, context),
+    entityId,
+    value: row.type_url === null ? undefined : decodeAny(row, context),
+    changedAt: decodeInt(row.changed_at, context),
+  };
+}
+
+function changesContext(persistenceId: string): string {
+  return `value changes of "${persistenceId}"`;
 }
 
 function closedError(description: string): SwitchboardError {

@@ -16,6 +16,11 @@ export interface TopicRow extends AnyRow {
   readonly attributes: unknown;
   readonly published_at: unknown;
 }
+export interface ChangeRow extends AnyRow {
+  readonly position: unknown;
+  readonly entity_id: unknown;
+  readonly changed_at: unknown;
+}
 export interface TaggedRow extends EventRow {
   readonly ordering: unknown;
   readonly persistence_id: unknown;
@@ -29,6 +34,10 @@ export interface Statements {
   readonly getValue: Rows<AnyRow>;
   readonly upsertValue: Run;
   readonly deleteValue: Run;
+  readonly highestChange: Run;
+  readonly insertChange: Run;
+  readonly readChanges: Rows<ChangeRow>;
+  readonly pruneChanges: Run;
   readonly getSnapshot: Rows<EventRow>;
   readonly upsertSnapshot: Run;
   readonly readEvents: Rows<EventRow>;
@@ -64,6 +73,17 @@ export function prepareStatements(db: BetterSqlite3.Database): Statements {
        SET version = value_entity.version + 1, type_url = excluded.type_url, payload = excluded.payload`,
     ),
     deleteValue: db.prepare("DELETE FROM value_entity WHERE persistence_id = ? AND entity_id = ?"),
+    highestChange: scalar("SELECT COALESCE(MAX(position), 0) FROM value_change WHERE persistence_id = ?"),
+    insertChange: db.prepare("INSERT INTO value_change (persistence_id, position, entity_id, type_url, payload, changed_at) VALUES (?, ?, ?, ?, ?, ?)"),
+    readChanges: rows<ChangeRow>(
+      `SELECT position, entity_id, type_url, payload, changed_at FROM value_change
+       WHERE persistence_id = ? AND position > ? ORDER BY position LIMIT ?`,
+    ),
+    // Everything up to the position given, but never the newest change (positions keep counting from it).
+    pruneChanges: db.prepare(
+      `DELETE FROM value_change WHERE persistence_id = @persistenceId AND position <= @upTo
+       AND position < (SELECT MAX(position) FROM value_change WHERE persistence_id = @persistenceId)`,
+    ),
     getSnapshot: rows<EventRow>("SELECT seq_nr, type_url, payload FROM snapshot WHERE persistence_id = ?"),
     upsertSnapshot: db.prepare(
       `INSERT INTO snapshot (persistence_id, seq_nr, type_url, payload) VALUES (?, ?, ?, ?)

@@ -16,8 +16,18 @@ export interface StoredAny {
  * or entity in error messages.
  */
 export type SqliteWriteOp =
-  | { readonly kind: "value-upsert"; readonly context: string; readonly persistenceId: string; readonly entityId: string; readonly payload: StoredAny }
-  | { readonly kind: "value-delete"; readonly context: string; readonly persistenceId: string; readonly entityId: string }
+  | {
+      readonly kind: "value-upsert";
+      readonly context: string;
+      readonly persistenceId: string;
+      readonly entityId: string;
+      readonly payload: StoredAny;
+      /** Also record the change in `value_change`. */
+      readonly recordChange: boolean;
+    }
+  | { readonly kind: "value-delete"; readonly context: string; readonly persistenceId: string; readonly entityId: string; readonly recordChange: boolean }
+  /** Removes recorded changes up to `upTo`, except the newest (see `ValueChangeStore.pruneValueChanges`). */
+  | { readonly kind: "prune-changes"; readonly context: string; readonly persistenceId: string; readonly upTo: number }
   | {
       readonly kind: "append";
       readonly context: string;
@@ -93,9 +103,14 @@ function applyWrite(sql: Statements, op: SqliteWriteOp): WriteResult {
   switch (op.kind) {
     case "value-upsert":
       sql.upsertValue.run(op.persistenceId, op.entityId, op.payload.typeUrl, op.payload.value);
+      if (op.recordChange) recordChange(sql, op.persistenceId, op.entityId, op.payload, op.context);
       return undefined;
     case "value-delete":
       sql.deleteValue.run(op.persistenceId, op.entityId);
+      if (op.recordChange) recordChange(sql, op.persistenceId, op.entityId, undefined, op.context);
+      return undefined;
+    case "prune-changes":
+      sql.pruneChanges.run({ persistenceId: op.persistenceId, upTo: op.upTo });
       return undefined;
     case "append": {
       // The check runs inside the batch transaction, after the writes queued before
@@ -153,6 +168,12 @@ function applyWrite(sql: Statements, op: SqliteWriteOp): WriteResult {
       throw new SwitchboardError(`unknown write ${JSON.stringify(never)}`, Code.Internal);
     }
   }
+}
+
+/** Records a value write in the persistence id's change log, at its last position + 1 (in the write's own savepoint). */
+function recordChange(sql: Statements, persistenceId: string, entityId: string, payload: StoredAny | undefined, context: string): void {
+  const position = decodeInt(sql.highestChange.get(persistenceId), context) + 1;
+  sql.insertChange.run(persistenceId, position, entityId, payload?.typeUrl ?? null, payload?.value ?? null, Date.now());
 }
 
 /**
