@@ -8,6 +8,7 @@ import type { ConsumerGroups } from "./eventing/consumer-groups.js";
 import type { TopicBroker } from "./eventing/topic-broker.js";
 import type { ReplyPublisher } from "./eventing/topic-output.js";
 import { startTopicSources } from "./eventing/topic-source.js";
+import { startValueChangeSources } from "./eventing/value-change-source.js";
 import type { Deployment, Dispatcher } from "./router/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
 
@@ -88,6 +89,14 @@ export function createDeployment(options: DeploymentOptions): Deployment {
     ...(options.consumerLeases === undefined ? {} : { leases: options.consumerLeases }),
   });
   const unsubscribe = options.onAppended((tag) => sources.notify(tag));
+  const changeSources = startValueChangeSources({
+    model,
+    store: options.store,
+    dispatcher: options.dispatcher,
+    logger: logger.child({ component: "eventing" }),
+    ...(options.consumerLeases === undefined ? {} : { leases: options.consumerLeases }),
+  });
+  const unsubscribeChanges = options.store.onValueChanged((persistenceId) => changeSources.notify(persistenceId));
   const topics = options.topics;
   const topicSources =
     topics === undefined
@@ -121,7 +130,8 @@ export function createDeployment(options: DeploymentOptions): Deployment {
     close() {
       closing ??= (async () => {
         unsubscribe();
-        await Promise.all([sources.close(), topicSources?.close()]);
+        unsubscribeChanges();
+        await Promise.all([sources.close(), changeSources.close(), topicSources?.close()]);
         await Promise.all([...runtimes.values()].map((runtime) => runtime.close()));
       })();
       return closing;
@@ -132,6 +142,8 @@ export function createDeployment(options: DeploymentOptions): Deployment {
 /** Whether two discoveries declared the same service, as its runtime sees it. */
 function sameService(a: EntityServiceModel, b: EntityServiceModel): boolean {
   if (a.kind !== b.kind || a.persistenceId !== b.persistenceId || a.passivationTimeoutMs !== b.passivationTimeoutMs) return false;
+  // A value entity starts or stops recording its changes when a consumer comes or goes.
+  if (a.recordsChanges !== b.recordsChanges) return false;
   // Another reported protocol version may mean another wire (CRDTs before 0.2).
   if (a.protocolVersion?.major !== b.protocolVersion?.major || a.protocolVersion?.minor !== b.protocolVersion?.minor) return false;
   if (a.methods.size !== b.methods.size) return false;

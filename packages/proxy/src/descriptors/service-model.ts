@@ -14,6 +14,7 @@ import { type Entity, entity_key as entityKey, legacy_entity_key as legacyEntity
 import { type EntityKind, kindOfEntityType } from "../entities/registry.js";
 import { normalizeFileSet } from "./file-set.js";
 import { deriveHttpRules, type HttpRouteRule } from "./http-rules.js";
+import { valueEntitySourceOf } from "./value-entity-source.js";
 
 /** Call shape of a method, as protobuf-es names it. */
 export type MethodKind = DescMethod["methodKind"];
@@ -58,6 +59,11 @@ export interface EntityServiceModel {
    * runtime picks the wire of older versions from it (CRDTs before 0.2). Absent: 0.2.
    */
   readonly protocolVersion?: ProtocolVersion;
+  /**
+   * A value entity whose changes some method consumes (`(switchboard.eventing).in`): its
+   * writes are also recorded in the store's change log of its persistence id.
+   */
+  readonly recordsChanges?: boolean;
   readonly methods: ReadonlyMap<string, MethodModel>;
   readonly desc: DescService;
 }
@@ -141,6 +147,15 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
   }
   if (entities.length === 0) return { warnings, error: "the user function declared no entities" };
 
+  // The value entities whose changes are consumed, by persistence id: the first method that consumes each.
+  const consumed = new Map<string, string>();
+  for (const entity of entities) {
+    for (const method of registry.getService(entity.serviceName)?.methods ?? []) {
+      const source = valueEntitySourceOf(method);
+      if (source !== undefined && !consumed.has(source.persistenceId)) consumed.set(source.persistenceId, `${method.parent.typeName}.${method.name}`);
+    }
+  }
+
   const services = new Map<string, EntityServiceModel>();
   const warnedKeys = new Set<string>();
   const methodsByPath = new Map<string, MethodModel>();
@@ -159,14 +174,16 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
     const strategy = entity.passivationStrategy?.strategy;
     const timeout = strategy?.case === "timeout" ? Number(strategy.value.timeout) : undefined;
     const methods = new Map<string, MethodModel>();
+    // Some supports (go-support for CRDTs) send no persistence id: namespace state by service then, so two services never share it.
+    const persistenceId = entity.persistenceId !== "" ? entity.persistenceId : desc.typeName;
     const service: EntityServiceModel = {
       name: desc.typeName,
       kind: module.kind,
       entityType: entity.entityType,
-      // Some supports (go-support for CRDTs) send no persistence id: namespace state by service then, so two services never share it.
-      persistenceId: entity.persistenceId !== "" ? entity.persistenceId : desc.typeName,
+      persistenceId,
       passivationTimeoutMs: timeout !== undefined && timeout > 0 ? timeout : undefined,
       ...reported,
+      ...(module.kind === "value-entity" && consumed.has(persistenceId) ? { recordsChanges: true } : {}),
       methods,
       desc,
     };
@@ -208,6 +225,14 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
       methodsByPath.set(model.path, model);
     }
     services.set(desc.typeName, service);
+  }
+  for (const [persistenceId, method] of consumed) {
+    if (![...services.values()].some((service) => service.recordsChanges === true && service.persistenceId === persistenceId)) {
+      return {
+        warnings,
+        error: `${method} consumes the changes of value entity "${persistenceId}" ((switchboard.eventing).in.value_entity), but no value entity of this user function has that persistence id`,
+      };
+    }
   }
   const http = deriveHttpRules(methodsByPath.values());
   warnings.push(...http.warnings);

@@ -53,7 +53,8 @@ export function replyMessage(
   return { payload, attributes };
 }
 
-function entry(key: string, value: string): MetadataEntry {
+/** One Cloudstate metadata entry with a string value. */
+export function metadataEntry(key: string, value: string): MetadataEntry {
   return create(MetadataEntrySchema, { key, value: { case: "stringValue", value } });
 }
 
@@ -66,16 +67,16 @@ function entry(key: string, value: string): MetadataEntry {
 export function topicMetadata(record: TopicRecord, topic: string): MetadataEntry[] {
   const a = record.attributes;
   const entries = [
-    entry("ce-id", a.id ?? String(record.offset)),
-    entry("ce-source", a.source ?? topic),
-    entry("ce-specversion", a.specversion ?? "1.0"),
-    entry("ce-type", a.type ?? cloudEventType(record.payload.typeUrl)),
-    entry("Content-Type", "application/vnd.cloudstate.protobuf.any"),
+    metadataEntry("ce-id", a.id ?? String(record.offset)),
+    metadataEntry("ce-source", a.source ?? topic),
+    metadataEntry("ce-specversion", a.specversion ?? "1.0"),
+    metadataEntry("ce-type", a.type ?? cloudEventType(record.payload.typeUrl)),
+    metadataEntry("Content-Type", "application/vnd.cloudstate.protobuf.any"),
   ];
-  if (a.subject !== undefined) entries.push(entry("ce-subject", a.subject));
-  if (a.time !== undefined) entries.push(entry("ce-time", a.time));
+  if (a.subject !== undefined) entries.push(metadataEntry("ce-subject", a.subject));
+  if (a.time !== undefined) entries.push(metadataEntry("ce-time", a.time));
   for (const [name, value] of Object.entries(a)) {
-    if (!CONTEXT_ATTRIBUTES.includes(name as (typeof CONTEXT_ATTRIBUTES)[number])) entries.push(entry(`ce-${name}`, value));
+    if (!CONTEXT_ATTRIBUTES.includes(name as (typeof CONTEXT_ATTRIBUTES)[number])) entries.push(metadataEntry(`ce-${name}`, value));
   }
   return entries;
 }

@@ -1,14 +1,15 @@
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import { eventing } from "@switchboard/protocol";
 import type { MethodModel, ServiceModel } from "../descriptors/service-model.js";
+import { valueEntitySourceOf } from "../descriptors/value-entity-source.js";
 
 /** The subscriber methods of one (consumer group, source) pair. */
 export interface EventLogSubscription {
-  /** Offsets are kept under this name: `<consumer group>|<persistence id>`. */
+  /** Offsets are kept under this name: `<consumer group>|<persistence id>` (see each finder). */
   readonly consumer: string;
   /** The consumer group: `consumer_group`, else the service's full name. */
   readonly group: string;
-  /** The tag (an event-sourced entity's persistence id) or the topic whose messages are consumed. */
+  /** The tag (an event-sourced entity's persistence id), the topic, or the value entity's persistence id consumed. */
   readonly tag: string;
   /** Subscriber methods by input type name (`google.protobuf.Any` takes the rest). */
   readonly methods: ReadonlyMap<string, MethodModel>;
@@ -25,7 +26,7 @@ const ANY = "google.protobuf.Any";
  * an error (use `consumer_group` to separate them), as in the reference proxy.
  */
 export function eventLogSubscriptions(model: ServiceModel): { subscriptions: EventLogSubscription[]; error?: string } {
-  return subscriptionsOf(model, "eventLog", "event log");
+  return subscriptionsOf(model, "event log", (method) => cloudstateSource(method, "eventLog"));
 }
 
 /**
@@ -33,19 +34,52 @@ export function eventLogSubscriptions(model: ServiceModel): { subscriptions: Eve
  * (consumer group, topic), with the same rule for clashing input types.
  */
 export function topicSubscriptions(model: ServiceModel): { subscriptions: TopicSubscription[]; error?: string } {
-  return subscriptionsOf(model, "topic", "topic");
+  return subscriptionsOf(model, "topic", (method) => cloudstateSource(method, "topic"));
 }
 
-function subscriptionsOf(model: ServiceModel, kind: "eventLog" | "topic", label: string): { subscriptions: EventLogSubscription[]; error?: string } {
+/**
+ * Finds the methods annotated with Switchboard's `(switchboard.eventing).in.value_entity`
+ * and groups them by (consumer group, persistence id), with the same rule for clashing
+ * input types. `tag` is the persistence id; offsets are kept under
+ * `<consumer group>|value-entity:<persistence id>`.
+ */
+export function valueChangeSubscriptions(model: ServiceModel): { subscriptions: EventLogSubscription[]; error?: string } {
+  return subscriptionsOf(model, "value entity", (method) => {
+    const source = valueEntitySourceOf(method.desc);
+    return source === undefined
+      ? undefined
+      : { tag: source.persistenceId, consumerGroup: source.consumerGroup, consumerTag: `value-entity:${source.persistenceId}` };
+  });
+}
+
+/** What a method consumes: the source's name and its consumer group (empty: the default). */
+interface MethodSource {
+  readonly tag: string;
+  readonly consumerGroup: string;
+  /** How the consumer's offset name spells the source (default: `tag`). */
+  readonly consumerTag?: string;
+}
+
+function cloudstateSource(method: MethodModel, kind: "eventLog" | "topic"): MethodSource | undefined {
+  if (!hasOption(method.desc, eventing)) return undefined;
+  const source = getOption(method.desc, eventing).in;
+  if (source?.source.case !== kind) return undefined;
+  return { tag: source.source.value, consumerGroup: source.consumerGroup };
+}
+
+function subscriptionsOf(
+  model: ServiceModel,
+  label: string,
+  sourceOf: (method: MethodModel) => MethodSource | undefined,
+): { subscriptions: EventLogSubscription[]; error?: string } {
   const groups = new Map<string, { group: string; tag: string; methods: Map<string, MethodModel> }>();
   for (const service of model.services.values()) {
     for (const method of service.methods.values()) {
-      if (!hasOption(method.desc, eventing)) continue;
-      const source = getOption(method.desc, eventing).in;
-      if (source?.source.case !== kind) continue;
-      const tag = source.source.value;
+      const source = sourceOf(method);
+      if (source === undefined) continue;
+      const { tag } = source;
       const group = source.consumerGroup || service.name;
-      const consumer = `${group}|${tag}`;
+      const consumer = `${group}|${source.consumerTag ?? tag}`;
       let entry = groups.get(consumer);
       if (entry === undefined) {
         entry = { group, tag, methods: new Map() };

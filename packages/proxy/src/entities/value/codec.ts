@@ -81,6 +81,7 @@ class ValueCodec implements SessionCodec<ValueEntityStreamIn, ValueEntityStreamO
                 entityId,
                 value: { typeUrl: value.typeUrl, value: value.value },
                 writer,
+                recordChange: service.recordsChanges === true,
               }),
           };
         }
@@ -88,7 +89,8 @@ class ValueCodec implements SessionCodec<ValueEntityStreamIn, ValueEntityStreamO
           kind: "reply",
           commandId: reply.commandId,
           outcome,
-          persist: () => store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer }),
+          persist: () =>
+            store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer, recordChange: service.recordsChanges === true }),
         };
       }
       case "failure":
