@@ -4,7 +4,9 @@
 #
 #   docker build -t switchboard:0.1.0 .                                        the proxy
 #   docker build --target counter-example -t switchboard-counter-example:0.1.0 .   the example user function
-ARG NODE_IMAGE=node:22-slim
+# Node 24: the same proxy build spends about 0.65-0.80x the CPU per call it spends on Node 20
+# (bench/RESULTS.md); better-sqlite3 is built from source below when no prebuilt binary fits.
+ARG NODE_IMAGE=node:24-slim
 
 FROM ${NODE_IMAGE} AS build
 # better-sqlite3 compiles from source when no prebuilt binary matches the platform.
