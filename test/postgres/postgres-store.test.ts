@@ -241,6 +241,31 @@ describe("postgres store", () => {
     }
   });
 
+  it("fails the writes of a batch that cannot take its change-log lock within lock_timeout with UNAVAILABLE, and carries on", async () => {
+    const url = await freshDatabase();
+    const store = await createPostgresStore({ url, lockTimeoutMs: 200 });
+    try {
+      const value: AnyValue = { typeUrl: "t/Counter", value: new TextEncoder().encode("1") };
+      const write = { kind: "update", persistenceId: "counters", entityId: "a", value, writer: LOCAL_WRITER, recordChange: true } as const;
+      await withRaw(url, async (other) => {
+        // Another proxy's batch holds the log's lock and does not commit.
+        await other.query("BEGIN");
+        await other.query("SELECT pg_advisory_xact_lock(hashtextextended('switchboard.value_change:' || 'counters', 0))");
+        await assert.rejects(store.writeValue(write), expectCode(Code.Unavailable));
+        await other.query("COMMIT");
+      });
+      assert.deepEqual(await store.valueChanges("counters", 0, 10), []);
+      assert.equal(await store.getValue("counters", "a"), undefined);
+      await store.writeValue(write);
+      assert.deepEqual(
+        (await store.valueChanges("counters", 0, 10)).map((c) => c.position),
+        [1],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   it("commits 500 concurrent writes in far fewer transactions than writes", async () => {
     const store = await createPostgresStore({ url: await freshDatabase() });
     try {

@@ -63,6 +63,8 @@ export function createDeployment(options: DeploymentOptions): Deployment {
     consumerLeases: _consumerLeases,
     ...environment
   } = options;
+  // Before any runtime writes or consumer starts: the value entities whose changes this model consumes.
+  options.recordedChanges?.set([...model.services.values()].filter((s) => s.recordsChanges === true).map((s) => s.persistenceId));
   const runtimes = new Map<string, EntityRuntime>();
   for (const service of model.services.values()) {
     const module = kindModule(service.kind);
@@ -142,8 +144,6 @@ export function createDeployment(options: DeploymentOptions): Deployment {
 /** Whether two discoveries declared the same service, as its runtime sees it. */
 function sameService(a: EntityServiceModel, b: EntityServiceModel): boolean {
   if (a.kind !== b.kind || a.persistenceId !== b.persistenceId || a.passivationTimeoutMs !== b.passivationTimeoutMs) return false;
-  // A value entity starts or stops recording its changes when a consumer comes or goes.
-  if (a.recordsChanges !== b.recordsChanges) return false;
   // Another reported protocol version may mean another wire (CRDTs before 0.2).
   if (a.protocolVersion?.major !== b.protocolVersion?.major || a.protocolVersion?.minor !== b.protocolVersion?.minor) return false;
   if (a.methods.size !== b.methods.size) return false;

@@ -12,6 +12,7 @@ import { createTopicsHandler } from "./ingress/http/topics-handler.js";
 import type { ServiceModel } from "./descriptors/service-model.js";
 import { type Discovered, discover, FatalDiscoveryError, reportError } from "./discovery/discovery.js";
 import { createActiveEntities } from "./entities/session/active-entities.js";
+import { createRecordedChanges } from "./entities/value/recorded-changes.js";
 import { Code, SwitchboardError } from "./errors/index.js";
 import { type Admin, startAdmin } from "./admin/start-admin.js";
 import { createTopicAdmin } from "./admin/topic-admin.js";
@@ -111,6 +112,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
 
   const clock = options.clock ?? systemClock;
   const activeEntities = createActiveEntities(config.maxActiveEntities);
+  const recordedChanges = createRecordedChanges();
 
   let deployment: Deployment | undefined;
   const deployments = { current: () => deployment };
@@ -254,6 +256,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
       relayTimeoutMs: config.relayTimeoutMs,
       metrics,
       activeEntities,
+      recordedChanges,
       replicas: joined.replicas,
       ...(joined.consumers === undefined ? {} : { consumerLeases: joined.consumers }),
       effects: router,

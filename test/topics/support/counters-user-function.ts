@@ -5,7 +5,7 @@
  * and republishes each to the "counter-changes" topic, and `CounterAudit`, a second consumer
  * group that records what it saw.
  */
-import { action, createServer, type RunningServer, valueEntity } from "@switchboard/sdk";
+import { action, type CloudEvent, createServer, type RunningServer, valueEntity } from "@switchboard/sdk";
 import { Counter, CounterAudit, CounterFeed, CounterStateSchema } from "../gen/switchboard/test/topics/counters_pb.js";
 
 /** One change as a consumer saw it: the entity, its value (undefined: deleted) and the CloudEvent attributes. */
@@ -15,6 +15,10 @@ export interface SeenChange {
   readonly value: bigint | undefined;
   readonly position: string;
   readonly type: string;
+  /** `ce-source`, `ce-specversion` and `ce-time` as received. */
+  readonly source: string;
+  readonly specVersion: string;
+  readonly time: string | undefined;
 }
 
 /** The running user function and what its consumers saw. */
@@ -49,14 +53,14 @@ export async function startCountersUserFunction(port = 0): Promise<CountersUserF
     handlers: {
       changed(state, ctx) {
         const position = ctx.cloudEvent?.id ?? "";
-        seen.push({ method: "Changed", id: state.id, value: state.value, position, type: ctx.cloudEvent?.type ?? "" });
+        seen.push({ method: "Changed", id: state.id, value: state.value, position, ...attributes(ctx.cloudEvent) });
         return { id: state.id, value: state.value, position };
       },
       deleted(_empty, ctx) {
         // A delete carries no state: the entity id is the CloudEvent's subject.
         const id = ctx.cloudEvent?.subject ?? "";
         const position = ctx.cloudEvent?.id ?? "";
-        seen.push({ method: "Deleted", id, value: undefined, position, type: ctx.cloudEvent?.type ?? "" });
+        seen.push({ method: "Deleted", id, value: undefined, position, ...attributes(ctx.cloudEvent) });
         return { id, deleted: true, position };
       },
     },
@@ -65,11 +69,15 @@ export async function startCountersUserFunction(port = 0): Promise<CountersUserF
     service: CounterAudit,
     handlers: {
       seen(state, ctx) {
-        seen.push({ method: "Seen", id: state.id, value: state.value, position: ctx.cloudEvent?.id ?? "", type: ctx.cloudEvent?.type ?? "" });
+        seen.push({ method: "Seen", id: state.id, value: state.value, position: ctx.cloudEvent?.id ?? "", ...attributes(ctx.cloudEvent) });
         return {};
       },
     },
   });
   const running: RunningServer = await createServer({ entities: [counter, feed, audit] }).listen({ host: "127.0.0.1", port });
   return { port: running.port, seen, close: () => running.close() };
+}
+
+function attributes(event: CloudEvent | undefined): Pick<SeenChange, "type" | "source" | "specVersion" | "time"> {
+  return { type: event?.type ?? "", source: event?.source ?? "", specVersion: event?.specVersion ?? "", time: event?.time };
 }

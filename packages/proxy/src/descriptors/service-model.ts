@@ -127,6 +127,34 @@ function keyFieldsOf(input: DescMessage): KeyField[] | string {
 }
 
 /**
+ * The value entities whose changes some method consumes (`(switchboard.eventing).in`), by
+ * persistence id, each with the first method that consumes it; or what is wrong with an
+ * option: an `in` without a value entity, or two methods of one consumer group taking the
+ * same input type from the same value entity (which of them gets a change would be a guess).
+ */
+function valueEntitySources(registry: FileRegistry, entities: readonly Entity[]): Map<string, string> | string {
+  const consumed = new Map<string, string>();
+  const takers = new Map<string, string>();
+  for (const entity of entities) {
+    for (const method of registry.getService(entity.serviceName)?.methods ?? []) {
+      const source = valueEntitySourceOf(method);
+      if (source === undefined) continue;
+      const name = `${method.parent.typeName}.${method.name}`;
+      if (source.persistenceId === "") return `${name}: (switchboard.eventing).in names no value_entity`;
+      if (!consumed.has(source.persistenceId)) consumed.set(source.persistenceId, name);
+      const group = source.consumerGroup || method.parent.typeName;
+      const key = JSON.stringify([group, source.persistenceId, method.input.typeName]);
+      const clash = takers.get(key);
+      if (clash !== undefined) {
+        return `${clash} and ${name} both consume ${method.input.typeName} from value entity "${source.persistenceId}" in consumer group "${group}"; set consumer_group to separate them`;
+      }
+      takers.set(key, name);
+    }
+  }
+  return consumed;
+}
+
+/**
  * Builds the service model from a discovered EntitySpec's descriptor set and entities,
  * checking what the protocol requires of each entity type: the service resolves, keyed
  * kinds have entity keys on every input, and every method has a shape its kind allows
@@ -147,14 +175,9 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
   }
   if (entities.length === 0) return { warnings, error: "the user function declared no entities" };
 
-  // The value entities whose changes are consumed, by persistence id: the first method that consumes each.
-  const consumed = new Map<string, string>();
-  for (const entity of entities) {
-    for (const method of registry.getService(entity.serviceName)?.methods ?? []) {
-      const source = valueEntitySourceOf(method);
-      if (source !== undefined && !consumed.has(source.persistenceId)) consumed.set(source.persistenceId, `${method.parent.typeName}.${method.name}`);
-    }
-  }
+  const sources = valueEntitySources(registry, entities);
+  if (typeof sources === "string") return { warnings, error: sources };
+  const consumed = sources;
 
   const services = new Map<string, EntityServiceModel>();
   const warnedKeys = new Set<string>();

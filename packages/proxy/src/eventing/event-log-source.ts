@@ -53,6 +53,7 @@ export function startEventLogSources(options: EventLogSourceOptions): EventLogSo
   return startPolledSources({
     ...options,
     label: "event-log",
+    noun: "event",
     subscriptions: found.subscriptions,
     read: async (subscription, afterOffset, limit) =>
       (await store.eventsByTag(subscription.tag, afterOffset, limit)).map((event) => ({
@@ -60,7 +61,7 @@ export function startEventLogSources(options: EventLogSourceOptions): EventLogSo
         method: methodForEvent(subscription, event.payload.typeUrl),
         payload: create(AnySchema, { typeUrl: event.payload.typeUrl, value: event.payload.value }),
         metadata: cloudEventMetadata(event, subscription.tag),
-        type: event.payload.typeUrl,
+        skip: { message: "no subscriber method takes this event type; skipping it", fields: { type: event.payload.typeUrl } },
       })),
   });
 }

@@ -16,18 +16,20 @@ export interface PolledSubscription {
 export interface PolledItem {
   /** Its position in the source: the consumer's offset once it is delivered. */
   readonly offset: number;
-  /** The subscriber method; undefined: no method takes it, and it is skipped. */
+  /** The subscriber method; undefined: the item is skipped, and `skip` says why. */
   readonly method: MethodModel | undefined;
   readonly payload: Any;
   readonly metadata: MetadataEntry[];
-  /** What the log says of a skipped item. */
-  readonly type: string;
+  /** What the log says of an item without a method; `quiet` logs it at debug level (an expected skip), else as an error. */
+  readonly skip?: { readonly message: string; readonly fields: Record<string, unknown>; readonly quiet?: boolean };
 }
 
 /** Options of {@link startPolledSources}. */
 export interface PolledSourceOptions<S extends PolledSubscription> {
   /** Names the consumers in logs: `event-log`, `value-change`. */
   readonly label: string;
+  /** What an item is called in logs: `event`, `change`. */
+  readonly noun: string;
   readonly subscriptions: readonly S[];
   /** Reads the items after `afterOffset`, in offset order, at most `limit`. */
   read(subscription: S, afterOffset: number, limit: number): Promise<PolledItem[]>;
@@ -96,7 +98,8 @@ export function startPolledSources<S extends PolledSubscription>(options: Polled
           const items = await options.read(subscription, offset, batchSize);
           for (const item of items) {
             if (item.method === undefined) {
-              log.error("no subscriber method takes this item's type; skipping it", { type: item.type, offset: item.offset });
+              const skip = item.skip ?? { message: `no subscriber method takes this ${options.noun}; skipping it`, fields: {} };
+              (skip.quiet === true ? log.debug : log.error).call(log, skip.message, { ...skip.fields, offset: item.offset });
             } else {
               // Not cancelled on shutdown: the delivery in flight finishes and its offset is saved.
               await dispatcher.deliver(item.method, item.payload, item.metadata);
@@ -115,7 +118,7 @@ export function startPolledSources<S extends PolledSubscription>(options: Polled
           if (signal.aborted) return;
           failures++;
           const delay = Math.min(3000 * 2 ** Math.min(failures - 1, 3), 30_000);
-          log.warn(`${label} delivery failed; retrying from the last saved offset`, { error: (error as Error).message, retryInMs: delay });
+          log.warn(`${options.noun} delivery failed; retrying from the last saved offset`, { error: (error as Error).message, retryInMs: delay });
           offset = await store.loadOffset(subscription.consumer).catch(() => offset);
           await new Promise((r) => setTimeout(r, delay));
         }

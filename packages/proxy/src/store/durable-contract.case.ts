@@ -66,6 +66,10 @@ export function killContractCase(makeTarget: () => Promise<DurableTarget>): void
         const changes = await store.valueChanges("kill", 0, 100_000);
         for (const [i, change] of changes.entries()) assert.equal(change.position, i + 1, "change positions are gap-free");
         const changed = new Set(changes.map((change) => `${change.entityId}=${text(change.value?.value)}`));
+        // …and no change without its value (each entity is written once).
+        for (const change of changes) {
+          assert.equal(text((await store.getValue("kill", change.entityId))?.value), text(change.value?.value), `change of ${change.entityId} without its value`);
+        }
         const highestAcked = new Map<string, number>();
         for (const line of acknowledged) {
           const [kind, w, n] = line.split(" ");

@@ -62,6 +62,17 @@ export interface EffectRunner {
 }
 
 /**
+ * The persistence ids whose value-entity writes are recorded as changes (some method of
+ * the current deployment consumes them). One per proxy, outliving deployments: a runtime
+ * carried over by a re-discovery reads the new deployment's answer at each write.
+ */
+export interface RecordedChanges {
+  has(persistenceId: string): boolean;
+  /** Replaces the set (a deployment, as it starts). */
+  set(persistenceIds: readonly string[]): void;
+}
+
+/**
  * What a runtime of one service works with, its store port aside: a runtime receives
  * only the store port its kind uses (value, journal or CRDT), never the whole store.
  */
@@ -79,6 +90,8 @@ export interface RuntimeEnvironment {
   readonly activeEntities: ActiveEntities;
   /** This node as a CRDT replica. */
   readonly replicas: CrdtReplicas;
+  /** Which value entities record their changes (absent: none do). */
+  readonly recordedChanges?: RecordedChanges;
   readonly effects: EffectRunner;
   /** Tells the user function it broke the protocol (EntityDiscovery.reportError). */
   reportError(message: string): void;

@@ -13,7 +13,7 @@ import {
 } from "@switchboard/protocol";
 import type { Interpreted, SessionCodec, SessionProtocol } from "../session/entity-session.js";
 import type { ValueStore, WriterToken } from "../../store/types.js";
-import type { RuntimeEnvironment } from "../shared/types.js";
+import type { RecordedChanges, RuntimeEnvironment } from "../shared/types.js";
 
 /**
  * The value-entity protocol (cloudstate.valueentity.ValueEntity/handle): `init` always
@@ -24,12 +24,12 @@ export function valueEntityProtocol(
   context: RuntimeEnvironment,
   store: ValueStore,
 ): SessionProtocol<typeof ValueEntityStreamInSchema, typeof ValueEntityStreamOutSchema> {
-  const { service } = context;
+  const { service, recordedChanges } = context;
   return {
     method: ValueEntity.method.handle,
     label: "Value entity",
     scheduling: "serial",
-    activate: (entityId, writer) => new ValueCodec(store, service, entityId, writer),
+    activate: (entityId, writer) => new ValueCodec(store, service, entityId, writer, recordedChanges),
   };
 }
 
@@ -40,6 +40,7 @@ class ValueCodec implements SessionCodec<ValueEntityStreamIn, ValueEntityStreamO
     private readonly service: RuntimeEnvironment["service"],
     private readonly entityId: string,
     private readonly writer: WriterToken,
+    private readonly recordedChanges: RecordedChanges | undefined,
   ) {}
 
   async open(): Promise<{ readonly messages: readonly ValueEntityStreamIn[] }> {
@@ -60,6 +61,8 @@ class ValueCodec implements SessionCodec<ValueEntityStreamIn, ValueEntityStreamO
 
   interpret(raw: ValueEntityStreamOut): Interpreted {
     const { service, entityId, store, writer } = this;
+    // Asked at each reply: a re-discovery may start or stop the consuming of this entity's changes.
+    const recordChange = this.recordedChanges?.has(service.persistenceId) === true;
     const message = raw.message;
     switch (message.case) {
       case "reply": {
@@ -81,7 +84,7 @@ class ValueCodec implements SessionCodec<ValueEntityStreamIn, ValueEntityStreamO
                 entityId,
                 value: { typeUrl: value.typeUrl, value: value.value },
                 writer,
-                recordChange: service.recordsChanges === true,
+                recordChange,
               }),
           };
         }
@@ -90,7 +93,7 @@ class ValueCodec implements SessionCodec<ValueEntityStreamIn, ValueEntityStreamO
           commandId: reply.commandId,
           outcome,
           persist: () =>
-            store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer, recordChange: service.recordsChanges === true }),
+            store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer, recordChange }),
         };
       }
       case "failure":

@@ -353,26 +353,28 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
       // Both statements answer `fenced`: whether the writer held its lease when the write ran.
       const fenced = ({ rows: [row] }: QueryResult<Row>) => (row?.fenced === true ? undefined : staleWriter(context, writer));
       const { persistenceId } = write;
-      if (write.recordChange === true) {
-        const value = write.kind === "update" ? write.value : undefined;
-        const values = [persistenceId, write.entityId, value?.typeUrl ?? null, value === undefined ? null : copyBytes(value.value), writer.lease, writer.token];
-        const def = write.kind === "update" ? SQL.upsertValueRecorded : SQL.deleteValueRecorded;
-        return enqueue(context, def, values, fenced, persistenceId).then(() => changed.notify(persistenceId));
-      }
+      // A recorded write also appends to the change log, under that log's lock (see changeLocks).
+      const recorded = write.recordChange === true;
+      const changeLog = recorded ? persistenceId : undefined;
+      let written: Promise<void>;
       switch (write.kind) {
         case "update":
           // Copy now: the caller may reuse its buffer before the batch runs.
-          return enqueue(
+          written = enqueue(
             context,
-            SQL.upsertValue,
+            recorded ? SQL.upsertValueRecorded : SQL.upsertValue,
             [persistenceId, write.entityId, write.value.typeUrl, copyBytes(write.value.value), writer.lease, writer.token],
             fenced,
+            changeLog,
           );
+          break;
         case "delete":
-          return enqueue(context, SQL.deleteValue, [persistenceId, write.entityId, writer.lease, writer.token], fenced);
+          written = enqueue(context, recorded ? SQL.deleteValueRecorded : SQL.deleteValue, [persistenceId, write.entityId, writer.lease, writer.token], fenced, changeLog);
+          break;
         default:
           return Promise.reject(new SwitchboardError(`${context}: unknown write kind`, Code.InvalidArgument));
       }
+      return recorded ? written.then(() => changed.notify(persistenceId)) : written;
     },
 
     valueChanges(persistenceId, afterPosition, limit) {
@@ -539,8 +541,10 @@ async function runPipelined(client: PoolClient, batch: readonly PendingWrite[]):
   const locks = changeLocks(batch).map((statement) => client.query(statement));
   const writes = batch.map((write) => client.query<Row>({ ...write.statement }));
   const commit = client.query("COMMIT");
-  const [beginSettled, commitSettled, ...writeSettled] = await Promise.allSettled([begin, commit, ...writes]);
-  const lockSettled = await Promise.allSettled(locks);
+  // Every promise is settled together: one that failed unobserved (a lock wait past lock_timeout) would be an unhandled rejection.
+  const [beginSettled, commitSettled, ...rest] = await Promise.allSettled([begin, commit, ...locks, ...writes]);
+  const lockSettled = rest.slice(0, locks.length);
+  const writeSettled = rest.slice(locks.length);
   const reasons = [beginSettled, commitSettled, ...lockSettled, ...writeSettled].flatMap((s) => (s.status === "rejected" ? [s.reason] : []));
   const lost = reasons.find(isConnectionLoss);
   if (lost !== undefined) throw lost;
@@ -656,10 +660,37 @@ function fence(lease: string, token: string): string {
            )`;
 }
 
-/** The change-log row of a recorded value write ($1 persistence id, $2 entity id, $3/$4 the value or nulls), when fenced in. */
-const changeInsert = `INSERT INTO value_change (persistence_id, position, entity_id, type_url, payload)
-             SELECT $1::text, COALESCE((SELECT MAX(position) FROM value_change WHERE persistence_id = $1::text), 0) + 1, $2::text, $3::text, $4::bytea
+/**
+ * The change-log row of a recorded value write ($1 persistence id, $2 entity id, then the
+ * value's type URL and payload, or nulls), when fenced in. Its time is the statement's, not
+ * the transaction's start (`now()`), which came before the change-log lock was granted.
+ */
+function changeInsert(typeUrl: string, payload: string): string {
+  return `INSERT INTO value_change (persistence_id, position, entity_id, type_url, payload, changed_at)
+             SELECT $1::text, COALESCE((SELECT MAX(position) FROM value_change WHERE persistence_id = $1::text), 0) + 1, $2::text, ${typeUrl}, ${payload}, clock_timestamp()
              FROM fence WHERE fence.ok`;
+}
+
+/** The fenced value upsert ($1–$4 the row, $5/$6 the writer), with `more` CTEs after it. */
+function upsertValueText(more: string): string {
+  return `WITH ${fence("$5", "$6")}, written AS (
+             INSERT INTO value_entity (persistence_id, entity_id, version, type_url, payload)
+             SELECT $1, $2, 1, $3, $4 FROM fence WHERE fence.ok
+             ON CONFLICT (persistence_id, entity_id) DO UPDATE
+             SET version = value_entity.version + 1, type_url = excluded.type_url, payload = excluded.payload
+             RETURNING 1
+           )${more}
+           SELECT ok AS fenced FROM fence`;
+}
+
+/** The fenced value delete ($1/$2 the row, $3/$4 the writer), with `more` CTEs after it. */
+function deleteValueText(more: string): string {
+  return `WITH ${fence("$3", "$4")}, removed AS (
+             DELETE FROM value_entity WHERE persistence_id = $1 AND entity_id = $2 AND (SELECT ok FROM fence)
+             RETURNING 1
+           )${more}
+           SELECT ok AS fenced FROM fence`;
+}
 
 /**
  * The store's statements. Each has a name, so `pg` prepares it once per connection
@@ -673,48 +704,22 @@ const SQL = {
   /** Writes only when the writer holds its lease ($5, $6); answers `fenced`. */
   upsertValue: {
     name: "switchboard_upsert_value_fenced",
-    text: `WITH ${fence("$5", "$6")}, written AS (
-             INSERT INTO value_entity (persistence_id, entity_id, version, type_url, payload)
-             SELECT $1, $2, 1, $3, $4 FROM fence WHERE fence.ok
-             ON CONFLICT (persistence_id, entity_id) DO UPDATE
-             SET version = value_entity.version + 1, type_url = excluded.type_url, payload = excluded.payload
-             RETURNING 1
-           )
-           SELECT ok AS fenced FROM fence`,
+    text: upsertValueText(""),
   },
   /** Deletes only when the writer holds its lease ($3, $4); answers `fenced`. */
   deleteValue: {
     name: "switchboard_delete_value_fenced",
-    text: `WITH ${fence("$3", "$4")}, removed AS (
-             DELETE FROM value_entity WHERE persistence_id = $1 AND entity_id = $2 AND (SELECT ok FROM fence)
-             RETURNING 1
-           )
-           SELECT ok AS fenced FROM fence`,
+    text: deleteValueText(""),
   },
   /** {@link SQL.upsertValue} that also appends the change to the persistence id's change log. */
   upsertValueRecorded: {
     name: "switchboard_upsert_value_recorded",
-    text: `WITH ${fence("$5", "$6")}, written AS (
-             INSERT INTO value_entity (persistence_id, entity_id, version, type_url, payload)
-             SELECT $1, $2, 1, $3, $4 FROM fence WHERE fence.ok
-             ON CONFLICT (persistence_id, entity_id) DO UPDATE
-             SET version = value_entity.version + 1, type_url = excluded.type_url, payload = excluded.payload
-             RETURNING 1
-           ), change AS (
-             ${changeInsert}
-           )
-           SELECT ok AS fenced FROM fence`,
+    text: upsertValueText(`, change AS (${changeInsert("$3::text", "$4::bytea")})`),
   },
-  /** {@link SQL.deleteValue} that also appends the delete ($3, $4 null) to the change log. */
+  /** {@link SQL.deleteValue} that also appends the delete (no value) to the change log. */
   deleteValueRecorded: {
     name: "switchboard_delete_value_recorded",
-    text: `WITH ${fence("$5", "$6")}, removed AS (
-             DELETE FROM value_entity WHERE persistence_id = $1 AND entity_id = $2 AND (SELECT ok FROM fence)
-             RETURNING 1
-           ), change AS (
-             ${changeInsert}
-           )
-           SELECT ok AS fenced FROM fence`,
+    text: deleteValueText(`, change AS (${changeInsert("NULL::text", "NULL::bytea")})`),
   },
   lockChangeLog: {
     name: "switchboard_lock_change_log",
