@@ -1,4 +1,3 @@
-import { valueEntitySourceOf } from "../descriptors/value-entity-source.js";
 import type { ServiceModel } from "../descriptors/service-model.js";
 import { weightOf } from "./rendezvous.js";
 
@@ -21,8 +20,9 @@ export function servicesDescription(model: ServiceModel): string {
     for (const method of service.methods.values()) {
       // Consuming value-entity changes decides what the entity's writes record and what
       // consumers prune, so nodes must agree on it (the line is unchanged without the option).
-      const source = valueEntitySourceOf(method.desc);
-      const consumes = source === undefined ? "" : ` consumes value-entity ${JSON.stringify(source.persistenceId)} group ${JSON.stringify(source.consumerGroup)}`;
+      const source = method.valueEntitySource;
+      const consumes =
+        source === undefined ? "" : ` consumes value-entity ${JSON.stringify(source.persistenceId)} group ${JSON.stringify(source.consumerGroup)}`;
       lines.push(`${service.name} ${service.kind} ${persistenceId} ${method.name} ${method.input.typeName} ${method.output.typeName}${consumes}`);
     }
     if (service.methods.size === 0) lines.push(`${service.name} ${service.kind} ${persistenceId}`);

@@ -14,7 +14,7 @@ import { type Entity, entity_key as entityKey, legacy_entity_key as legacyEntity
 import { type EntityKind, kindOfEntityType } from "../entities/registry.js";
 import { normalizeFileSet } from "./file-set.js";
 import { deriveHttpRules, type HttpRouteRule } from "./http-rules.js";
-import { valueEntitySourceOf } from "./value-entity-source.js";
+import { type ValueEntitySource, valueEntitySourceOf } from "./value-entity-source.js";
 
 /** Call shape of a method, as protobuf-es names it. */
 export type MethodKind = DescMethod["methodKind"];
@@ -42,6 +42,8 @@ export interface MethodModel {
   readonly keyFields: readonly KeyField[];
   readonly service: EntityServiceModel;
   readonly desc: DescMethod;
+  /** The value entity whose changes the method consumes (`(switchboard.eventing).in`), if any. */
+  readonly valueEntitySource?: ValueEntitySource;
 }
 
 /** One entity service the user function declared. */
@@ -232,6 +234,7 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
           );
         }
       }
+      const source = valueEntitySourceOf(method);
       const model: MethodModel = {
         name: method.name,
         path: `/${desc.typeName}/${method.name}`,
@@ -243,6 +246,7 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
         keyFields,
         service,
         desc: method,
+        ...(source === undefined ? {} : { valueEntitySource: source }),
       };
       methods.set(method.name, model);
       methodsByPath.set(model.path, model);

@@ -1,7 +1,6 @@
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import { eventing } from "@switchboard/protocol";
 import type { MethodModel, ServiceModel } from "../descriptors/service-model.js";
-import { valueEntitySourceOf } from "../descriptors/value-entity-source.js";
 
 /** The subscriber methods of one (consumer group, source) pair. */
 export interface EventLogSubscription {
@@ -45,7 +44,7 @@ export function topicSubscriptions(model: ServiceModel): { subscriptions: TopicS
  */
 export function valueChangeSubscriptions(model: ServiceModel): { subscriptions: EventLogSubscription[]; error?: string } {
   return subscriptionsOf(model, "value entity", (method) => {
-    const source = valueEntitySourceOf(method.desc);
+    const source = method.valueEntitySource;
     return source === undefined
       ? undefined
       : { tag: source.persistenceId, consumerGroup: source.consumerGroup, consumerTag: `value-entity:${source.persistenceId}` };

@@ -88,14 +88,18 @@ export function startValueChangeSources(options: ValueChangeSourceOptions): Valu
     if (value === undefined) {
       const method = subscription.methods.get(DELETED_TYPE);
       // A group without a method taking Empty does not consume deletes: expected, so quiet.
-      return method !== undefined ? { ...item, method } : { ...item, method, skip: { message: "this group takes no deletes; skipping one", fields, quiet: true } };
+      return method !== undefined
+        ? { ...item, method }
+        : { ...item, method, skip: { message: "this group takes no deletes; skipping one", fields, quiet: true } };
     }
     const method = methodForEvent(subscription, value.typeUrl);
-    if (method === undefined) return { ...item, method, skip: { message: "no subscriber method takes this change's type; skipping it", fields: { ...fields, type: value.typeUrl } } };
+    if (method === undefined)
+      return { ...item, method, skip: { message: "no subscriber method takes this change's type; skipping it", fields: { ...fields, type: value.typeUrl } } };
     if (kindModule(method.service.kind).keyed) {
       // An entity consumer is keyed by the state it receives; a state without its key could never be delivered, and retrying it would stall the group.
       const id = extractEntityId(payload.value, method.keyFields, method.input.typeName);
-      if (id.error !== undefined) return { ...item, method: undefined, skip: { message: `the change cannot be delivered to ${method.path}: ${id.error.message}; skipping it`, fields } };
+      if (id.error !== undefined)
+        return { ...item, method: undefined, skip: { message: `the change cannot be delivered to ${method.path}: ${id.error.message}; skipping it`, fields } };
     }
     return { ...item, method };
   }

@@ -68,7 +68,11 @@ export function killContractCase(makeTarget: () => Promise<DurableTarget>): void
         const changed = new Set(changes.map((change) => `${change.entityId}=${text(change.value?.value)}`));
         // …and no change without its value (each entity is written once).
         for (const change of changes) {
-          assert.equal(text((await store.getValue("kill", change.entityId))?.value), text(change.value?.value), `change of ${change.entityId} without its value`);
+          assert.equal(
+            text((await store.getValue("kill", change.entityId))?.value),
+            text(change.value?.value),
+            `change of ${change.entityId} without its value`,
+          );
         }
         const highestAcked = new Map<string, number>();
         for (const line of acknowledged) {

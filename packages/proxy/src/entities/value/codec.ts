@@ -92,8 +92,7 @@ class ValueCodec implements SessionCodec<ValueEntityStreamIn, ValueEntityStreamO
           kind: "reply",
           commandId: reply.commandId,
           outcome,
-          persist: () =>
-            store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer, recordChange }),
+          persist: () => store.writeValue({ kind: "delete", persistenceId: service.persistenceId, entityId, writer, recordChange }),
         };
       }
       case "failure":

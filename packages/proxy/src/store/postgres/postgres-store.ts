@@ -369,7 +369,13 @@ function openStore(pool: Pool, description: string, logger: PostgresStoreLogger 
           );
           break;
         case "delete":
-          written = enqueue(context, recorded ? SQL.deleteValueRecorded : SQL.deleteValue, [persistenceId, write.entityId, writer.lease, writer.token], fenced, changeLog);
+          written = enqueue(
+            context,
+            recorded ? SQL.deleteValueRecorded : SQL.deleteValue,
+            [persistenceId, write.entityId, writer.lease, writer.token],
+            fenced,
+            changeLog,
+          );
           break;
         default:
           return Promise.reject(new SwitchboardError(`${context}: unknown write kind`, Code.InvalidArgument));
