@@ -28,8 +28,11 @@ export interface CountersUserFunction {
   close(): Promise<void>;
 }
 
-/** Starts the counters user function on 127.0.0.1 (a free port unless `port` is given). */
-export async function startCountersUserFunction(port = 0): Promise<CountersUserFunction> {
+/**
+ * Starts the counters user function on 127.0.0.1 (a free port unless `port` is given);
+ * with `consumers: false`, the Counter entity alone (nothing consumes its changes).
+ */
+export async function startCountersUserFunction(port = 0, options: { consumers?: boolean } = {}): Promise<CountersUserFunction> {
   const seen: SeenChange[] = [];
   const counter = valueEntity({
     service: Counter,
@@ -74,7 +77,10 @@ export async function startCountersUserFunction(port = 0): Promise<CountersUserF
       },
     },
   });
-  const running: RunningServer = await createServer({ entities: [counter, feed, audit] }).listen({ host: "127.0.0.1", port });
+  const running: RunningServer = await createServer({ entities: options.consumers === false ? [counter] : [counter, feed, audit] }).listen({
+    host: "127.0.0.1",
+    port,
+  });
   return { port: running.port, seen, close: () => running.close() };
 }
 
