@@ -21,6 +21,7 @@ import { frontPortSetup } from "./ingress/front-port-setup.js";
 import { createFrontServer, type FrontServer } from "./ingress/server.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createEntityTracing } from "./observability/entity-tracing.js";
+import { createHeapRelease, watchActiveEntities, watchDispatcher } from "./observability/heap-release.js";
 import { instrumentDispatcher } from "./observability/instrumented-dispatcher.js";
 import { type Metrics, NO_METRICS } from "./observability/metrics.js";
 import { createPrometheusMetrics, type PrometheusMetrics } from "./observability/prometheus-metrics.js";
@@ -111,7 +112,12 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   });
 
   const clock = options.clock ?? systemClock;
-  const activeEntities = createActiveEntities(config.maxActiveEntities);
+  // After a wave of passivations, one full GC once quiet gives the heap back (an idle Node process never collects on its own).
+  const heapRelease = config.heapRelease ? createHeapRelease({ clock, logger: logger.child({ component: "heap" }), metrics }) : undefined;
+  const activeEntities =
+    heapRelease === undefined
+      ? createActiveEntities(config.maxActiveEntities)
+      : watchActiveEntities(createActiveEntities(config.maxActiveEntities), heapRelease);
   const recordedChanges = createRecordedChanges();
 
   let deployment: Deployment | undefined;
@@ -172,7 +178,9 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
           logger: logger.child({ component: "topics" }),
           metrics,
         });
-  const dispatcher = publisher === undefined ? router : publishReplies(router, publisher);
+  const published = publisher === undefined ? router : publishReplies(router, publisher);
+  // Calls to Actions touch no entity: they keep a pending heap release waiting too.
+  const dispatcher = heapRelease === undefined ? published : watchDispatcher(published, heapRelease);
   const stop = new AbortController();
   const dispatcherFor = (protocol: "grpc" | "grpc-web" | "http" | "eventing") => instrumentDispatcher(dispatcher, protocol, metrics, tracer);
   const eventingDispatcher = dispatcherFor("eventing");
@@ -331,6 +339,7 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
     close() {
       closing ??= (async () => {
         stop.abort();
+        heapRelease?.close();
         // In a cluster, hand the shards over first: calls still arriving are forwarded to the new owners.
         await joined.drain?.();
         await front.close(5000);

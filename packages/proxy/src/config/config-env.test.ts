@@ -27,6 +27,7 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "relay-timeout": "4321",
   "max-message-size": "65536",
   "max-active-entities": "77",
+  "heap-release": "off",
   "cors-origin": "https://app.example.com",
   "log-level": "warn",
   "log-format": "json",
@@ -160,5 +161,27 @@ describe("switchboard start --user-function-socket", () => {
     });
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, /^switchboard: USER_FUNCTION_SOCKET is 205 bytes long; a Unix socket path holds at most/);
+  });
+});
+
+describe("switchboard start --heap-release", () => {
+  it("is on by default, takes on or off, and names the flag or the variable in a bad value's error", () => {
+    assert.equal(parseConfig([], {}).config?.heapRelease, true);
+    assert.equal(parseConfig(["--heap-release", "off"], {}).config?.heapRelease, false);
+    assert.equal(parseConfig(["--heap-release", "on"], { HEAP_RELEASE: "off" }).config?.heapRelease, true);
+    assert.equal(parseConfig([], { HEAP_RELEASE: "off" }).config?.heapRelease, false);
+    assert.equal(parseConfig([], { HEAP_RELEASE: "" }).config?.heapRelease, true);
+    assert.equal(parseConfig(["--heap-release", "maybe"], {}).error, `--heap-release must be on or off, got "maybe"`);
+    assert.equal(parseConfig([], { HEAP_RELEASE: "false" }).error, `HEAP_RELEASE must be on or off, got "false"`);
+  });
+
+  it("makes switchboard start exit 2 on a bad value", () => {
+    const run = spawnSync(process.execPath, [BIN, "start", "--http-port", "0", "--store", "memory", "--heap-release", "yes"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /^switchboard: --heap-release must be on or off, got "yes"/);
+    assert.equal(run.stdout, "");
   });
 });

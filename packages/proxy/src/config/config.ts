@@ -39,6 +39,8 @@ export interface ProxyConfig {
   readonly maxMessageSize: number;
   /** Most active entities at once; over it the least recently used idle ones are passivated (undefined: no cap). */
   readonly maxActiveEntities?: number;
+  /** Run one full GC when quiet after a wave of passivations, to give the heap back (docs/design.md, "Memory per entity"). */
+  readonly heapRelease: boolean;
   /** Reject user functions whose protocol major version differs (warn on other 0.x). */
   readonly protocolCheck: boolean;
   /** Origins allowed by CORS (empty: CORS off). */
@@ -88,6 +90,7 @@ export const START_OPTIONS = {
   "relay-timeout": { type: "string" },
   "max-message-size": { type: "string" },
   "max-active-entities": { type: "string" },
+  "heap-release": { type: "string" },
   "no-protocol-check": { type: "boolean" },
   "cors-origin": { type: "string", multiple: true },
   "log-level": { type: "string" },
@@ -124,6 +127,8 @@ ${USER_FUNCTION_TLS_HELP}  --http-port <port>            front port             
                                 env RELAY_TIMEOUT  (60000)
   --max-message-size <bytes>    largest accepted message  env MAX_MESSAGE_SIZE  (12582912)
   --max-active-entities <n>     cap on active entities (LRU passivation)  env MAX_ACTIVE_ENTITIES  (no cap)
+  --heap-release <on|off>       one full GC when quiet after 10,000 passivations, giving
+                                the heap back   env HEAP_RELEASE  (on)
   --no-protocol-check           accept any protocol version from the user function
                                 env NO_PROTOCOL_CHECK=true
   --cors-origin <origin>        allow CORS from this origin (repeatable; * for any)
@@ -267,6 +272,11 @@ export function parseConfig(
   const maxActive = maxActiveRaw === undefined ? undefined : parsePositive("--max-active-entities", maxActiveRaw, "entities");
   if (typeof maxActive === "string") return { error: values["max-active-entities"] === undefined ? `MAX_ACTIVE_ENTITIES: ${maxActive}` : maxActive };
 
+  const heapReleaseRaw = pick(values["heap-release"], "HEAP_RELEASE") ?? "on";
+  if (heapReleaseRaw !== "on" && heapReleaseRaw !== "off") {
+    return { error: `${source(values["heap-release"], "--heap-release", "HEAP_RELEASE")} must be on or off, got "${heapReleaseRaw}"` };
+  }
+
   const logLevel = values["log-level"] ?? pick(undefined, "LOG_LEVEL") ?? "info";
   if (!["debug", "info", "warn", "error"].includes(logLevel)) return { error: `--log-level must be debug, info, warn or error, got "${logLevel}"` };
   const logFormat = values["log-format"] ?? pick(undefined, "LOG_FORMAT") ?? "text";
@@ -306,6 +316,7 @@ export function parseConfig(
     relayTimeoutMs: relay,
     maxMessageSize: maxMessage,
     ...(maxActive === undefined ? {} : { maxActiveEntities: maxActive }),
+    heapRelease: heapReleaseRaw === "on",
     protocolCheck,
     corsOrigins: Object.freeze([...corsOrigins]),
     logLevel: logLevel as LogLevel,

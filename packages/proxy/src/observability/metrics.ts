@@ -29,6 +29,8 @@ export interface Metrics {
   topicTrimmed(topic: string, count: number): void;
   /** A consumer group found `count` messages it had not consumed removed by retention, and skipped them. */
   topicSkipped(topic: string, group: string, count: number): void;
+  /** The proxy ran a full GC to give its heap back after a passivation wave (`heap-release.ts`). */
+  heapReleased(): void;
 }
 
 const NO_INSTRUMENT: CallInstrument = { done() {} };
@@ -42,6 +44,7 @@ export const NO_METRICS: Metrics = Object.freeze({
   userFunctionUp() {},
   topicTrimmed() {},
   topicSkipped() {},
+  heapReleased() {},
 });
 
 /** The label of calls to paths that name no known method (keeps label cardinality bounded). */

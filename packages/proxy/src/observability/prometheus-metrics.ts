@@ -69,6 +69,11 @@ export function createPrometheusMetrics(options: { readonly defaultMetrics?: boo
     labelNames: ["topic", "group"] as const,
     registers: [registry],
   });
+  const heapReleases = new Counter({
+    name: "switchboard_heap_releases_total",
+    help: "Full GCs the proxy ran to give its heap back once quiet after a wave of passivations.",
+    registers: [registry],
+  });
   const commit = new Histogram({
     name: "switchboard_store_commit_duration_seconds",
     help: "Duration of one store transaction (a group commit), until durable.",
@@ -132,6 +137,9 @@ export function createPrometheusMetrics(options: { readonly defaultMetrics?: boo
     },
     topicSkipped(topic, group, count) {
       skipped.labels(topic, group).inc(count);
+    },
+    heapReleased() {
+      heapReleases.inc();
     },
     userFunctionUp(value) {
       connected = value;
