@@ -196,6 +196,9 @@ async function runPhase(ctx: BenchContext, label: string, passivationMs: number,
         await sleep(1000);
         active = await metric(adminPort, "switchboard_entities_active");
       }
+      // The proxy gives its heap back once quiet after the wave (--heap-release, 5 s after the last passivation): wait for it to report that.
+      const releaseUntil = Date.now() + 30_000;
+      while (((await metric(adminPort, "switchboard_heap_releases_total")) ?? 1) < 1 && Date.now() < releaseUntil) await sleep(1000);
       // Let the heap settle the way it does on an idle process (no forced GC).
       await sleep(10_000);
     } else {
@@ -206,7 +209,8 @@ async function runPhase(ctx: BenchContext, label: string, passivationMs: number,
     const afterHeapMb = ((await metric(adminPort, "nodejs_heap_size_used_bytes")) ?? Number.NaN) / 2 ** 20;
     const afterHeapTotalMb = ((await metric(adminPort, "nodejs_heap_size_total_bytes")) ?? Number.NaN) / 2 ** 20;
     const waitedSeconds = (Date.now() - waitStart) / 1000;
-    ctx.log(`memory (${label}): peak ${peakMb.toFixed(1)} MB, after ${afterMb.toFixed(1)} MB, active entities ${active}`);
+    const releases = await metric(adminPort, "switchboard_heap_releases_total");
+    ctx.log(`memory (${label}): peak ${peakMb.toFixed(1)} MB, after ${afterMb.toFixed(1)} MB, active entities ${active}, heap releases ${releases ?? "–"}`);
     const gc = await afterForcedGc(ctx, proxy.pid, inspectPort);
     if (gc !== undefined) ctx.log(`memory (${label}): after a forced GC ${gc.rssMb.toFixed(1)} MB (heap used ${gc.heapUsedMb.toFixed(1)} MB)`);
     return { idleMb, idleHeapMb, idleGc, peakMb, afterMb, afterHeapMb, afterHeapTotalMb, gc, active, touchSeconds, waitedSeconds };
