@@ -262,7 +262,7 @@ export const memoryScenario: Scenario = {
         ...(passivatedMet
           ? {}
           : {
-              note: `${(backWithin * 100).toFixed(0)}% over idle; V8 heap used ${mb(passivated.afterHeapMb)} of ${mb(passivated.afterHeapTotalMb)} committed (idle: ${mb(passivated.idleHeapMb)} used): garbage and free pages that an idle Node process does not collect or give back; ${gcNote}`,
+              note: `${(backWithin * 100).toFixed(0)}% over idle; V8 heap used ${mb(passivated.afterHeapMb)} of ${mb(passivated.afterHeapTotalMb)} committed (idle: ${mb(passivated.idleHeapMb)} used), ${mb(passivated.afterMb - (passivated.afterHeapTotalMb ?? Number.NaN))} of RSS outside the V8 heap: what the heap release (or a forced GC) leaves is native memory; ${gcNote}`,
             }),
       },
       {
