@@ -88,6 +88,7 @@ describe("the admin port with the counter example on SQLite", () => {
       ["switchboard_store_commit_duration_seconds", "histogram"],
       ["switchboard_store_batch_size", "histogram"],
       ["switchboard_user_function_up", "gauge"],
+      ["switchboard_heap_releases_total", "counter"],
       ["process_cpu_user_seconds_total", "counter"],
       ["nodejs_eventloop_lag_seconds", "gauge"],
     ]) {
