@@ -16,6 +16,8 @@ export interface PolledSubscription {
 export interface PolledItem {
   /** Its position in the source: the consumer's offset once it is delivered. */
   readonly offset: number;
+  /** What the item is about (the entity id), for `orderedBy`. */
+  readonly subject?: string;
   /** The subscriber method; undefined: the item is skipped, and `skip` says why. */
   readonly method: MethodModel | undefined;
   readonly payload: Any;
@@ -23,6 +25,9 @@ export interface PolledItem {
   /** What the log says of an item without a method; `quiet` logs it at debug level (an expected skip), else as an error. */
   readonly skip?: { readonly message: string; readonly fields: Record<string, unknown>; readonly quiet?: boolean };
 }
+
+/** Most deliveries one consumer has in flight when it delivers a batch concurrently. */
+const CONCURRENT_DELIVERIES = 32;
 
 /** Options of {@link startPolledSources}. */
 export interface PolledSourceOptions<S extends PolledSubscription> {
@@ -33,6 +38,12 @@ export interface PolledSourceOptions<S extends PolledSubscription> {
   readonly subscriptions: readonly S[];
   /** Reads the items after `afterOffset`, in offset order, at most `limit`. */
   read(subscription: S, afterOffset: number, limit: number): Promise<PolledItem[]>;
+  /**
+   * When set, a batch's items are delivered concurrently, keeping order only among items
+   * with the same key (e.g. the entity id): for sources that promise order per entity. Absent:
+   * one item after the other, in offset order.
+   */
+  readonly orderedBy?: (item: PolledItem) => string;
   /** Runs after each batch's offset is saved (e.g. to prune what every consumer has). */
   afterBatch?(subscription: S, offset: number): Promise<void>;
   readonly store: OffsetStore;
@@ -89,6 +100,46 @@ export function startPolledSources<S extends PolledSubscription>(options: Polled
         }
         wake = done;
       });
+    /** Delivers one item, or logs why it has no method. */
+    const deliver = async (item: PolledItem): Promise<void> => {
+      if (item.method === undefined) {
+        const skip = item.skip ?? { message: `no subscriber method takes this ${options.noun}; skipping it`, fields: {} };
+        (skip.quiet === true ? log.debug : log.error).call(log, skip.message, { ...skip.fields, offset: item.offset });
+        return;
+      }
+      await dispatcher.deliver(item.method, item.payload, item.metadata);
+    };
+    /**
+     * Delivers a batch with up to {@link CONCURRENT_DELIVERIES} deliveries at once: items of
+     * one key one after the other, in offset order, items of different keys side by side.
+     * Resolves when every item is delivered; rejects with the first failure once none is
+     * in flight any more.
+     */
+    const deliverConcurrently = async (items: readonly PolledItem[], keyOf: (item: PolledItem) => string): Promise<void> => {
+      const chains = new Map<string, PolledItem[]>();
+      for (const item of items) {
+        const key = keyOf(item);
+        const chain = chains.get(key);
+        if (chain === undefined) chains.set(key, [item]);
+        else chain.push(item);
+      }
+      const queue = [...chains.values()];
+      let failure: unknown;
+      const worker = async () => {
+        for (let chain = queue.shift(); chain !== undefined && failure === undefined; chain = queue.shift()) {
+          for (const item of chain) {
+            try {
+              await deliver(item);
+            } catch (error) {
+              failure ??= error;
+              return;
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENT_DELIVERIES, queue.length) }, worker));
+      if (failure !== undefined) throw failure;
+    };
     /** Consumes from the stored offset until `signal` aborts. */
     const consume = async (signal: AbortSignal) => {
       let offset = await store.loadOffset(subscription.consumer);
@@ -96,16 +147,17 @@ export function startPolledSources<S extends PolledSubscription>(options: Polled
       while (!signal.aborted) {
         try {
           const items = await options.read(subscription, offset, batchSize);
-          for (const item of items) {
-            if (item.method === undefined) {
-              const skip = item.skip ?? { message: `no subscriber method takes this ${options.noun}; skipping it`, fields: {} };
-              (skip.quiet === true ? log.debug : log.error).call(log, skip.message, { ...skip.fields, offset: item.offset });
-            } else {
+          if (options.orderedBy === undefined) {
+            for (const item of items) {
               // Not cancelled on shutdown: the delivery in flight finishes and its offset is saved.
-              await dispatcher.deliver(item.method, item.payload, item.metadata);
+              await deliver(item);
+              offset = item.offset;
+              if (signal.aborted) break;
             }
-            offset = item.offset;
-            if (signal.aborted) break;
+          } else if (items.length > 0) {
+            // The whole batch, or a failure (the batch is then retried from the last saved offset).
+            await deliverConcurrently(items, options.orderedBy);
+            offset = items[items.length - 1]?.offset ?? offset;
           }
           if (items.length > 0) {
             await store.saveOffset(subscription.consumer, offset);

@@ -76,6 +76,8 @@ export function startValueChangeSources(options: ValueChangeSourceOptions): Valu
     subscriptions,
     read: async (subscription, afterOffset, limit) =>
       (await store.valueChanges(subscription.tag, afterOffset, limit)).map((change) => itemOf(subscription, change)),
+    // In order per entity, entities side by side: one delivery at a time could not keep up with the writes.
+    orderedBy: (item) => item.subject ?? "",
     afterBatch: (subscription) => prune(subscription),
   });
 
@@ -83,7 +85,7 @@ export function startValueChangeSources(options: ValueChangeSourceOptions): Valu
   function itemOf(subscription: EventLogSubscription, change: ValueChange): PolledItem {
     const { value } = change;
     const payload = value === undefined ? emptyDelete : create(AnySchema, { typeUrl: value.typeUrl, value: value.value });
-    const item = { offset: change.position, payload, metadata: valueChangeMetadata(change, subscription.tag) };
+    const item = { offset: change.position, subject: change.entityId, payload, metadata: valueChangeMetadata(change, subscription.tag) };
     const fields = { entityId: change.entityId };
     if (value === undefined) {
       const method = subscription.methods.get(DELETED_TYPE);
