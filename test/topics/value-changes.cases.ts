@@ -85,10 +85,10 @@ export function valueChangeCases(name: string, makeStore: () => Promise<ProxySto
         [["c2", "5", "3"]],
       );
       const feed = uf.seen.filter((s) => s.method !== "Seen");
-      assert.deepEqual(
-        feed.map((s) => [s.method, s.type]).sort(),
-        [...Array.from({ length: 4 }, () => ["Changed", STATE_TYPE]), ["Deleted", "google.protobuf.Empty"]],
-      );
+      assert.deepEqual(feed.map((s) => [s.method, s.type]).sort(), [
+        ...Array.from({ length: 4 }, () => ["Changed", STATE_TYPE]),
+        ["Deleted", "google.protobuf.Empty"],
+      ]);
 
       // The audit group has no method for deletes: it sees the four updates, on its own.
       await eventually(() => uf.seen.filter((s) => s.method === "Seen").length === 4, 10_000, "the audit group's four updates");
