@@ -12,8 +12,9 @@
  */
 import * as http from "node:http";
 import { parseArgs } from "node:util";
-import { action, createServer, valueEntity } from "@switchboard/sdk";
-import { Counter, CounterAudit, CounterStateSchema } from "../test/topics/gen/switchboard/test/topics/counters_pb.js";
+import { action, createServer } from "@switchboard/sdk";
+import { CounterAudit } from "../test/topics/gen/switchboard/test/topics/counters_pb.js";
+import { counterEntity } from "../test/topics/support/counters-user-function.js";
 
 const { values } = parseArgs({
   options: {
@@ -24,23 +25,7 @@ const { values } = parseArgs({
 });
 
 let seen: string[] = [];
-const counter = valueEntity({
-  service: Counter,
-  persistenceId: "counters",
-  state: CounterStateSchema,
-  handlers: {
-    add(increase, ctx) {
-      const next = { id: increase.id, value: ctx.state.value + increase.by };
-      ctx.updateState(next);
-      return next;
-    },
-    remove(_id, ctx) {
-      ctx.deleteState();
-      return {};
-    },
-    get: (_id, ctx) => ctx.state,
-  },
-});
+const counter = counterEntity();
 const audit = action({
   service: CounterAudit,
   handlers: {

@@ -34,23 +34,7 @@ export interface CountersUserFunction {
  */
 export async function startCountersUserFunction(port = 0, options: { consumers?: boolean } = {}): Promise<CountersUserFunction> {
   const seen: SeenChange[] = [];
-  const counter = valueEntity({
-    service: Counter,
-    persistenceId: "counters",
-    state: CounterStateSchema,
-    handlers: {
-      add(increase, ctx) {
-        const next = { id: increase.id, value: ctx.state.value + increase.by };
-        ctx.updateState(next);
-        return next;
-      },
-      remove(_id, ctx) {
-        ctx.deleteState();
-        return {};
-      },
-      get: (_id, ctx) => ctx.state,
-    },
-  });
+  const counter = counterEntity();
   const feed = action({
     service: CounterFeed,
     handlers: {
@@ -86,4 +70,25 @@ export async function startCountersUserFunction(port = 0, options: { consumers?:
 
 function attributes(event: CloudEvent | undefined): Pick<SeenChange, "type" | "source" | "specVersion" | "time"> {
   return { type: event?.type ?? "", source: event?.source ?? "", specVersion: event?.specVersion ?? "", time: event?.time };
+}
+
+/** The `Counter` value entity (persistence id "counters"): Add, Remove and Get. */
+export function counterEntity() {
+  return valueEntity({
+    service: Counter,
+    persistenceId: "counters",
+    state: CounterStateSchema,
+    handlers: {
+      add(increase, ctx) {
+        const next = { id: increase.id, value: ctx.state.value + increase.by };
+        ctx.updateState(next);
+        return next;
+      },
+      remove(_id, ctx) {
+        ctx.deleteState();
+        return {};
+      },
+      get: (_id, ctx) => ctx.state,
+    },
+  });
 }
