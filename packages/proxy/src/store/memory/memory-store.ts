@@ -83,9 +83,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const leases = new Map<string, HeldLease>();
   const members = new Map<string, { info: MemberInfo; heardAt: number }>();
   const appended = createAppendListeners();
-  // Recorded value-entity changes per persistence id, in position order, and each log's last position.
+  // Recorded value-entity changes per persistence id, in position order (pruning keeps the newest, so the last one gives the next position).
   const changes = new Map<string, ValueChange[]>();
-  const lastChange = new Map<string, number>();
   const changed = createAppendListeners();
   let lastOffset = 0;
   let closed = false;
@@ -294,11 +293,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
           return assertNever(write);
       }
       if (write.recordChange === true) {
-        const position = (lastChange.get(write.persistenceId) ?? 0) + 1;
-        lastChange.set(write.persistenceId, position);
-        const value = write.kind === "update" ? copyAny(write.value) : undefined;
         let log = changes.get(write.persistenceId);
         if (log === undefined) changes.set(write.persistenceId, (log = []));
+        const position = (log.at(-1)?.position ?? 0) + 1;
+        const value = write.kind === "update" ? copyAny(write.value) : undefined;
         log.push({ position, entityId: write.entityId, value, changedAt: clock.now() });
         changed.notify(write.persistenceId);
       }
