@@ -5,6 +5,7 @@ import type { MethodModel } from "../descriptors/service-model.js";
 import type { Logger } from "../observability/logger.js";
 import type { Dispatcher } from "../router/types.js";
 import type { OffsetStore } from "../store/types.js";
+import { chainsByKey } from "./ordering-chains.js";
 
 /** A consumer of one polled source: offsets are kept under `consumer`, and `tag` is what wakes it. */
 export interface PolledSubscription {
@@ -116,14 +117,7 @@ export function startPolledSources<S extends PolledSubscription>(options: Polled
      * in flight any more.
      */
     const deliverConcurrently = async (items: readonly PolledItem[], keyOf: (item: PolledItem) => string): Promise<void> => {
-      const chains = new Map<string, PolledItem[]>();
-      for (const item of items) {
-        const key = keyOf(item);
-        const chain = chains.get(key);
-        if (chain === undefined) chains.set(key, [item]);
-        else chain.push(item);
-      }
-      const queue = [...chains.values()];
+      const queue = chainsByKey(items, keyOf);
       let failure: unknown;
       const worker = async () => {
         for (let chain = queue.shift(); chain !== undefined && failure === undefined; chain = queue.shift()) {

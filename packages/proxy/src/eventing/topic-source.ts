@@ -4,6 +4,7 @@ import type { ConsumerLeases } from "../cluster/types.js";
 import { extractEntityId } from "../descriptors/entity-key.js";
 import type { ServiceModel } from "../descriptors/service-model.js";
 import { kindModule } from "../entities/registry.js";
+import { chainsByKey } from "./ordering-chains.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Dispatcher } from "../router/types.js";
@@ -192,18 +193,14 @@ export function startTopicSources(options: TopicSourceOptions): TopicSources {
     // undelivered (stopping), so nothing unprocessed is ever skipped.
     const publishing: Promise<void>[] = [];
     const settled = records.map(() => false);
-    const chains = new Map<string, number[]>();
-    records.forEach((record, index) => {
-      const key = orderingKey(subscription, record);
-      const chain = chains.get(key);
-      if (chain === undefined) chains.set(key, [index]);
-      else chain.push(index);
-    });
+    const chains = chainsByKey(
+      records.map((record, index) => ({ record, index })),
+      ({ record }) => orderingKey(subscription, record),
+    );
     await Promise.all(
-      [...chains.values()].map(async (indexes) => {
-        for (const index of indexes) {
-          const record = records[index];
-          if (record === undefined || !(await deliver(subscription, record, log, skippedTypes, signal, publishing))) return;
+      chains.map(async (chain) => {
+        for (const { record, index } of chain) {
+          if (!(await deliver(subscription, record, log, skippedTypes, signal, publishing))) return;
           settled[index] = true;
         }
       }),
