@@ -62,22 +62,30 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting until ${what}`);
 }
 
+/** One consumer ("g|t") on a memory store, delivering side by side by subject to a held dispatcher, reading what `read` gives after an offset. */
+function startSideBySide(read: (after: number) => PolledItem[]) {
+  const store = createMemoryStore();
+  const held = heldDispatcher();
+  const sources = startPolledSources({
+    label: "test",
+    noun: "item",
+    subscriptions: [{ consumer: "g|t", tag: "t" }],
+    read: async (_subscription, after) => read(after),
+    orderedBy: (item) => item.subject ?? "",
+    store,
+    dispatcher: held.dispatcher,
+    logger: silentLogger,
+    pollIntervalMs: 50,
+  });
+  return { store, sources, started: held.started, settle: held.settle, releaseAll: held.releaseAll };
+}
+
 describe("polled sources delivering side by side (orderedBy)", () => {
   it("delivers different subjects at once and one subject's items in order, saving the offset after the whole batch", async () => {
-    const store = createMemoryStore();
-    const { dispatcher, started, settle, releaseAll } = heldDispatcher();
     let reads = 0;
-    const sources = startPolledSources({
-      label: "test",
-      noun: "item",
-      subscriptions: [{ consumer: "g|t", tag: "t" }],
-      read: async (_subscription, after) => (after === 0 && reads++ === 0 ? itemsOf([1, "a"], [2, "b"], [3, "a"], [4, "c"]) : []),
-      orderedBy: (item) => item.subject ?? "",
-      store,
-      dispatcher,
-      logger: silentLogger,
-      pollIntervalMs: 50,
-    });
+    const { store, started, settle, releaseAll, sources } = startSideBySide((after) =>
+      after === 0 && reads++ === 0 ? itemsOf([1, "a"], [2, "b"], [3, "a"], [4, "c"]) : [],
+    );
     try {
       // a1, b2 and c4 go at once; a3 waits for a1.
       await until(() => started.length === 3, "three deliveries in flight");
@@ -102,19 +110,7 @@ describe("polled sources delivering side by side (orderedBy)", () => {
   });
 
   it("saves no offset past a batch with a failed delivery, and delivers the batch again", async () => {
-    const store = createMemoryStore();
-    const { dispatcher, started, settle, releaseAll } = heldDispatcher();
-    const sources = startPolledSources({
-      label: "test",
-      noun: "item",
-      subscriptions: [{ consumer: "g|t", tag: "t" }],
-      read: async (_subscription, after) => (after === 0 ? itemsOf([1, "a"], [2, "b"]) : []),
-      orderedBy: (item) => item.subject ?? "",
-      store,
-      dispatcher,
-      logger: silentLogger,
-      pollIntervalMs: 50,
-    });
+    const { store, started, settle, releaseAll, sources } = startSideBySide((after) => (after === 0 ? itemsOf([1, "a"], [2, "b"]) : []));
     try {
       await settle("a1");
       await settle("b2", new Error("the user function failed"));
