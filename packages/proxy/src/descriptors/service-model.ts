@@ -128,19 +128,29 @@ function keyFieldsOf(input: DescMessage): KeyField[] | string {
   return keys;
 }
 
+/** Every method's `(switchboard.eventing).in`, read once, and the value entities consumed. */
+interface ValueEntitySources {
+  /** The source of each method that has one. */
+  readonly byMethod: ReadonlyMap<DescMethod, ValueEntitySource>;
+  /** The consumed persistence ids, each with the first method that consumes it. */
+  readonly consumed: ReadonlyMap<string, string>;
+}
+
 /**
- * The value entities whose changes some method consumes (`(switchboard.eventing).in`), by
- * persistence id, each with the first method that consumes it; or what is wrong with an
- * option: an `in` without a value entity, or two methods of one consumer group taking the
- * same input type from the same value entity (which of them gets a change would be a guess).
+ * The value entities whose changes some method consumes (`(switchboard.eventing).in`); or
+ * what is wrong with an option: an `in` without a value entity, or two methods of one
+ * consumer group taking the same input type from the same value entity (which of them gets
+ * a change would be a guess).
  */
-function valueEntitySources(registry: FileRegistry, entities: readonly Entity[]): Map<string, string> | string {
+function valueEntitySources(registry: FileRegistry, entities: readonly Entity[]): ValueEntitySources | string {
+  const byMethod = new Map<DescMethod, ValueEntitySource>();
   const consumed = new Map<string, string>();
   const takers = new Map<string, string>();
   for (const entity of entities) {
     for (const method of registry.getService(entity.serviceName)?.methods ?? []) {
       const source = valueEntitySourceOf(method);
       if (source === undefined) continue;
+      byMethod.set(method, source);
       const name = `${method.parent.typeName}.${method.name}`;
       if (source.persistenceId === "") return `${name}: (switchboard.eventing).in names no value_entity`;
       if (!consumed.has(source.persistenceId)) consumed.set(source.persistenceId, name);
@@ -153,7 +163,7 @@ function valueEntitySources(registry: FileRegistry, entities: readonly Entity[])
       takers.set(key, name);
     }
   }
-  return consumed;
+  return { byMethod, consumed };
 }
 
 /**
@@ -179,7 +189,7 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
 
   const sources = valueEntitySources(registry, entities);
   if (typeof sources === "string") return { warnings, error: sources };
-  const consumed = sources;
+  const { consumed } = sources;
 
   const services = new Map<string, EntityServiceModel>();
   const warnedKeys = new Set<string>();
@@ -234,7 +244,7 @@ export function buildServiceModel(fileSet: FileDescriptorSet, entities: readonly
           );
         }
       }
-      const source = valueEntitySourceOf(method);
+      const source = sources.byMethod.get(method);
       const model: MethodModel = {
         name: method.name,
         path: `/${desc.typeName}/${method.name}`,
