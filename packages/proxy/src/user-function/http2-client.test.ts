@@ -8,7 +8,8 @@ import { describe, it } from "node:test";
 import { EntityDiscovery, ProxyInfoSchema } from "@switchboard/protocol";
 import { create } from "@bufbuild/protobuf";
 import { Code, type SwitchboardError } from "../errors/index.js";
-import type { ChannelEvent, ChannelLoss, UserFunctionClient } from "./client.js";
+import type { ChannelEvent, ChannelLoss, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import { createBuiltinUserFunctionClient } from "./h2/builtin-client.js";
 import { createHttp2UserFunctionClient } from "./http2-client.js";
 
 const INFO = create(ProxyInfoSchema, { protocolMajorVersion: 0, protocolMinorVersion: 2 });
@@ -43,167 +44,173 @@ async function discoverError(client: UserFunctionClient): Promise<SwitchboardErr
   );
 }
 
-describe("the HTTP/2 user-function client", () => {
-  it("gives up a connection whose peer accepts it but never speaks HTTP/2, and says so", async () => {
-    const sockets = new Set<net.Socket>();
-    const silent = net.createServer((socket) => sockets.add(socket)).listen(0, "127.0.0.1");
-    await once(silent, "listening");
-    const { port } = silent.address() as net.AddressInfo;
-    const client = createHttp2UserFunctionClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20, connectTimeoutMs: 200 });
-    try {
-      // Without the settle timeout the call would wait until its deadline instead.
-      const error = await client.unary(EntityDiscovery.method.discover, INFO, { deadline: Date.now() + 60_000 }).then(
-        () => assert.fail("discover should fail"),
-        (e: SwitchboardError) => e,
-      );
-      assert.equal(error.code, Code.Unavailable);
-      assert.match(error.rawMessage, /did not answer the HTTP\/2 preface within 200 ms .*if it serves TLS, start the proxy with --user-function-tls/);
-    } finally {
-      client.close();
-      for (const socket of sockets) socket.destroy();
-      silent.close();
-    }
-  });
+const CLIENTS: [string, (options: UserFunctionClientOptions) => UserFunctionClient][] = [
+  ["built-in HTTP/2", createBuiltinUserFunctionClient],
+  ["node:http2", createHttp2UserFunctionClient],
+];
 
-  it("says that nothing listens on the port", async () => {
-    const port = await freePort();
-    const client = createHttp2UserFunctionClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20 });
-    try {
-      const error = await discoverError(client);
-      assert.equal(error.code, Code.Unavailable);
-      assert.equal(
-        error.rawMessage,
-        `user function at 127.0.0.1:${port} is unavailable: connection refused at 127.0.0.1:${port} — is the user function running?`,
-      );
-    } finally {
-      client.close();
-    }
-  });
-
-  it("says that an HTTP/1.1 server is not an HTTP/2 gRPC server, and keeps backing off while it connects", async () => {
-    let connections = 0;
-    const server = http.createServer((_request, response) => response.end("hello"));
-    server.on("connection", () => connections++);
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    const { port } = server.address() as net.AddressInfo;
-    const client = createHttp2UserFunctionClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20, minBackoffMs: 100, maxBackoffMs: 1000 });
-    try {
-      const error = await discoverError(client);
-      assert.equal(error.code, Code.Unavailable);
-      assert.match(error.rawMessage, new RegExp(`127\\.0\\.0\\.1:${port} is not an HTTP/2 gRPC server`));
-      // With a listener the client reconnects by itself; TCP connects must not reset the backoff:
-      // 100, 200, 400, 800, 1000 ms between dials gives at most 6 dials in 2.5 s (a reset on
-      // each connect would give about 20).
-      connections = 0;
-      events(client);
-      const started = Date.now();
-      const retried: number[] = [];
-      while (Date.now() - started < 2500) {
-        retried.push((await discoverError(client)).code);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.ok(connections >= 2, `it does retry (${connections} connections)`);
-      assert.ok(connections <= 7, `${connections} connections in 2.5 s`);
-      assert.ok(
-        retried.every((code) => code === Code.Unavailable),
-        "calls between dials fail at once with UNAVAILABLE",
-      );
-    } finally {
-      client.close();
-      server.closeAllConnections();
-      server.close();
-    }
-  });
-
-  it("reports a graceful goodbye (GOAWAY without error) as such", async () => {
-    const server = http2.createServer();
-    server.on("stream", (stream) => stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true }));
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    const { port } = server.address() as net.AddressInfo;
-    const sessions: http2.ServerHttp2Session[] = [];
-    server.on("session", (session) => sessions.push(session));
-    const client = createHttp2UserFunctionClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20 });
-    const seen = events(client);
-    try {
-      await until(() => seen.list.some(([event]) => event === "ready"), 5000, "ready");
-      for (const session of sessions) session.close();
-      await until(() => seen.list.some(([event]) => event === "lost"), 5000, "lost");
-      assert.deepEqual(seen.list.at(-1), ["lost", { reason: `the user function at 127.0.0.1:${port} closed the connection`, graceful: true }]);
-    } finally {
-      client.close();
-      server.close();
-    }
-  });
-
-  it("loses a hung user function (SIGSTOP) through keep-alive PINGs, and gets it back after SIGCONT", async () => {
-    const child = spawn(
-      process.execPath,
-      ["-e", `const s = require("node:http2").createServer(); s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    try {
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await until(() => /port \d+/.test(out), 10_000, "the user function's port");
-      const port = Number(/port (\d+)/.exec(out)?.[1]);
-      const client = createHttp2UserFunctionClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20, keepAliveIntervalMs: 100, keepAliveTimeoutMs: 300 });
-      const seen = events(client);
+for (const [name, createClient] of CLIENTS)
+  describe(`the user-function client over ${name}`, () => {
+    it("gives up a connection whose peer accepts it but never speaks HTTP/2, and says so", async () => {
+      const sockets = new Set<net.Socket>();
+      const silent = net.createServer((socket) => sockets.add(socket)).listen(0, "127.0.0.1");
+      await once(silent, "listening");
+      const { port } = silent.address() as net.AddressInfo;
+      const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20, connectTimeoutMs: 200 });
       try {
-        await until(() => seen.list.some(([event]) => event === "ready"), 5000, "ready");
-        await new Promise((resolve) => setTimeout(resolve, 400)); // PINGs answered: still up
-        assert.deepEqual(
-          seen.list.map(([event]) => event),
-          ["ready"],
+        // Without the settle timeout the call would wait until its deadline instead.
+        const error = await client.unary(EntityDiscovery.method.discover, INFO, { deadline: Date.now() + 60_000 }).then(
+          () => assert.fail("discover should fail"),
+          (e: SwitchboardError) => e,
         );
-        child.kill("SIGSTOP");
-        await until(() => seen.list.some(([event]) => event === "lost"), 5000, "lost");
-        const loss = seen.list.find(([event]) => event === "lost")?.[1];
-        assert.equal(loss?.graceful, false);
-        assert.match(loss?.reason ?? "", /did not answer a keep-alive PING within 300 ms — is it hung\?/);
-        child.kill("SIGCONT");
-        await until(() => seen.list.filter(([event]) => event === "ready").length === 2, 10_000, "ready again");
+        assert.equal(error.code, Code.Unavailable);
+        assert.match(error.rawMessage, /did not answer the HTTP\/2 preface within 200 ms .*if it serves TLS, start the proxy with --user-function-tls/);
+      } finally {
+        client.close();
+        for (const socket of sockets) socket.destroy();
+        silent.close();
+      }
+    });
+
+    it("says that nothing listens on the port", async () => {
+      const port = await freePort();
+      const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20 });
+      try {
+        const error = await discoverError(client);
+        assert.equal(error.code, Code.Unavailable);
+        assert.equal(
+          error.rawMessage,
+          `user function at 127.0.0.1:${port} is unavailable: connection refused at 127.0.0.1:${port} — is the user function running?`,
+        );
       } finally {
         client.close();
       }
-    } finally {
-      child.kill("SIGKILL");
-    }
-  });
-
-  it("opens another connection when one is at the user function's stream limit", async () => {
-    const server = http2.createServer({ settings: { maxConcurrentStreams: 4 } });
-    const sessions = new Set<http2.ServerHttp2Session>();
-    let streams = 0;
-    server.on("stream", (stream) => {
-      streams++;
-      sessions.add(stream.session as http2.ServerHttp2Session);
-      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
-      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
-      stream.on("data", () => {});
-      stream.on("end", () => stream.end());
     });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    const { port } = server.address() as net.AddressInfo;
-    const client = createHttp2UserFunctionClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20 });
-    const seen = events(client);
-    try {
-      await until(() => seen.list.some(([event]) => event === "ready"), 5000, "ready");
-      const ended: (SwitchboardError | undefined)[] = [];
-      const calls = Array.from({ length: 10 }, () =>
-        client.stream(EntityDiscovery.method.discover, { onMessage() {}, onEnd: (error) => ended.push(error) }, { first: INFO }),
+
+    it("says that an HTTP/1.1 server is not an HTTP/2 gRPC server, and keeps backing off while it connects", async () => {
+      let connections = 0;
+      const server = http.createServer((_request, response) => response.end("hello"));
+      server.on("connection", () => connections++);
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as net.AddressInfo;
+      const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20, minBackoffMs: 100, maxBackoffMs: 1000 });
+      try {
+        const error = await discoverError(client);
+        assert.equal(error.code, Code.Unavailable);
+        assert.match(error.rawMessage, new RegExp(`127\\.0\\.0\\.1:${port} is not an HTTP/2 gRPC server`));
+        // With a listener the client reconnects by itself; TCP connects must not reset the backoff:
+        // 100, 200, 400, 800, 1000 ms between dials gives at most 6 dials in 2.5 s (a reset on
+        // each connect would give about 20).
+        connections = 0;
+        events(client);
+        const started = Date.now();
+        const retried: number[] = [];
+        while (Date.now() - started < 2500) {
+          retried.push((await discoverError(client)).code);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.ok(connections >= 2, `it does retry (${connections} connections)`);
+        assert.ok(connections <= 7, `${connections} connections in 2.5 s`);
+        assert.ok(
+          retried.every((code) => code === Code.Unavailable),
+          "calls between dials fail at once with UNAVAILABLE",
+        );
+      } finally {
+        client.close();
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    it("reports a graceful goodbye (GOAWAY without error) as such", async () => {
+      const server = http2.createServer();
+      server.on("stream", (stream) => stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true }));
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as net.AddressInfo;
+      const sessions: http2.ServerHttp2Session[] = [];
+      server.on("session", (session) => sessions.push(session));
+      const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20 });
+      const seen = events(client);
+      try {
+        await until(() => seen.list.some(([event]) => event === "ready"), 5000, "ready");
+        for (const session of sessions) session.close();
+        await until(() => seen.list.some(([event]) => event === "lost"), 5000, "lost");
+        assert.deepEqual(seen.list.at(-1), ["lost", { reason: `the user function at 127.0.0.1:${port} closed the connection`, graceful: true }]);
+      } finally {
+        client.close();
+        server.close();
+      }
+    });
+
+    it("loses a hung user function (SIGSTOP) through keep-alive PINGs, and gets it back after SIGCONT", async () => {
+      const child = spawn(
+        process.execPath,
+        ["-e", `const s = require("node:http2").createServer(); s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`],
+        { stdio: ["ignore", "pipe", "inherit"] },
       );
-      await until(() => streams === 10, 5000, `10 streams open at once (${streams})`);
-      assert.equal(sessions.size, 3, "4 + 4 + 2 streams on three connections");
-      for (const call of calls) call.end();
-      await until(() => ended.length === 10, 5000, "every call ended");
-    } finally {
-      client.close();
-      server.close();
-    }
+      try {
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+        });
+        await until(() => /port \d+/.test(out), 10_000, "the user function's port");
+        const port = Number(/port (\d+)/.exec(out)?.[1]);
+        const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20, keepAliveIntervalMs: 100, keepAliveTimeoutMs: 300 });
+        const seen = events(client);
+        try {
+          await until(() => seen.list.some(([event]) => event === "ready"), 5000, "ready");
+          await new Promise((resolve) => setTimeout(resolve, 400)); // PINGs answered: still up
+          assert.deepEqual(
+            seen.list.map(([event]) => event),
+            ["ready"],
+          );
+          child.kill("SIGSTOP");
+          await until(() => seen.list.some(([event]) => event === "lost"), 5000, "lost");
+          const loss = seen.list.find(([event]) => event === "lost")?.[1];
+          assert.equal(loss?.graceful, false);
+          assert.match(loss?.reason ?? "", /did not answer a keep-alive PING within 300 ms — is it hung\?/);
+          child.kill("SIGCONT");
+          await until(() => seen.list.filter(([event]) => event === "ready").length === 2, 10_000, "ready again");
+        } finally {
+          client.close();
+        }
+      } finally {
+        child.kill("SIGKILL");
+      }
+    });
+
+    it("opens another connection when one is at the user function's stream limit", async () => {
+      const server = http2.createServer({ settings: { maxConcurrentStreams: 4 } });
+      const sessions = new Set<http2.ServerHttp2Session>();
+      let streams = 0;
+      server.on("stream", (stream) => {
+        streams++;
+        sessions.add(stream.session as http2.ServerHttp2Session);
+        stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+        stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.on("data", () => {});
+        stream.on("end", () => stream.end());
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as net.AddressInfo;
+      const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20 });
+      const seen = events(client);
+      try {
+        await until(() => seen.list.some(([event]) => event === "ready"), 5000, "ready");
+        const ended: (SwitchboardError | undefined)[] = [];
+        const calls = Array.from({ length: 10 }, () =>
+          client.stream(EntityDiscovery.method.discover, { onMessage() {}, onEnd: (error) => ended.push(error) }, { first: INFO }),
+        );
+        await until(() => streams === 10, 5000, `10 streams open at once (${streams})`);
+        assert.equal(sessions.size, 3, "4 + 4 + 2 streams on three connections");
+        for (const call of calls) call.end();
+        await until(() => ended.length === 10, 5000, "every call ended");
+      } finally {
+        client.close();
+        server.close();
+      }
+    });
   });
-});
