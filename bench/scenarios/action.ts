@@ -11,7 +11,9 @@
  *
  * Also in the same alternating rounds: a second proxy that reaches the same user-function
  * process over a Unix domain socket (`--user-function-socket`) instead of TCP loopback,
- * and, with `--node <binary>`, the same proxy build run by another Node (e.g. 24).
+ * a third that reaches it over Node's `node:http2` (`--user-function-http2 node`) instead of the
+ * proxy's own HTTP/2 client, and, with `--node <binary>`, the same proxy build run by another
+ * Node (e.g. 24).
  */
 import { rmSync } from "node:fs";
 import * as path from "node:path";
@@ -30,6 +32,7 @@ import type { BenchContext, Check, Scenario, ScenarioResult } from "./types.js";
 const OPEN_LOOP_RATE = 1000;
 const BEFORE = "through the proxy (baseline build)";
 const SOCKET = "through the proxy (Unix socket)";
+const NODE_HTTP2 = "through the proxy (node:http2 to the user function)";
 const otherNodeLabel = (version: string) => `through the proxy (Node ${version.replace(/^v/, "")})`;
 
 /** CPU µs per call of one watched process over a point. */
@@ -61,6 +64,13 @@ export const actionScenario: Scenario = {
       store: `sqlite:${path.join(ctx.tmpDir, "action-socket.db")}`,
     });
     const viaSocket = await GrpcClient.connect("127.0.0.1", socketProxy.port, ctx.sessions);
+    // The same user-function process, reached through Node's HTTP/2 stack instead of the proxy's own.
+    const nodeH2Proxy = await startProxy({
+      userFunctionPort: ufPort,
+      store: `sqlite:${path.join(ctx.tmpDir, "action-node-http2.db")}`,
+      extraArgs: ["--user-function-http2", "node"],
+    });
+    const viaNodeH2 = await GrpcClient.connect("127.0.0.1", nodeH2Proxy.port, ctx.sessions);
     // The same build on another Node; the memory store, since better-sqlite3 is built for the Node running the benchmark (an Action never touches the store).
     const otherNode = ctx.otherNode === undefined ? undefined : await startProxy({ userFunctionPort: ufPort, store: "memory", node: ctx.otherNode.path });
     const viaOtherNode = otherNode === undefined ? undefined : await GrpcClient.connect("127.0.0.1", otherNode.port, ctx.sessions);
@@ -92,6 +102,7 @@ export const actionScenario: Scenario = {
       }
       for (const [name, client] of [
         ["the Unix-socket proxy", viaSocket],
+        ["the node:http2 proxy", viaNodeH2],
         ["the other Node's proxy", viaOtherNode],
       ] as const) {
         if (client === undefined) continue;
@@ -121,6 +132,8 @@ export const actionScenario: Scenario = {
       const beforeOpen = viaBefore && before ? [open(BEFORE, viaBefore, PATHS.actionProcessUnary, proxyBody, watchedFor(before))] : [];
       const socketClosed = [closed(SOCKET, viaSocket, PATHS.actionProcessUnary, proxyBody, watchedFor(socketProxy))];
       const socketOpen = [open(SOCKET, viaSocket, PATHS.actionProcessUnary, proxyBody, watchedFor(socketProxy))];
+      const nodeH2Closed = [closed(NODE_HTTP2, viaNodeH2, PATHS.actionProcessUnary, proxyBody, watchedFor(nodeH2Proxy))];
+      const nodeH2Open = [open(NODE_HTTP2, viaNodeH2, PATHS.actionProcessUnary, proxyBody, watchedFor(nodeH2Proxy))];
       const otherClosed = viaOtherNode && otherNode ? [closed(OTHER, viaOtherNode, PATHS.actionProcessUnary, proxyBody, watchedFor(otherNode))] : [];
       const otherOpen = viaOtherNode && otherNode ? [open(OTHER, viaOtherNode, PATHS.actionProcessUnary, proxyBody, watchedFor(otherNode))] : [];
       const timing = { rounds: ctx.rounds, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, log: ctx.log };
@@ -131,6 +144,7 @@ export const actionScenario: Scenario = {
             closed("direct", direct, PATHS.actionHandleUnary, directBody),
             closed("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody),
             ...socketClosed,
+            ...nodeH2Closed,
             ...otherClosed,
             ...beforeClosed,
           ],
@@ -144,6 +158,7 @@ export const actionScenario: Scenario = {
             open("direct", direct, PATHS.actionHandleUnary, directBody),
             open("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody),
             ...socketOpen,
+            ...nodeH2Open,
             ...otherOpen,
             ...beforeOpen,
           ],
@@ -179,8 +194,10 @@ export const actionScenario: Scenario = {
       viaProxy.close();
       viaBefore?.close();
       viaSocket.close();
+      viaNodeH2.close();
       viaOtherNode?.close();
       await socketProxy.stop();
+      await nodeH2Proxy.stop();
       await otherNode?.stop();
       await before?.stop();
       await proxy.stop();
@@ -195,6 +212,7 @@ export const actionScenario: Scenario = {
       pick("through the proxy", 1),
     ];
     const [closedSocket, openSocket] = [pick(SOCKET, 0), pick(SOCKET, 1)];
+    const [closedNodeH2, openNodeH2] = [pick(NODE_HTTP2, 0), pick(NODE_HTTP2, 1)];
     const closedOther = viaOtherNode ? pick(OTHER, 0) : undefined;
     const openOther = viaOtherNode ? pick(OTHER, 1) : undefined;
     const closedBefore = viaBefore ? pick(BEFORE, 0) : undefined;
@@ -231,6 +249,14 @@ export const actionScenario: Scenario = {
         ratio: `${ratio(closedSocket.throughput / closedProxy.throughput)} calls/s, ${ratio(cpuPerCall(closedSocket, "proxy") / cpuPerCall(closedProxy, "proxy"))} CPU per call`,
         target: "measure only",
         status: closedSocket.errors === 0 && openSocket.errors === 0 ? "met" : "not met",
+      },
+      {
+        name: `Action unary through the proxy, the proxy's own HTTP/2 client to the user function vs node:http2 (${ctx.concurrency} concurrent; proxy CPU per call; added p50 at ${OPEN_LOOP_RATE.toLocaleString("en-US")}/s)`,
+        measured: `${rate(closedProxy.throughput)}, proxy ${cpuPerCall(closedProxy, "proxy")} µs per call, +${ms(addedP50)}`,
+        comparison: `node:http2: ${rate(closedNodeH2.throughput)}, proxy ${cpuPerCall(closedNodeH2, "proxy")} µs per call, +${ms(openNodeH2.latency.p50Ms - openDirect.latency.p50Ms)}`,
+        ratio: `${ratio(closedProxy.throughput / closedNodeH2.throughput)} calls/s, ${ratio(cpuPerCall(closedProxy, "proxy") / cpuPerCall(closedNodeH2, "proxy"))} CPU per call`,
+        target: "measure only",
+        status: closedNodeH2.errors === 0 && openNodeH2.errors === 0 ? "met" : "not met",
       },
       ...(closedOther && openOther && ctx.otherNode
         ? [

@@ -35,6 +35,7 @@ import { createRouter } from "./router/router.js";
 import type { Deployment } from "./router/types.js";
 import type { Store } from "./store/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
+import { createBuiltinUserFunctionClient } from "./user-function/h2/builtin-client.js";
 import { createHttp2UserFunctionClient } from "./user-function/http2-client.js";
 import { readUserFunctionTls } from "./user-function/tls-material.js";
 import { checkUserFunctionSocket } from "./user-function/unix-socket.js";
@@ -92,7 +93,8 @@ export async function createProxy(options: ProxyOptions): Promise<SwitchboardPro
   const prometheus = options.metrics ?? (config.adminPort === 0 ? undefined : createPrometheusMetrics());
   const metrics: Metrics = prometheus ?? NO_METRICS;
   const store = options.store ?? (await openStore(config.store, logger, metrics));
-  const client: UserFunctionClient = createHttp2UserFunctionClient({
+  const createClient = config.userFunctionHttp2 === "node" ? createHttp2UserFunctionClient : createBuiltinUserFunctionClient;
+  const client: UserFunctionClient = createClient({
     host: config.userFunctionHost,
     port: config.userFunctionPort,
     socket: config.userFunctionSocket,

@@ -28,6 +28,7 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "max-message-size": "65536",
   "max-active-entities": "77",
   "heap-release": "off",
+  "user-function-http2": "node",
   "cors-origin": "https://app.example.com",
   "log-level": "warn",
   "log-format": "json",
@@ -161,6 +162,16 @@ describe("switchboard start --user-function-socket", () => {
     });
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, /^switchboard: USER_FUNCTION_SOCKET is 205 bytes long; a Unix socket path holds at most/);
+  });
+});
+
+describe("switchboard start --user-function-http2", () => {
+  it("takes builtin (the default) or node, and says what else is wrong", () => {
+    assert.equal(parseConfig([], {}).config?.userFunctionHttp2, "builtin");
+    assert.equal(parseConfig(["--user-function-http2", "node"], {}).config?.userFunctionHttp2, "node");
+    assert.equal(parseConfig([], { USER_FUNCTION_HTTP2: "node" }).config?.userFunctionHttp2, "node");
+    assert.equal(parseConfig(["--user-function-http2", "nghttp2"], {}).error, `--user-function-http2 must be builtin or node, got "nghttp2"`);
+    assert.equal(parseConfig([], { USER_FUNCTION_HTTP2: "fast" }).error, `USER_FUNCTION_HTTP2 must be builtin or node, got "fast"`);
   });
 });
 

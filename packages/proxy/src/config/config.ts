@@ -25,6 +25,8 @@ export interface ProxyConfig {
   readonly userFunctionPort: number;
   /** Unix domain socket of the user function: when set, the proxy connects there instead of host:port. */
   readonly userFunctionSocket: string | undefined;
+  /** Which HTTP/2 stack carries calls to the user function: the proxy's own framing, or Node's `node:http2`. */
+  readonly userFunctionHttp2: "builtin" | "node";
   /** TLS to the user function (undefined: plaintext HTTP/2). */
   readonly userFunctionTls: UserFunctionTlsConfig | undefined;
   readonly httpPort: number;
@@ -82,6 +84,7 @@ export const START_OPTIONS = {
   "user-function-host": { type: "string" },
   "user-function-port": { type: "string" },
   "user-function-socket": { type: "string" },
+  "user-function-http2": { type: "string" },
   "http-port": { type: "string" },
   bind: { type: "string" },
   store: { type: "string" },
@@ -115,6 +118,9 @@ Options (flag > environment > default):
   --user-function-port <port>   user function port       env USER_FUNCTION_PORT  (8080)
   --user-function-socket <path> reach the user function over this Unix socket instead of
                                 host:port   env USER_FUNCTION_SOCKET
+  --user-function-http2 <stack> HTTP/2 to the user function: builtin (the proxy's own,
+                                cheaper per call) | node (node:http2)
+                                env USER_FUNCTION_HTTP2  (builtin)
 ${USER_FUNCTION_TLS_HELP}  --http-port <port>            front port               env HTTP_PORT           (9000)
   --bind <address>              front port address       env BIND                (0.0.0.0)
   --store <store>               memory | sqlite:<path> | postgres://...
@@ -277,6 +283,11 @@ export function parseConfig(
     return { error: `${source(values["heap-release"], "--heap-release", "HEAP_RELEASE")} must be on or off, got "${heapReleaseRaw}"` };
   }
 
+  const http2Raw = pick(values["user-function-http2"], "USER_FUNCTION_HTTP2") ?? "builtin";
+  if (http2Raw !== "builtin" && http2Raw !== "node") {
+    return { error: `${source(values["user-function-http2"], "--user-function-http2", "USER_FUNCTION_HTTP2")} must be builtin or node, got "${http2Raw}"` };
+  }
+
   const logLevel = values["log-level"] ?? pick(undefined, "LOG_LEVEL") ?? "info";
   if (!["debug", "info", "warn", "error"].includes(logLevel)) return { error: `--log-level must be debug, info, warn or error, got "${logLevel}"` };
   const logFormat = values["log-format"] ?? pick(undefined, "LOG_FORMAT") ?? "text";
@@ -308,6 +319,7 @@ export function parseConfig(
     userFunctionHost: pick(values["user-function-host"], "USER_FUNCTION_HOST") ?? DEFAULTS.userFunctionHost,
     userFunctionPort: ufPort,
     userFunctionSocket,
+    userFunctionHttp2: http2Raw,
     userFunctionTls,
     httpPort,
     bind,
