@@ -1,0 +1,368 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { describe, it } from "node:test";
+import { H2Connection, type StreamHandler } from "./connection.js";
+import { ErrorCode, FRAME_HEADER, Flag, FrameType, frame, PREFACE, Setting, settingsFrame } from "./frames.js";
+import { encodeHeaderBlock } from "./hpack.js";
+
+/** What one stream saw, and a promise of its end. */
+class Recorder implements StreamHandler {
+  readonly heads: string[][] = [];
+  readonly chunks: Buffer[] = [];
+  code: number | undefined;
+  lost: string | undefined;
+  ended = false;
+  private done!: () => void;
+  readonly closedPromise = new Promise<void>((resolve) => {
+    this.done = resolve;
+  });
+  headers(fields: string[]): void {
+    this.heads.push(fields);
+  }
+  data(payload: Buffer): void {
+    this.chunks.push(Buffer.from(payload));
+  }
+  closed(code: number | undefined, lost: string | undefined): void {
+    assert.equal(this.ended, false, "closed twice");
+    this.ended = true;
+    this.code = code;
+    this.lost = lost;
+    this.done();
+  }
+  body(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+const head = (path: string) =>
+  encodeHeaderBlock([
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", path],
+    [":authority", "localhost"],
+    ["content-type", "application/octet-stream"],
+  ]);
+
+const NO_EVENTS = { settled() {}, goaway() {}, protocolError() {} };
+
+async function listen(server: net.Server | http2.Http2Server): Promise<number> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return (server.address() as net.AddressInfo).port;
+}
+
+async function dial(port: number, events = NO_EVENTS): Promise<H2Connection> {
+  const socket = net.connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  const connection = new H2Connection(socket, events);
+  await once(socket, "connect");
+  return connection;
+}
+
+function field(fields: string[] | undefined, name: string): string | undefined {
+  const i = fields?.indexOf(name) ?? -1;
+  return i >= 0 && i % 2 === 0 ? fields?.[i + 1] : undefined;
+}
+
+/** A peer that speaks raw frames: it records what the client sent and answers with whatever the test writes. */
+async function rawPeer(): Promise<{
+  port: number;
+  sockets: net.Socket[];
+  frames: { type: number; flags: number; id: number; payload: Buffer }[];
+  close(): void;
+}> {
+  const sockets: net.Socket[] = [];
+  const frames: { type: number; flags: number; id: number; payload: Buffer }[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.on("error", () => {});
+    let buffer = Buffer.alloc(0);
+    let prefaced = false;
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (!prefaced) {
+        if (buffer.length < PREFACE.length) return;
+        assert.deepEqual(buffer.subarray(0, PREFACE.length), PREFACE);
+        buffer = buffer.subarray(PREFACE.length);
+        prefaced = true;
+      }
+      while (buffer.length >= FRAME_HEADER) {
+        const length = buffer.readUIntBE(0, 3);
+        if (buffer.length < FRAME_HEADER + length) break;
+        frames.push({ type: buffer[3] as number, flags: buffer[4] as number, id: buffer.readUInt32BE(5), payload: buffer.subarray(9, 9 + length) });
+        buffer = buffer.subarray(FRAME_HEADER + length);
+      }
+    });
+  });
+  const port = await listen(server);
+  return {
+    port,
+    sockets,
+    frames,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("the proxy's HTTP/2 connection", () => {
+  it("sends and receives bodies far over the peer's windows, in both directions (flow control)", async () => {
+    // A peer with tiny windows makes our sending wait for WINDOW_UPDATE; an echo of 20 MiB
+    // goes past our own 16 MiB windows, so we must give window back as we read.
+    const server = http2.createServer({ settings: { initialWindowSize: 1000, maxFrameSize: 16_384 } });
+    server.on("stream", (stream) => {
+      const parts: Buffer[] = [];
+      stream.on("data", (d: Buffer) => parts.push(d));
+      stream.on("end", () => {
+        const body = Buffer.concat(parts);
+        stream.respond({ ":status": 200 });
+        stream.end(Buffer.concat(Array.from({ length: 20 }, () => body)));
+      });
+    });
+    const port = await listen(server);
+    const connection = await dial(port);
+    try {
+      const request = Buffer.alloc(1024 * 1024);
+      for (let i = 0; i < request.length; i++) request[i] = (i * 7) % 251;
+      const recorder = new Recorder();
+      connection.open(head("/echo"), recorder, request, true);
+      await recorder.closedPromise;
+      assert.equal(recorder.code, undefined);
+      assert.equal(field(recorder.heads[0], ":status"), "200");
+      const body = recorder.body();
+      assert.equal(body.length, 20 * request.length);
+      assert.ok(body.subarray(19 * request.length).equals(request), "the echo's last copy is byte for byte the request");
+      assert.equal(connection.active, 0);
+    } finally {
+      connection.destroy("test over");
+      server.close();
+    }
+  });
+
+  it("keeps streams over the peer's limit waiting until one ends, then starts them in order", async () => {
+    const server = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
+    const started: string[] = [];
+    const open: http2.ServerHttp2Stream[] = [];
+    server.on("stream", (stream, headers) => {
+      started.push(String(headers[":path"]));
+      open.push(stream);
+      stream.on("data", () => {});
+    });
+    const port = await listen(server);
+    let settled = false;
+    const connection = await dial(port, { ...NO_EVENTS, settled: () => (settled = true) });
+    try {
+      await until(() => settled, "the peer's SETTINGS");
+      const [a, b, c] = [new Recorder(), new Recorder(), new Recorder()];
+      connection.open(head("/a"), a, undefined, true);
+      connection.open(head("/b"), b, undefined, true);
+      connection.open(head("/c"), c, undefined, true);
+      assert.equal(connection.active, 3);
+      await until(() => started.length === 1, "the first stream");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(started, ["/a"], "the others wait");
+      open.shift()?.respond({ ":status": 200 }, { endStream: true });
+      await a.closedPromise;
+      await until(() => started.length === 2, "the second stream");
+      open.shift()?.respond({ ":status": 200 }, { endStream: true });
+      await until(() => started.length === 3, "the third stream");
+      open.shift()?.respond({ ":status": 200 }, { endStream: true });
+      await Promise.all([b.closedPromise, c.closedPromise]);
+      assert.deepEqual(started, ["/a", "/b", "/c"]);
+      assert.equal(connection.active, 0);
+    } finally {
+      connection.destroy("test over");
+      server.close();
+    }
+  });
+
+  it("reads padded DATA, HEADERS with priority and padding, and a header block split over CONTINUATION frames", async () => {
+    const peer = await rawPeer();
+    const connection = await dial(peer.port);
+    try {
+      const recorder = new Recorder();
+      connection.open(head("/x"), recorder, Buffer.from("ping"), true);
+      await until(() => peer.sockets.length === 1 && peer.frames.some((f) => f.type === FrameType.Data), "the request");
+      const socket = peer.sockets[0] as net.Socket;
+      const block = Buffer.from(
+        encodeHeaderBlock([
+          [":status", "200"],
+          ["x-long", "v".repeat(300)],
+        ]),
+      );
+      // HEADERS: PADDED (3 bytes of padding) + PRIORITY (5 bytes), first half of the block; then CONTINUATION with the rest.
+      const first = Buffer.concat([Buffer.from([3]), Buffer.alloc(5), block.subarray(0, 100), Buffer.alloc(3)]);
+      const data = Buffer.concat([Buffer.from([4]), Buffer.from("pong"), Buffer.alloc(4)]);
+      const trailers = Buffer.from(encodeHeaderBlock([["grpc-status", "0"]]));
+      socket.write(
+        Buffer.concat([
+          settingsFrame([]),
+          frame(FrameType.Headers, Flag.Padded | Flag.Priority, 1, first),
+          frame(FrameType.Continuation, Flag.EndHeaders, 1, block.subarray(100)),
+          frame(FrameType.Data, Flag.Padded, 1, data),
+          frame(FrameType.Headers, Flag.EndHeaders | Flag.EndStream, 1, trailers),
+        ]),
+      );
+      await recorder.closedPromise;
+      assert.equal(recorder.code, undefined);
+      assert.equal(field(recorder.heads[0], "x-long"), "v".repeat(300));
+      assert.equal(recorder.body().toString(), "pong");
+      assert.equal(field(recorder.heads[1], "grpc-status"), "0");
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
+
+  it("answers the peer's PING with the same payload, and ends streams the peer reset with its code", async () => {
+    const peer = await rawPeer();
+    const connection = await dial(peer.port);
+    try {
+      const recorder = new Recorder();
+      connection.open(head("/x"), recorder, undefined, false);
+      await until(() => peer.sockets.length === 1 && peer.frames.some((f) => f.type === FrameType.Headers), "the request head");
+      const socket = peer.sockets[0] as net.Socket;
+      const rst = Buffer.alloc(4);
+      rst.writeUInt32BE(ErrorCode.EnhanceYourCalm);
+      socket.write(Buffer.concat([settingsFrame([]), frame(FrameType.Ping, 0, 0, Buffer.from("12345678")), frame(FrameType.RstStream, 0, 1, rst)]));
+      await recorder.closedPromise;
+      assert.equal(recorder.code, ErrorCode.EnhanceYourCalm);
+      await until(() => peer.frames.some((f) => f.type === FrameType.Ping), "the PING's ACK");
+      const ack = peer.frames.find((f) => f.type === FrameType.Ping);
+      assert.equal(ack?.flags, 1);
+      assert.equal(ack?.payload.toString(), "12345678");
+      assert.ok(
+        peer.frames.some((f) => f.type === FrameType.Settings && f.flags === 1),
+        "our SETTINGS ACK",
+      );
+      assert.equal(connection.active, 0);
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
+
+  it("on GOAWAY refuses the streams the peer never saw and finishes the ones it did", async () => {
+    const peer = await rawPeer();
+    let goaway: number | undefined;
+    const connection = await dial(peer.port, { ...NO_EVENTS, goaway: (code) => (goaway = code) });
+    try {
+      const [seen, unseen] = [new Recorder(), new Recorder()];
+      connection.open(head("/1"), seen, undefined, true);
+      connection.open(head("/3"), unseen, undefined, true);
+      await until(() => peer.sockets.length === 1 && peer.frames.filter((f) => f.type === FrameType.Headers).length === 2, "both heads");
+      const socket = peer.sockets[0] as net.Socket;
+      const away = Buffer.alloc(8);
+      away.writeUInt32BE(1, 0); // last stream processed: 1
+      socket.write(Buffer.concat([settingsFrame([]), frame(FrameType.Goaway, 0, 0, away)]));
+      await unseen.closedPromise;
+      assert.equal(unseen.code, ErrorCode.RefusedStream);
+      assert.equal(goaway, ErrorCode.NoError);
+      assert.equal(connection.draining, true);
+      assert.equal(seen.ended, false, "stream 1 is still served");
+      socket.write(frame(FrameType.Headers, Flag.EndHeaders | Flag.EndStream, 1, Buffer.from(encodeHeaderBlock([[":status", "200"]]))));
+      await seen.closedPromise;
+      assert.equal(seen.code, undefined);
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
+
+  for (const [name, answer, detail] of [
+    ["an HTTP/1.1 answer", Buffer.from("HTTP/1.1 400 Bad Request\r\n\r\n"), /a frame of \d+ bytes/],
+    ["a first frame that is not SETTINGS", frame(FrameType.Ping, 0, 0, Buffer.alloc(8)), /the first frame was not SETTINGS/],
+    [
+      "a header block that does not decode",
+      Buffer.concat([settingsFrame([]), frame(FrameType.Headers, Flag.EndHeaders, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))]),
+      /cannot be decoded/,
+    ],
+    [
+      "a flood of CONTINUATION frames",
+      Buffer.concat([
+        settingsFrame([]),
+        frame(FrameType.Headers, 0, 1, Buffer.alloc(0)),
+        ...Array.from({ length: 20 }, () => frame(FrameType.Continuation, 0, 1, Buffer.alloc(16_000))),
+      ]),
+      /a header block over/,
+    ],
+    ["a PUSH_PROMISE", Buffer.concat([settingsFrame([]), frame(FrameType.PushPromise, Flag.EndHeaders, 1, Buffer.alloc(4))]), /PUSH_PROMISE/],
+    ["a window past 2^31 - 1", Buffer.concat([settingsFrame([[Setting.InitialWindowSize, 0x8000_0000]])]), /an initial window of/],
+  ] as const) {
+    it(`closes the connection on ${name}, says why, and ends its streams as lost`, async () => {
+      const peer = await rawPeer();
+      let reported: string | undefined;
+      const connection = await dial(peer.port, { ...NO_EVENTS, protocolError: (d) => (reported = d) });
+      try {
+        const recorder = new Recorder();
+        connection.open(head("/x"), recorder, undefined, true);
+        await until(() => peer.sockets.length === 1, "the connection");
+        (peer.sockets[0] as net.Socket).write(answer);
+        await recorder.closedPromise;
+        assert.match(reported ?? "", detail);
+        assert.match(recorder.lost ?? "", /HTTP\/2 protocol error/);
+        assert.equal(connection.closed, true);
+        assert.equal(connection.active, 0);
+        if (name !== "an HTTP/1.1 answer" && name !== "a first frame that is not SETTINGS") {
+          await until(() => peer.frames.some((f) => f.type === FrameType.Goaway), "our GOAWAY");
+        }
+      } finally {
+        connection.destroy("test over");
+        peer.close();
+      }
+    });
+  }
+
+  it("closes gracefully: GOAWAY at once, the socket only after the open stream ended", async () => {
+    const peer = await rawPeer();
+    const connection = await dial(peer.port);
+    try {
+      const recorder = new Recorder();
+      connection.open(head("/a"), recorder, undefined, true);
+      await until(() => peer.sockets.length === 1 && peer.frames.some((f) => f.type === FrameType.Headers), "the request head");
+      const socket = peer.sockets[0] as net.Socket;
+      socket.write(settingsFrame([]));
+      connection.close();
+      await until(() => peer.frames.some((f) => f.type === FrameType.Goaway), "our GOAWAY");
+      assert.equal(connection.draining, true);
+      assert.equal(socket.readableEnded, false, "still open while the stream is");
+      socket.write(frame(FrameType.Headers, Flag.EndHeaders | Flag.EndStream, 1, Buffer.from(encodeHeaderBlock([[":status", "200"]]))));
+      await recorder.closedPromise;
+      assert.equal(recorder.code, undefined);
+      await until(() => socket.readableEnded, "our end of the socket");
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
+
+  it("ends every stream as lost when the socket closes", async () => {
+    const peer = await rawPeer();
+    const connection = await dial(peer.port);
+    try {
+      const [a, b] = [new Recorder(), new Recorder()];
+      connection.open(head("/a"), a, undefined, false);
+      connection.open(head("/b"), b, undefined, false);
+      await until(() => peer.sockets.length === 1, "the connection");
+      (peer.sockets[0] as net.Socket).destroy();
+      await Promise.all([a.closedPromise, b.closedPromise]);
+      assert.equal(a.lost, "the connection closed");
+      assert.equal(b.lost, "the connection closed");
+      assert.equal(connection.active, 0);
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
+});
