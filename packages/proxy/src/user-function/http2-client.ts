@@ -3,7 +3,8 @@ import { connect as netConnect } from "node:net";
 import type { DescMethod, MessageShape } from "@bufbuild/protobuf";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
-import type { CallOptions, ChannelEvent, ChannelLoss, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import { type ConnectionReport, createChannelPool, type PooledConnection, targetOf, unaryHandlers } from "./channel-pool.js";
+import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
 import { describeFailure, grpcTimeout, statusError } from "./failures.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
 
@@ -219,34 +220,59 @@ interface MethodCodec {
   readonly decode: Decoder;
 }
 
-/** One HTTP/2 connection of the pool, with the number of streams open on it. */
-interface Connection {
-  readonly session: http2.ClientHttp2Session;
-  active: number;
-  /** The TCP connection is up. */
-  connected: boolean;
-  /** The peer sent its SETTINGS: it speaks HTTP/2. */
-  settled: boolean;
+/** One `node:http2` session of the pool: what the pool asks of it, and what its calls report back. */
+class NodeConnection implements PooledConnection, CallLink {
+  active = 0;
   /** The peer sent GOAWAY: no new streams here. */
-  draining: boolean;
-  pingTimer: NodeJS.Timeout | undefined;
-  /** What the calls on this connection report back. */
-  link: CallLink | undefined;
+  draining = false;
+
+  constructor(
+    readonly session: http2.ClientHttp2Session,
+    private readonly report: ConnectionReport,
+    readonly target: string,
+    readonly maxMessageSize: number,
+    private readonly describe: (error: NodeJS.ErrnoException, settled: boolean) => string,
+  ) {}
+
+  get peerMaxStreams(): number | undefined {
+    return this.session.remoteSettings.maxConcurrentStreams;
+  }
+  get unusable(): boolean {
+    return this.draining || this.session.closed || this.session.destroyed;
+  }
+  ping(answered: () => void): boolean {
+    return this.session.ping((error) => {
+      if (error === null) answered();
+    });
+  }
+  destroy(): void {
+    this.session.destroy();
+  }
+  close(): void {
+    this.session.close();
+  }
+  response(headers: http2.IncomingHttpHeaders): void {
+    if (String(headers["content-type"] ?? "").startsWith("application/grpc")) this.report.answered();
+  }
+  readonly error = (error: NodeJS.ErrnoException): void => {
+    if (!this.report.isSettled) this.report.failed(this.describe(error, false));
+  };
+  closed(): void {
+    this.active--;
+  }
+  failure(error: SwitchboardError): SwitchboardError {
+    return this.report.failure(error);
+  }
 }
 
 /**
- * The client to the user function over `node:http2`, speaking gRPC directly: a small pool
- * of HTTP/2 connections (a new one when every open one is at its stream limit: the user
- * function's SETTINGS_MAX_CONCURRENT_STREAMS or `maxStreamsPerConnection`), a stream per
- * call, no per-call interceptors or metadata objects. Connections are PINGed while up, so a
- * hung user function counts as lost. After a loss it reconnects with backoff, which is
- * reset only once the user function answered a gRPC call (so a port where something else
- * listens is not re-dialled in a tight loop), and reports `ready`/`lost` transitions so the
- * proxy can discover again and tell readiness probes.
+ * The client to the user function over `node:http2`, speaking gRPC directly: the shared
+ * connection pool (`channel-pool.ts`), a stream per call, no per-call interceptors or
+ * metadata objects.
  */
 export function createHttp2UserFunctionClient(options: UserFunctionClientOptions): UserFunctionClient {
   const socket = options.socket;
-  const target = socket === undefined ? `${options.host}:${options.port}` : `unix:${socket}`;
+  const target = targetOf(options);
   // Over a Unix socket TLS is refused by the config; the authority is only the :authority header then.
   const tls = socket === undefined ? options.tls : undefined;
   const authority =
@@ -267,166 +293,28 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
           ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
         }),
   };
-  const keepAliveIntervalMs = options.keepAliveIntervalMs ?? 10_000;
-  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000;
-  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-  const maxStreams = options.maxStreamsPerConnection ?? 4096;
-  const maxConnections = options.maxConnections ?? 16;
-  const minBackoff = options.minBackoffMs ?? 200;
-  const maxBackoff = options.maxBackoffMs ?? 2_000;
-  const listeners = new Set<(event: ChannelEvent, loss?: ChannelLoss) => void>();
-  const pool: Connection[] = [];
-  let up = false;
-  let closed = false;
-  let reconnectTimer: NodeJS.Timeout | undefined;
-  let backoff = minBackoff;
-  /** No new dial before this time (ms since epoch): the backoff holds for every caller. */
-  let nextDialAt = 0;
-  let lastFailure = `no connection to ${target} yet`;
-
-  const emit = (event: ChannelEvent, loss?: ChannelLoss) => {
-    for (const listener of listeners) listener(event, loss);
-  };
-  const scheduleReconnect = () => {
-    if (closed || reconnectTimer !== undefined || listeners.size === 0 || pool.length > 0) return;
-    reconnectTimer = setTimeout(
-      () => {
-        reconnectTimer = undefined;
-        if (!closed && pool.length === 0) connect();
-      },
-      Math.max(0, nextDialAt - Date.now()),
-    );
-    reconnectTimer.unref();
-  };
-  /** The user function's stream limit, as its last SETTINGS said (a connection still opening is assumed to get the same). */
-  let peerLimit = maxStreams;
-  const limitOf = (c: Connection) => Math.min(maxStreams, c.settled ? (c.session.remoteSettings.maxConcurrentStreams ?? maxStreams) : peerLimit);
-  const keepAlive = (c: Connection) => {
-    if (keepAliveIntervalMs <= 0) return;
-    c.pingTimer = setTimeout(() => {
-      c.pingTimer = undefined;
-      if (c.session.closed || c.session.destroyed) return;
-      let answered = false;
-      const hung = setTimeout(() => {
-        if (answered) return;
-        lastFailure = `the user function at ${target} did not answer a keep-alive PING within ${keepAliveTimeoutMs} ms — is it hung?`;
-        c.session.destroy();
-      }, keepAliveTimeoutMs);
-      hung.unref();
-      const sent = c.session.ping((error) => {
-        answered = true;
-        clearTimeout(hung);
-        if (error === null) keepAlive(c);
-      });
-      if (!sent) {
-        clearTimeout(hung);
-        keepAlive(c);
-      }
-    }, keepAliveIntervalMs);
-    c.pingTimer.unref();
-  };
-  const connect = (): Connection => {
-    nextDialAt = Date.now() + backoff;
-    backoff = Math.min(backoff * 2, maxBackoff);
+  const describe = (error: NodeJS.ErrnoException, settled: boolean) => describeFailure(error, target, settled, tls !== undefined, socket);
+  const pool = createChannelPool(options, (report): NodeConnection => {
     const session = http2.connect(authority, connectOptions);
-    const c: Connection = { session, active: 0, connected: false, settled: false, draining: false, pingTimer: undefined, link: undefined };
-    c.link = {
-      maxMessageSize: options.maxMessageSize,
-      target,
-      response(headers) {
-        // A gRPC server answered: the next reconnect after a loss starts from the shortest delay.
-        if (String(headers["content-type"] ?? "").startsWith("application/grpc")) backoff = minBackoff;
-      },
-      error(error) {
-        if (!c.settled) lastFailure = describeFailure(error, target, false, tls !== undefined, socket);
-      },
-      closed() {
-        c.active--;
-      },
-      failure(error) {
-        return error.code === Code.Unavailable && !c.settled
-          ? new SwitchboardError(`user function at ${target} is unavailable: ${lastFailure}`, Code.Unavailable)
-          : error;
-      },
-    };
-    pool.push(c);
-    let graceful = false;
-    // A peer that accepts the connection but never speaks HTTP/2 (a TLS server sent a
-    // plaintext preface, or anything silent) would hold every call on it forever.
-    const settleTimer = setTimeout(() => {
-      if (c.settled || session.destroyed) return;
-      failure =
-        tls === undefined
-          ? `${target} did not answer the HTTP/2 preface within ${connectTimeoutMs} ms — is it an HTTP/2 gRPC server? (if it serves TLS, start the proxy with --user-function-tls)`
-          : `the user function at ${target} did not complete TLS and HTTP/2 within ${connectTimeoutMs} ms`;
-      lastFailure = failure;
-      session.destroy();
-    }, connectTimeoutMs);
-    settleTimer.unref();
+    const c = new NodeConnection(session, report, target, options.maxMessageSize, describe);
     session.on("connect", () => {
-      c.connected = true;
+      report.connected();
       session.setLocalWindowSize(WINDOW);
     });
-    session.on("remoteSettings", (settings) => {
-      peerLimit = settings.maxConcurrentStreams ?? maxStreams;
-      if (c.settled) return;
-      c.settled = true;
-      clearTimeout(settleTimer);
-      keepAlive(c);
-      if (!up) {
-        up = true;
-        emit("ready");
-      }
-    });
-    /** Why this connection failed, once known (else its close says it). */
-    let failure: string | undefined;
-    session.on("error", (error: NodeJS.ErrnoException) => {
-      failure = describeFailure(error, target, c.settled, tls !== undefined, socket);
-      lastFailure = failure;
-    });
+    session.on("remoteSettings", () => report.settled());
+    session.on("error", (error: NodeJS.ErrnoException) => report.failed(describe(error, report.isSettled)));
     session.on("goaway", (errorCode: number) => {
       c.draining = true;
-      if (errorCode === http2.constants.NGHTTP2_NO_ERROR) graceful = true;
-      else lastFailure = `the user function at ${target} closed the connection (GOAWAY code ${errorCode})`;
+      if (errorCode === http2.constants.NGHTTP2_NO_ERROR) report.goodbye();
+      else report.failed(`the user function at ${target} closed the connection (GOAWAY code ${errorCode})`);
     });
-    session.on("close", () => {
-      clearTimeout(settleTimer);
-      if (!c.settled && failure === undefined && c.connected) {
-        // Closed by the peer before any HTTP/2: not a gRPC server, or one that expects TLS.
-        lastFailure = `${target} closed the connection before speaking HTTP/2 — is it an HTTP/2 gRPC server?${
-          tls === undefined ? " (if it serves TLS, start the proxy with --user-function-tls)" : ""
-        }`;
-      }
-      if (c.pingTimer !== undefined) clearTimeout(c.pingTimer);
-      const index = pool.indexOf(c);
-      if (index >= 0) pool.splice(index, 1);
-      if (up && !pool.some((other) => other.settled && !other.draining)) {
-        up = false;
-        emit("lost", { reason: graceful ? `the user function at ${target} closed the connection` : lastFailure, graceful: graceful || closed });
-      }
-      scheduleReconnect();
-    });
+    session.on("close", () => report.closed());
     return c;
-  };
-  /** A connection with room for one more stream: an open one, else a new one while the pool has room. */
-  const connectionFor = (): Connection => {
-    if (closed) throw new SwitchboardError("the user-function client is closed", Code.Unavailable);
-    let best: Connection | undefined;
-    for (const c of pool) {
-      if (c.draining || c.session.closed || c.session.destroyed) continue;
-      if (c.active < limitOf(c)) return c;
-      if (best === undefined || c.active < best.active) best = c;
-    }
-    if (pool.length === 0 && Date.now() < nextDialAt) {
-      throw new SwitchboardError(`user function at ${target} is unavailable: ${lastFailure}`, Code.Unavailable);
-    }
-    if (best === undefined || pool.length < maxConnections) return connect();
-    return best; // every connection is full: HTTP/2 queues the stream until one ends
-  };
+  });
   /** Opens a call on a pooled connection, counting its stream while it is open. */
   const open = <O>(codec: MethodCodec, handlers: StreamHandlers<O>, callOptions: CallOptions | undefined): Call<O> => {
-    const c = connectionFor();
-    const call = openCall(c.session, codec, handlers, callOptions, c.link as CallLink);
+    const c = pool.connectionFor();
+    const call = openCall(c.session, codec, handlers, callOptions, c);
     c.active++;
     return call;
   };
@@ -446,23 +334,9 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
     unary(method, request, callOptions?: CallOptions) {
       const codec = codecOf(method);
       return new Promise((resolve, reject) => {
-        let response: MessageShape<typeof method.output> | undefined;
         let call: Call<MessageShape<typeof method.output>>;
         try {
-          call = open(
-            codec,
-            {
-              onMessage(message) {
-                response = message;
-              },
-              onEnd(error) {
-                if (error) reject(error);
-                else if (response === undefined) reject(new SwitchboardError(`user function sent no response on ${codec.path}`, Code.Internal));
-                else resolve(response);
-              },
-            },
-            callOptions,
-          );
+          call = open(codec, unaryHandlers<MessageShape<typeof method.output>>(codec.path, resolve, reject), callOptions);
         } catch (error) {
           reject(SwitchboardError.from(error, Code.Unavailable));
           return;
@@ -483,18 +357,7 @@ export function createHttp2UserFunctionClient(options: UserFunctionClientOptions
       if (method.methodKind === "server_streaming") call.stream.end(codec.encode(callOptions?.first));
       return call;
     },
-    onChannelEvent(listener) {
-      listeners.add(listener);
-      if (pool.length === 0 && !closed) {
-        if (Date.now() >= nextDialAt) connect();
-        else scheduleReconnect();
-      } else if (up) listener("ready");
-      return () => listeners.delete(listener);
-    },
-    close() {
-      closed = true;
-      if (reconnectTimer) clearTimeout(reconnectTimer);
-      for (const c of [...pool]) c.session.close();
-    },
+    onChannelEvent: (listener) => pool.onChannelEvent(listener),
+    close: () => pool.close(),
   };
 }

@@ -108,8 +108,8 @@ export class H2Connection {
   settled = false;
   draining = false;
   closed = false;
-  /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS (until it says, what the owner expects of it). */
-  peerMaxStreams: number;
+  /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited until it says). */
+  peerMaxStreams = Number.POSITIVE_INFINITY;
   private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrame = MIN_MAX_FRAME_SIZE;
   private sendWindow = DEFAULT_WINDOW;
@@ -138,9 +138,7 @@ export class H2Connection {
   constructor(
     readonly socket: Duplex,
     private readonly events: ConnectionEvents,
-    expectedMaxStreams = Number.POSITIVE_INFINITY,
   ) {
-    this.peerMaxStreams = expectedMaxStreams;
     this.queue(PREFACE);
     this.queue(
       settingsFrame([
