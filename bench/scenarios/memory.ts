@@ -288,7 +288,7 @@ export const memoryScenario: Scenario = {
       `Per active entity at rest (no forced GC): ${bytes(perEntity)} of RSS, of which ${bytes(heapPerEntity)} V8 heap used (live objects and garbage not yet collected).`,
       live === undefined
         ? "No live figure (the forced GC did not run)."
-        : `Live, both ends after a forced GC (idle: ${mb(active.idleGc?.rssMb)} RSS, ${mb(active.idleGc?.heapUsedMb)} heap used): ${bytes(live.rss)} of RSS per active entity, of which ${bytes(live.heapUsed)} V8 heap used (${bytes(live.heapTotal)} committed) and ${bytes(live.rss - live.heapTotal)} outside the V8 heap (node:http2's native stream: nghttp2's stream and Node's C++ stream object, and the allocator's own overhead). What each byte is: docs/design.md, "Memory per entity".`,
+        : `Live, both ends after a forced GC (idle: ${mb(active.idleGc?.rssMb)} RSS, ${mb(active.idleGc?.heapUsedMb)} heap used): ${bytes(live.rss)} of RSS per active entity, of which ${bytes(live.heapUsed)} V8 heap used (${bytes(live.heapTotal)} committed) and ${bytes(live.rss - live.heapTotal)} outside the V8 heap (buffers and the allocator's own overhead; over \`--user-function-http2 node\` also node:http2's native stream per entity: nghttp2's stream and Node's C++ stream object). What each byte is: docs/design.md, "Memory per entity".`,
     ].join("\n");
     return { id: this.id, title: this.title, checks, body, points: [], data: { passivated, active, perEntity, heapPerEntity, live } };
   },
