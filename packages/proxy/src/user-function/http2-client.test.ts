@@ -213,4 +213,32 @@ for (const [name, createClient] of CLIENTS)
         server.close();
       }
     });
+    it("fails a call whose response is over the size limit or does not decode, with the status that says so", async () => {
+      // The first call gets a 2,048-byte message (the limit is 1,024), the second 4 bytes that are no protobuf.
+      const bodies = [Buffer.concat([Buffer.from([0, 0, 0, 8, 0]), Buffer.alloc(2048)]), Buffer.from([0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff])];
+      const server = http2.createServer();
+      server.on("stream", (stream) => {
+        const body = bodies.shift() ?? Buffer.alloc(0);
+        stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+        stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.on("error", () => {});
+        stream.on("data", () => {});
+        stream.on("end", () => stream.end(body));
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as net.AddressInfo;
+      const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1024 });
+      try {
+        const tooBig = await discoverError(client);
+        assert.equal(tooBig.code, Code.ResourceExhausted);
+        assert.match(tooBig.rawMessage, /^message from the user function is too large: .*2048 bytes exceeds the maximum of 1024 bytes/);
+        const garbage = await discoverError(client);
+        assert.equal(garbage.code, Code.Internal);
+        assert.match(garbage.rawMessage, /^cannot decode a message from the user function on \/cloudstate\.EntityDiscovery\/discover: /);
+      } finally {
+        client.close();
+        server.close();
+      }
+    });
   });

@@ -6,6 +6,7 @@ import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../
 import { type ConnectionReport, createChannelPool, type PooledConnection, targetOf, unaryHandlers } from "./channel-pool.js";
 import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
 import { describeFailure, grpcTimeout, statusError } from "./failures.js";
+import { type ReadingCall, readMessages } from "./responses.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
 
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -59,9 +60,13 @@ function onDeadline(call: Call<unknown>): void {
  * entity keeps its stream open for as long as it is active, so what a call holds is paid
  * per active entity).
  */
-class Call<O> implements ClientStream<unknown> {
+class Call<O> implements ClientStream<unknown>, ReadingCall {
   private readonly parser: FrameParser;
   private ended = false;
+
+  get over(): boolean {
+    return this.ended;
+  }
   private status: { code: number; message: string } | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -145,28 +150,7 @@ class Call<O> implements ClientStream<unknown> {
   }
 
   data(chunk: Buffer): void {
-    if (this.ended) return;
-    let messages: Buffer[];
-    try {
-      messages = this.parser.push(chunk);
-    } catch (error) {
-      const e = error as SwitchboardError;
-      this.fail(
-        e.code === Code.ResourceExhausted ? new SwitchboardError(`message from the user function is too large: ${e.rawMessage}`, Code.ResourceExhausted) : e,
-      );
-      return;
-    }
-    for (const message of messages) {
-      let decoded: O;
-      try {
-        decoded = this.decode(message);
-      } catch (error) {
-        this.fail(new SwitchboardError(`cannot decode a message from the user function on ${this.path}: ${(error as Error).message}`, Code.Internal));
-        return;
-      }
-      this.handlers.onMessage(decoded);
-      if (this.ended) return;
-    }
+    if (!this.ended) readMessages(this, this.parser, chunk, this.decode, this.path, this.handlers);
   }
 
   remoteEnded(): void {

@@ -6,6 +6,7 @@ import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../
 import { type ConnectionReport, createChannelPool, type PooledConnection, targetOf, unaryHandlers } from "../channel-pool.js";
 import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "../client.js";
 import { describeFailure, grpcTimeout, statusError } from "../failures.js";
+import { type ReadingCall, readMessages } from "../responses.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "../wire.js";
 import { H2Connection, type H2Stream, type StreamHandler } from "./connection.js";
 import { ErrorCode } from "./frames.js";
@@ -57,11 +58,15 @@ function onDeadline(call: Call<unknown>): void {
  * responses and turns the status (trailers, a trailers-only answer, or a reset) into one
  * `onEnd`. It is the stream's handler and the call's writable side: one object per call.
  */
-class Call<O> implements ClientStream<unknown>, StreamHandler {
+class Call<O> implements ClientStream<unknown>, StreamHandler, ReadingCall {
   stream!: H2Stream;
   private readonly parser: FrameParser;
   private ended = false;
   private answered = false;
+
+  get over(): boolean {
+    return this.ended;
+  }
   private status: { code: number; message: string } | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -132,27 +137,8 @@ class Call<O> implements ClientStream<unknown>, StreamHandler {
   data(payload: Buffer, end: boolean): void {
     if (this.ended) return;
     if (payload.length > 0) {
-      let messages: Buffer[];
-      try {
-        messages = this.parser.push(payload);
-      } catch (error) {
-        const e = error as SwitchboardError;
-        this.fail(
-          e.code === Code.ResourceExhausted ? new SwitchboardError(`message from the user function is too large: ${e.rawMessage}`, Code.ResourceExhausted) : e,
-        );
-        return;
-      }
-      for (const message of messages) {
-        let decoded: O;
-        try {
-          decoded = this.codec.decode(message) as O;
-        } catch (error) {
-          this.fail(new SwitchboardError(`cannot decode a message from the user function on ${this.codec.path}: ${(error as Error).message}`, Code.Internal));
-          return;
-        }
-        this.handlers.onMessage(decoded);
-        if (this.ended) return;
-      }
+      readMessages(this, this.parser, payload, this.codec.decode as (bytes: Uint8Array) => O, this.codec.path, this.handlers);
+      if (this.ended) return;
     }
     if (end) this.remoteEnded();
   }
