@@ -29,7 +29,7 @@ describe("a hung user function", () => {
       assert.equal(await status(proxy.port, "/ready"), 200);
       process.kill(pid, "SIGSTOP");
       try {
-        // Keep-alive: a PING every 10 s, 5 s to answer it.
+        // Keep-alive: a PING once the connection has been quiet for 10 s (discovery was its last answer), 5 s to answer it.
         await eventually(async () => (await status(proxy.port, "/ready")) === 503, 30_000, "/ready 503 while the user function is stopped");
         assert.equal(await status(proxy.port, "/alive"), 200);
         assert.match(proxy.stderr(), /did not answer a keep-alive PING within 5000 ms — is it hung\?/);

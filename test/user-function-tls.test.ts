@@ -141,5 +141,10 @@ describe("TLS to the user function", () => {
     const missing = start("--user-function-tls-ca", file("nope.pem"));
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /^switchboard: cannot read --user-function-tls-ca .*nope\.pem: ENOENT/m);
+    // Files that exist but hold no PEM: refused at start, not at the first dial.
+    writeFileSync(file("garbage.pem"), "not a certificate\n");
+    const garbageKey = start("--user-function-tls-cert", file("client.pem"), "--user-function-tls-key", file("garbage.pem"));
+    assert.equal(garbageKey.status, 1);
+    assert.match(garbageKey.stderr, /^switchboard: the user-function TLS material is not usable .*--user-function-tls-key/m);
   });
 });

@@ -9,6 +9,8 @@ export interface PooledConnection {
   readonly peerMaxStreams: number | undefined;
   /** No new stream may start here (GOAWAY either way, closing, closed). */
   readonly unusable: boolean;
+  /** When the peer last sent HEADERS or DATA (ms since epoch; 0 before it did). */
+  readonly lastHeardAt: number;
   /** Sends a PING; `answered` runs on its ACK. False when it could not be sent. */
   ping(answered: () => void): boolean;
   /** Closes at once; open streams end UNAVAILABLE (with `reason`, where the stack can say it). */
@@ -57,6 +59,10 @@ interface Slot<C> {
   /** Why this connection failed, once known. */
   failure: string | undefined;
   pingTimer: NodeJS.Timeout | undefined;
+  /** When the last keep-alive PING went out (ms since epoch). */
+  lastPingAt: number;
+  /** PINGs sent since the user function last sent HEADERS or DATA. */
+  unpaidPings: number;
   settleTimer: NodeJS.Timeout;
 }
 
@@ -68,8 +74,8 @@ export function targetOf(options: UserFunctionClientOptions): string {
 /**
  * The connection pool both user-function clients share: a new connection when every open one
  * is at its stream limit (the user function's SETTINGS_MAX_CONCURRENT_STREAMS or
- * `maxStreamsPerConnection`), up to `maxConnections`. Connections are PINGed while up, so a hung
- * user function counts as lost; one whose peer never speaks HTTP/2 is given up after
+ * `maxStreamsPerConnection`), up to `maxConnections`. Quiet connections are PINGed (see
+ * `keepAlive`), so a hung user function counts as lost; one whose peer never speaks HTTP/2 is given up after
  * `connectTimeoutMs`. After a loss it reconnects with backoff, which is reset only once the user
  * function answered a gRPC call (so a port where something else listens is not re-dialled in a
  * tight loop), and it reports `ready`/`lost` transitions so the proxy can discover again and
@@ -107,20 +113,39 @@ export function createChannelPool<C extends PooledConnection>(options: UserFunct
     reconnectTimer = setTimeout(
       () => {
         reconnectTimer = undefined;
-        if (!closed && pool.length === 0) connect();
+        if (!closed && pool.length === 0) connectQuietly();
       },
       Math.max(0, nextDialAt - Date.now()),
     );
     reconnectTimer.unref();
   };
+  /**
+   * Keep-alive that gRPC servers accept. Their default policies (grpc-go, grpc-java, gRPC core)
+   * count a PING that comes without their having sent HEADERS or DATA since the previous one
+   * as a strike, and close the connection after the third (GOAWAY ENHANCE_YOUR_CALM,
+   * "too_many_pings"); a PING every interval got an idle connection closed within 40 s. So a
+   * PING goes out only once the connection has been quiet for the interval, and at most two in
+   * a row while the user function sends nothing: it is found hung within interval + timeout
+   * when it stops answering during a call or within two quiet intervals of its last answer,
+   * and an idle connection costs two PINGs, not one every interval. Traffic needs no PING.
+   */
   const keepAlive = (slot: Slot<C>) => {
     if (keepAliveIntervalMs <= 0) return;
     slot.pingTimer = setTimeout(() => {
       slot.pingTimer = undefined;
       if (!pool.includes(slot)) return;
+      const now = Date.now();
+      const heard = slot.connection.lastHeardAt;
+      const paid = heard > slot.lastPingAt;
+      if (now - heard < keepAliveIntervalMs || (!paid && slot.unpaidPings >= 2)) {
+        keepAlive(slot); // traffic flows, or the user function owes an answer to two PINGs already
+        return;
+      }
+      slot.unpaidPings = paid ? 1 : slot.unpaidPings + 1;
+      slot.lastPingAt = now;
       let answered = false;
       const hung = setTimeout(() => {
-        if (answered) return;
+        if (answered || !pool.includes(slot)) return;
         lastFailure = slot.failure = `the user function at ${target} did not answer a keep-alive PING within ${keepAliveTimeoutMs} ms — is it hung?`;
         slot.connection.destroy(lastFailure);
       }, keepAliveTimeoutMs);
@@ -211,11 +236,28 @@ export function createChannelPool<C extends PooledConnection>(options: UserFunct
       graceful: false,
       failure: undefined,
       pingTimer: undefined,
+      lastPingAt: 0,
+      unpaidPings: 0,
       settleTimer,
     };
+    try {
+      slot.connection = dial(report);
+    } catch (error) {
+      // Refused before any socket (TLS material the TLS stack will not take): nothing to wait for.
+      clearTimeout(settleTimer);
+      lastFailure = `cannot connect to ${target}: ${(error as Error).message}`;
+      throw new SwitchboardError(`user function at ${target} is unavailable: ${lastFailure}`, Code.Unavailable, { cause: error });
+    }
     pool.push(slot);
-    slot.connection = dial(report);
     return slot.connection;
+  };
+  /** Dials from a timer or a subscription, where nobody could take the error (it is kept as the last failure). */
+  const connectQuietly = () => {
+    try {
+      connect();
+    } catch {
+      scheduleReconnect();
+    }
   };
 
   return {
@@ -229,7 +271,8 @@ export function createChannelPool<C extends PooledConnection>(options: UserFunct
         if (c.active < limit) return c;
         if (best === undefined || c.active < best.connection.active) best = slot;
       }
-      if (pool.length === 0 && Date.now() < nextDialAt) {
+      // No usable connection (none, or all going away): a new dial waits out the backoff.
+      if (best === undefined && Date.now() < nextDialAt) {
         throw new SwitchboardError(`user function at ${target} is unavailable: ${lastFailure}`, Code.Unavailable);
       }
       if (best === undefined || pool.length < maxConnections) return connect();
@@ -238,7 +281,7 @@ export function createChannelPool<C extends PooledConnection>(options: UserFunct
     onChannelEvent(listener) {
       listeners.add(listener);
       if (pool.length === 0 && !closed) {
-        if (Date.now() >= nextDialAt) connect();
+        if (Date.now() >= nextDialAt) connectQuietly();
         else scheduleReconnect();
       } else if (up) listener("ready");
       return () => listeners.delete(listener);

@@ -19,6 +19,28 @@ export function statusError(code: number, message: string, target: string): Swit
   return new SwitchboardError(message, Code.Unknown);
 }
 
+/** The error a call ends with when the user function answered with an HTTP status other than 200 (mapped as gRPC's HTTP/2 spec says). */
+export function httpStatusError(status: number, target: string): SwitchboardError {
+  const message = `user function at ${target} answered HTTP ${status}`;
+  switch (status) {
+    case 400:
+      return new SwitchboardError(message, Code.Internal);
+    case 401:
+      return new SwitchboardError(message, Code.Unauthenticated);
+    case 403:
+      return new SwitchboardError(message, Code.PermissionDenied);
+    case 404:
+      return new SwitchboardError(message, Code.Unimplemented);
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return new SwitchboardError(message, Code.Unavailable);
+    default:
+      return new SwitchboardError(message, Code.Unknown);
+  }
+}
+
 /** Says in one line why a connection attempt or a connection failed. */
 export function describeFailure(error: NodeJS.ErrnoException, target: string, settled: boolean, tls: boolean, socket: string | undefined): string {
   const cause = (error as { cause?: NodeJS.ErrnoException }).cause;

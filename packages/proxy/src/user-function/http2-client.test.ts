@@ -10,6 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, type SwitchboardError } from "../errors/index.js";
 import type { ChannelEvent, ChannelLoss, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
 import { createBuiltinUserFunctionClient } from "./h2/builtin-client.js";
+import { encodeHeaderBlock } from "./h2/hpack.js";
 import { createHttp2UserFunctionClient } from "./http2-client.js";
 
 const INFO = create(ProxyInfoSchema, { protocolMajorVersion: 0, protocolMinorVersion: 2 });
@@ -147,7 +148,11 @@ for (const [name, createClient] of CLIENTS)
     it("loses a hung user function (SIGSTOP) through keep-alive PINGs, and gets it back after SIGCONT", async () => {
       const child = spawn(
         process.execPath,
-        ["-e", `const s = require("node:http2").createServer(); s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`],
+        [
+          "-e",
+          `const s = require("node:http2").createServer((q, r) => { r.writeHead(200, { "content-type": "application/grpc" }); r.addTrailers({ "grpc-status": "0" }); r.end(); });
+             s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`,
+        ],
         { stdio: ["ignore", "pipe", "inherit"] },
       );
       try {
@@ -161,11 +166,15 @@ for (const [name, createClient] of CLIENTS)
         const seen = events(client);
         try {
           await until(() => seen.list.some(([event]) => event === "ready"), 5000, "ready");
-          await new Promise((resolve) => setTimeout(resolve, 400)); // PINGs answered: still up
+          // An answer (no message: the call fails, but the user function spoke), then quiet: PINGs go out and are answered.
+          await discoverError(client);
+          await new Promise((resolve) => setTimeout(resolve, 400));
           assert.deepEqual(
             seen.list.map(([event]) => event),
             ["ready"],
           );
+          // It answers once more and stops right after: the next quiet interval's PING finds it hung.
+          await discoverError(client);
           child.kill("SIGSTOP");
           await until(() => seen.list.some(([event]) => event === "lost"), 5000, "lost");
           const loss = seen.list.find(([event]) => event === "lost")?.[1];
@@ -238,6 +247,122 @@ for (const [name, createClient] of CLIENTS)
         assert.match(garbage.rawMessage, /^cannot decode a message from the user function on \/cloudstate\.EntityDiscovery\/discover: /);
       } finally {
         client.close();
+        server.close();
+      }
+    });
+    it("maps an HTTP status other than 200 to the gRPC code the gRPC spec gives it", async () => {
+      const statuses = [404, 429, 401, 418];
+      const server = http2.createServer();
+      server.on("stream", (stream) => {
+        stream.on("error", () => {});
+        stream.respond({ ":status": statuses.shift() ?? 500 }, { endStream: true });
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as net.AddressInfo;
+      const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20 });
+      try {
+        const codes: Code[] = [];
+        for (let i = 0; i < 4; i++) {
+          const error = await discoverError(client);
+          assert.match(error.rawMessage, /^user function at 127\.0\.0\.1:\d+ answered HTTP \d+$/);
+          codes.push(error.code);
+        }
+        assert.deepEqual(codes, [Code.Unimplemented, Code.Unavailable, Code.Unauthenticated, Code.Unknown]);
+      } finally {
+        client.close();
+        server.close();
+      }
+    });
+
+    it("fails calls UNAVAILABLE when the TLS stack refuses its material, and stays up", async () => {
+      const port = await freePort();
+      const client = createClient({
+        host: "127.0.0.1",
+        port,
+        maxMessageSize: 1 << 20,
+        connectTimeoutMs: 100,
+        tls: { cert: Buffer.from("not a certificate"), key: Buffer.from("not a key") },
+      });
+      try {
+        const error = await discoverError(client);
+        assert.equal(error.code, Code.Unavailable);
+        assert.match(error.rawMessage, /cannot connect to 127\.0\.0\.1:\d+: /);
+        await new Promise((resolve) => setTimeout(resolve, 300)); // past the settle timeout: no timer may fire on a half-made connection
+        assert.equal((await discoverError(client)).code, Code.Unavailable);
+      } finally {
+        client.close();
+      }
+    });
+    it("PINGs a quiet connection at most twice while the user function sends nothing (gRPC servers close on more)", async () => {
+      let pings = 0;
+      const sockets: net.Socket[] = [];
+      const frame = (type: number, flags: number, id: number, payload = Buffer.alloc(0)) => {
+        const head = Buffer.alloc(9);
+        head.writeUIntBE(payload.length, 0, 3);
+        head[3] = type;
+        head[4] = flags;
+        head.writeUInt32BE(id, 5);
+        return Buffer.concat([head, payload]);
+      };
+      const answer = Buffer.from(
+        encodeHeaderBlock([
+          [":status", "200"],
+          ["content-type", "application/grpc"],
+          ["grpc-status", "0"],
+        ]),
+      );
+      // A bare HTTP/2 peer: SETTINGS, a trailers-only answer to every request, and an ACK to every PING, counted.
+      const server = net.createServer((socket) => {
+        sockets.push(socket);
+        socket.on("error", () => {});
+        socket.write(frame(4, 0, 0));
+        let buffer = Buffer.alloc(0);
+        let prefaced = false;
+        socket.on("data", (chunk: Buffer) => {
+          buffer = Buffer.concat([buffer, chunk]);
+          if (!prefaced) {
+            if (buffer.length < 24) return;
+            buffer = buffer.subarray(24);
+            prefaced = true;
+          }
+          while (buffer.length >= 9 && buffer.length >= 9 + buffer.readUIntBE(0, 3)) {
+            const length = buffer.readUIntBE(0, 3);
+            const type = buffer[3];
+            const flags = buffer[4] ?? 0;
+            const id = buffer.readUInt32BE(5) & 0x7fffffff;
+            const payload = buffer.subarray(9, 9 + length);
+            buffer = buffer.subarray(9 + length);
+            if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0));
+            if (type === 6 && (flags & 1) === 0) {
+              pings++;
+              socket.write(frame(6, 1, 0, payload));
+            }
+            if (type === 1) socket.write(frame(1, 0x4 | 0x1, id, answer));
+          }
+        });
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as net.AddressInfo;
+      const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20, keepAliveIntervalMs: 50, keepAliveTimeoutMs: 1000 });
+      const seen = events(client);
+      try {
+        await until(() => seen.list.some(([event]) => event === "ready"), 5000, "ready");
+        await discoverError(client); // the user function answers (HEADERS): PINGs may follow
+        await new Promise((resolve) => setTimeout(resolve, 600)); // twelve intervals of quiet
+        assert.equal(pings, 2, "two PINGs after the answer, then none");
+        await discoverError(client); // it spoke again: two more
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        assert.equal(pings, 4);
+        assert.deepEqual(
+          seen.list.map(([event]) => event),
+          ["ready"],
+          "never lost",
+        );
+      } finally {
+        client.close();
+        for (const socket of sockets) socket.destroy();
         server.close();
       }
     });

@@ -5,7 +5,7 @@ import { Code, SwitchboardError } from "../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
 import { type ConnectionReport, createChannelPool, type PooledConnection, targetOf, unaryHandlers } from "./channel-pool.js";
 import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
-import { describeFailure, grpcTimeout, statusError } from "./failures.js";
+import { describeFailure, grpcTimeout, httpStatusError, statusError } from "./failures.js";
 import { type ReadingCall, readMessages } from "./responses.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
 
@@ -20,6 +20,8 @@ interface CallLink {
   readonly target: string;
   /** The response head arrived. */
   response(headers: http2.IncomingHttpHeaders): void;
+  /** The user function sent HEADERS or DATA on this connection (keep-alive reads it). */
+  heard(): void;
   /** The stream failed; runs before its 'close'. */
   error(error: NodeJS.ErrnoException): void;
   /** The stream closed (after the call was settled). */
@@ -35,12 +37,15 @@ const CALL = Symbol("call");
 type CallStream = http2.ClientHttp2Stream & { [CALL]: Call<unknown> };
 
 function onResponse(this: CallStream, headers: http2.IncomingHttpHeaders): void {
+  this[CALL].link.heard();
   this[CALL].response(headers);
 }
 function onTrailers(this: CallStream, headers: http2.IncomingHttpHeaders): void {
+  this[CALL].link.heard();
   this[CALL].readStatus(headers);
 }
 function onData(this: CallStream, chunk: Buffer): void {
+  this[CALL].link.heard();
   this[CALL].data(chunk);
 }
 function onEnd(this: CallStream): void {
@@ -143,7 +148,7 @@ class Call<O> implements ClientStream<unknown>, ReadingCall {
     this.link.response(headers);
     const httpStatus = Number(headers[":status"]);
     if (httpStatus !== 200) {
-      this.fail(new SwitchboardError(`user function at ${this.link.target} answered HTTP ${httpStatus}`, httpStatus === 503 ? Code.Unavailable : Code.Unknown));
+      this.fail(httpStatusError(httpStatus, this.link.target));
       return;
     }
     this.readStatus(headers);
@@ -207,6 +212,7 @@ interface MethodCodec {
 /** One `node:http2` session of the pool: what the pool asks of it, and what its calls report back. */
 class NodeConnection implements PooledConnection, CallLink {
   active = 0;
+  lastHeardAt = 0;
   /** The peer sent GOAWAY: no new streams here. */
   draining = false;
 
@@ -234,6 +240,9 @@ class NodeConnection implements PooledConnection, CallLink {
   }
   close(): void {
     this.session.close();
+  }
+  heard(): void {
+    this.lastHeardAt = Date.now();
   }
   response(headers: http2.IncomingHttpHeaders): void {
     if (String(headers["content-type"] ?? "").startsWith("application/grpc")) this.report.answered();

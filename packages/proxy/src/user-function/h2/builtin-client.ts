@@ -5,7 +5,7 @@ import { Code, SwitchboardError } from "../../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../../internal/grpc-framing.js";
 import { type ConnectionReport, createChannelPool, type PooledConnection, targetOf, unaryHandlers } from "../channel-pool.js";
 import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "../client.js";
-import { describeFailure, grpcTimeout, statusError } from "../failures.js";
+import { describeFailure, grpcTimeout, httpStatusError, statusError } from "../failures.js";
 import { type ReadingCall, readMessages } from "../responses.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "../wire.js";
 import { H2Connection, type H2Stream, type StreamHandler } from "./connection.js";
@@ -37,6 +37,9 @@ class Link implements PooledConnection {
   }
   get unusable(): boolean {
     return this.connection.draining || this.connection.closed;
+  }
+  get lastHeardAt(): number {
+    return this.connection.lastHeardAt;
   }
   ping(answered: () => void): boolean {
     return this.connection.ping(answered);
@@ -125,7 +128,7 @@ class Call<O> implements ClientStream<unknown>, StreamHandler, ReadingCall {
       const status = field(fields, ":status");
       if (field(fields, "content-type")?.startsWith("application/grpc")) this.link.report.answered();
       if (status !== "200") {
-        this.fail(new SwitchboardError(`user function at ${this.link.target} answered HTTP ${status}`, status === "503" ? Code.Unavailable : Code.Unknown));
+        this.fail(httpStatusError(Number(status), this.link.target));
         return;
       }
     }
@@ -193,7 +196,7 @@ export function createBuiltinUserFunctionClient(options: UserFunctionClientOptio
   const open = (): Socket => {
     if (socketPath !== undefined) return netConnect(socketPath);
     if (tls === undefined) return netConnect({ host: options.host, port: options.port, noDelay: true });
-    return tlsConnect({
+    const secure = tlsConnect({
       host: options.host,
       port: options.port,
       ALPNProtocols: ["h2"],
@@ -203,6 +206,9 @@ export function createBuiltinUserFunctionClient(options: UserFunctionClientOptio
       // SNI carries a host name only, never an address.
       ...(tls.serverName !== undefined ? { servername: tls.serverName } : /^[\d.]+$|:/.test(options.host) ? {} : { servername: options.host }),
     });
+    // Small frames (a command after an entity's init, WINDOW_UPDATE, PING ACK) must not wait for Nagle.
+    secure.setNoDelay(true);
+    return secure;
   };
   const pool = createChannelPool(options, (report): Link => {
     const socket = open();

@@ -365,4 +365,61 @@ describe("the proxy's HTTP/2 connection", () => {
       peer.close();
     }
   });
+  it("on GOAWAY refuses the streams still waiting for a slot too, and starts none of them", async () => {
+    const peer = await rawPeer();
+    const connection = await dial(peer.port);
+    try {
+      const socket = await (async () => {
+        await until(() => peer.sockets.length === 1, "the connection");
+        return peer.sockets[0] as net.Socket;
+      })();
+      socket.write(settingsFrame([[Setting.MaxConcurrentStreams, 1]]));
+      await until(() => peer.frames.some((f) => f.type === FrameType.Settings && f.flags === 1), "our SETTINGS ACK");
+      const [open, waiting] = [new Recorder(), new Recorder()];
+      connection.open(head("/a"), open, undefined, true);
+      connection.open(head("/b"), waiting, undefined, true);
+      await until(() => peer.frames.some((f) => f.type === FrameType.Headers), "the first head");
+      socket.write(frame(FrameType.Goaway, 0, 0, Buffer.alloc(8))); // last stream 0: stream 1 was never seen
+      await Promise.all([open.closedPromise, waiting.closedPromise]);
+      assert.equal(open.code, ErrorCode.RefusedStream);
+      assert.equal(waiting.code, ErrorCode.RefusedStream);
+      assert.equal(connection.active, 0);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(peer.frames.filter((f) => f.type === FrameType.Headers).length, 1, "the waiting stream never went out");
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
+
+  it("closes cleanly on a graceful GOAWAY followed by a PING in the same read (nothing written after its end)", async () => {
+    const peer = await rawPeer();
+    const errors: Error[] = [];
+    const socket = net.connect(peer.port, "127.0.0.1");
+    socket.on("error", (error) => errors.push(error));
+    const connection: H2Connection = new H2Connection(socket, { ...NO_EVENTS, goaway: () => connection.close() });
+    await once(socket, "connect");
+    try {
+      await until(() => peer.sockets.length === 1, "the connection");
+      const away = Buffer.alloc(8);
+      away.writeUInt32BE(0x7fff_ffff, 0);
+      (peer.sockets[0] as net.Socket).write(
+        Buffer.concat([settingsFrame([]), frame(FrameType.Goaway, 0, 0, away), frame(FrameType.Ping, 0, 0, Buffer.alloc(8))]),
+      );
+      await until(() => socket.writableEnded, "our end of the socket");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(
+        errors.map((e) => e.message),
+        [],
+      );
+      assert.equal(
+        connection.ping(() => {}),
+        false,
+        "no PING after the end",
+      );
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
 });

@@ -105,6 +105,8 @@ export interface ConnectionEvents {
 export class H2Connection {
   /** Streams open or waiting for a slot (the pool's count). */
   active = 0;
+  /** When the peer last sent HEADERS or DATA (ms since epoch; 0 before it did). */
+  lastHeardAt = 0;
   settled = false;
   draining = false;
   closed = false;
@@ -271,7 +273,7 @@ export class H2Connection {
 
   /** Sends a PING; `answered` runs when its ACK arrives. False when the connection is closed. */
   ping(answered: () => void): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.socket.writableEnded) return false;
     const payload = Buffer.allocUnsafe(8);
     const key = ++this.pingCount;
     payload.writeBigUInt64BE(key);
@@ -282,7 +284,7 @@ export class H2Connection {
 
   /** Takes no new streams and closes once the open ones are over (GOAWAY without error). */
   close(): void {
-    if (this.closed) return;
+    if (this.closed || this.closeAfterDrain) return;
     this.draining = true;
     this.closeAfterDrain = true;
     this.queue(goawayFrame(ErrorCode.NoError));
@@ -299,6 +301,8 @@ export class H2Connection {
   // ---- reading -------------------------------------------------------------------------
 
   private read(chunk: Buffer): void {
+    // After a protocol error the rest of the input is out of step: nothing more is read.
+    if (this.closed) return;
     const buffer = this.input === undefined ? chunk : Buffer.concat([this.input, chunk]);
     this.input = undefined;
     let at = 0;
@@ -381,6 +385,7 @@ export class H2Connection {
 
   private onData(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) throw new ProtocolError(ErrorCode.ProtocolError, "a DATA frame on stream 0");
+    this.lastHeardAt = Date.now();
     // Window counts the whole payload, padding included, whether or not the stream is still ours.
     this.unacked += payload.length;
     if (this.unacked >= REFILL_AT) {
@@ -421,6 +426,7 @@ export class H2Connection {
 
   private headerBlockDone(block: Buffer): void {
     const streamId = this.headerStream;
+    this.lastHeardAt = Date.now();
     this.headerStream = 0;
     this.headerParts = [];
     let fields: string[];
@@ -473,15 +479,11 @@ export class H2Connection {
     const lastId = payload.readUInt32BE(0) & MAX_WINDOW;
     const code = payload.readUInt32BE(4);
     this.draining = true;
-    this.events.goaway(code, payload.subarray(8).toString("utf8"));
-    // Streams the peer never saw can be tried elsewhere; it says so with REFUSED_STREAM.
+    // Streams the peer never saw, and those still waiting for a slot, end as refused
+    // (UNAVAILABLE); waiting ones first, so that no slot freed here starts one.
+    this.refuseWaiting();
     for (const stream of [...this.streams.values()]) if (stream.id > lastId) this.finish(stream, ErrorCode.RefusedStream, undefined);
-    for (const stream of this.waiting.splice(0)) {
-      stream.waitingHead = undefined;
-      this.active--;
-      stream.done = true;
-      stream.handler.closed(ErrorCode.RefusedStream, undefined);
-    }
+    this.events.goaway(code, payload.subarray(8).toString("utf8"));
     this.afterStreamEnded();
   }
 
@@ -525,14 +527,25 @@ export class H2Connection {
     this.afterStreamEnded();
   }
 
+  /** Ends every stream still waiting for a slot as refused: this connection takes no new streams. */
+  private refuseWaiting(): void {
+    for (const stream of this.waiting.splice(0)) {
+      stream.waitingHead = undefined;
+      stream.done = true;
+      this.active--;
+      stream.handler.closed(ErrorCode.RefusedStream, undefined);
+    }
+  }
+
   private startWaiting(): void {
-    while (this.waiting.length > 0 && this.running < this.peerMaxStreams && !this.closed) {
+    while (this.waiting.length > 0 && this.running < this.peerMaxStreams && !this.draining) {
       const stream = this.waiting.shift() as H2Stream;
       const head = stream.waitingHead as Uint8Array;
       stream.waitingHead = undefined;
       this.start(stream, head);
       if (stream.queue !== undefined) this.drain(stream);
     }
+    if (this.draining) this.refuseWaiting();
   }
 
   private afterStreamEnded(): void {
@@ -624,7 +637,7 @@ export class H2Connection {
     if (out.length === 0) return;
     this.out = [];
     const socket = this.socket;
-    if (socket.destroyed) return;
+    if (socket.destroyed || socket.writableEnded) return;
     if (out.length === 1) {
       socket.write(out[0] as Buffer);
       return;
