@@ -298,6 +298,16 @@ describe("the proxy's HTTP/2 connection", () => {
       /a header block over/,
     ],
     ["a PUSH_PROMISE", Buffer.concat([settingsFrame([]), frame(FrameType.PushPromise, Flag.EndHeaders, 1, Buffer.alloc(4))]), /PUSH_PROMISE/],
+    [
+      "HEADERS on a stream it may not open",
+      Buffer.concat([settingsFrame([]), frame(FrameType.Headers, Flag.EndHeaders, 2, Buffer.from(encodeHeaderBlock([[":status", "200"]])))]),
+      /a HEADERS frame on stream 2, which was never opened/,
+    ],
+    [
+      "DATA on a stream not opened yet",
+      Buffer.concat([settingsFrame([]), frame(FrameType.Data, 0, 7, Buffer.from("x"))]),
+      /a DATA frame on stream 7, which was never opened/,
+    ],
     ["a window past 2^31 - 1", Buffer.concat([settingsFrame([[Setting.InitialWindowSize, 0x8000_0000]])]), /an initial window of/],
   ] as const) {
     it(`closes the connection on ${name}, says why, and ends its streams as lost`, async () => {
@@ -417,6 +427,52 @@ describe("the proxy's HTTP/2 connection", () => {
         false,
         "no PING after the end",
       );
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
+  it("resets only the stream whose window a WINDOW_UPDATE pushes past 2^31 - 1", async () => {
+    const peer = await rawPeer();
+    const connection = await dial(peer.port);
+    try {
+      const [victim, other] = [new Recorder(), new Recorder()];
+      connection.open(head("/a"), victim, undefined, false);
+      connection.open(head("/b"), other, undefined, false);
+      await until(() => peer.sockets.length === 1 && peer.frames.filter((f) => f.type === FrameType.Headers).length === 2, "both heads");
+      const increment = Buffer.alloc(4);
+      increment.writeUInt32BE(0x7fff_ffff);
+      (peer.sockets[0] as net.Socket).write(Buffer.concat([settingsFrame([]), frame(FrameType.WindowUpdate, 0, 1, increment)]));
+      await victim.closedPromise;
+      assert.equal(victim.code, ErrorCode.FlowControlError);
+      await until(() => peer.frames.some((f) => f.type === FrameType.RstStream && f.id === 1), "our RST_STREAM");
+      assert.equal(peer.frames.find((f) => f.type === FrameType.RstStream)?.payload.readUInt32BE(0), ErrorCode.FlowControlError);
+      assert.equal(other.ended, false, "the other stream goes on");
+      assert.equal(connection.closed, false);
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
+
+  it("gives up a peer that never opens its flow-control window once 64 MiB wait for it", async () => {
+    const peer = await rawPeer();
+    let reported: string | undefined;
+    let settled = false;
+    const connection = await dial(peer.port, { ...NO_EVENTS, settled: () => (settled = true), protocolError: (d) => (reported = d) });
+    try {
+      await until(() => peer.sockets.length === 1, "the connection");
+      (peer.sockets[0] as net.Socket).write(settingsFrame([[Setting.InitialWindowSize, 0]]));
+      await until(() => settled, "its SETTINGS");
+      const small = new Recorder();
+      connection.open(head("/small"), small, Buffer.alloc(1000), false);
+      assert.equal(connection.closed, false, "a little data may wait");
+      const big = new Recorder();
+      connection.open(head("/big"), big, Buffer.alloc(65 * 1024 * 1024), true);
+      await Promise.all([small.closedPromise, big.closedPromise]);
+      assert.match(reported ?? "", /left 65 MiB of requests waiting for its flow-control window/);
+      assert.match(big.lost ?? "", /HTTP\/2 protocol error/);
+      assert.equal(connection.active, 0);
     } finally {
       connection.destroy("test over");
       peer.close();

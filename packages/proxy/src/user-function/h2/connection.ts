@@ -40,6 +40,10 @@ const REFILL_AT = WINDOW / 2;
 /** Frames smaller than this are copied into one output buffer per flush; larger payloads are written as they are. */
 const COPY_LIMIT = 4096;
 const OUT_CHUNK = 16 * 1024;
+/** Data waiting for the peer's flow-control window may not pass this per connection: a peer that never opens its window is given up. */
+const MAX_WAITING_DATA = 64 * 1024 * 1024;
+/** While this much is still waiting in the socket (the peer does not read), its PINGs get no answer. */
+const MAX_UNREAD_OUTPUT = 1024 * 1024;
 /** A header block split over CONTINUATION frames may not grow past this (a flood of them is an attack). */
 const MAX_HEADER_BLOCK = 128 * 1024;
 
@@ -52,8 +56,9 @@ export class H2Stream {
   localEnded = false;
   remoteEnded = false;
   done = false;
-  /** Data waiting for send window (and whether END_STREAM follows it). */
+  /** Data waiting for send window (and whether END_STREAM follows it), and its size. */
   queue: Buffer[] | undefined;
+  queuedBytes = 0;
   endQueued = false;
   /** Set while waiting for a stream slot: the request head and what follows it at once. */
   waitingHead: Uint8Array | undefined;
@@ -122,6 +127,8 @@ export class H2Connection {
   private readonly waiting: H2Stream[] = [];
   /** Streams with data waiting for connection window. */
   private readonly blocked = new Set<H2Stream>();
+  /** Bytes in every stream's queue. */
+  private waitingData = 0;
   private readonly decoder = new HpackDecoder();
   private input: Buffer | undefined;
   /** A header block still waiting for CONTINUATION frames. */
@@ -163,7 +170,10 @@ export class H2Connection {
     this.active++;
     if (this.running >= this.peerMaxStreams) {
       stream.waitingHead = head;
-      if (body !== undefined || end) stream.queue = body === undefined ? [] : [Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
+      if (body !== undefined || end) {
+        stream.queue = [];
+        if (body !== undefined) this.enqueue(stream, body);
+      }
       stream.endQueued = end;
       this.waiting.push(stream);
       return stream;
@@ -197,7 +207,7 @@ export class H2Connection {
     if (stream.done || stream.localEnded || stream.endQueued) return;
     if (stream.waitingHead !== undefined || stream.queue !== undefined) {
       stream.queue ??= [];
-      if (payload !== undefined && payload.byteLength > 0) stream.queue.push(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+      if (payload !== undefined && payload.byteLength > 0) this.enqueue(stream, payload);
       stream.endQueued ||= end;
       if (stream.waitingHead === undefined) this.drain(stream);
       return;
@@ -210,9 +220,20 @@ export class H2Connection {
       if (end) this.endLocal(stream);
       return;
     }
-    stream.queue = payload === undefined ? [] : [Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)];
+    stream.queue = [];
+    if (payload !== undefined) this.enqueue(stream, payload);
     stream.endQueued = end;
     this.drain(stream);
+  }
+
+  /** Puts data in a stream's queue; past the connection's bound the peer is given up (it does not open its window). */
+  private enqueue(stream: H2Stream, payload: Uint8Array): void {
+    (stream.queue as Buffer[]).push(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    stream.queuedBytes += payload.byteLength;
+    this.waitingData += payload.byteLength;
+    if (this.waitingData > MAX_WAITING_DATA) {
+      this.fail(ErrorCode.FlowControlError, `it left ${Math.round(this.waitingData / 1048576)} MiB of requests waiting for its flow-control window`);
+    }
   }
 
   /** Sends what the windows allow of a stream's queued data. */
@@ -229,6 +250,8 @@ export class H2Connection {
       const part = head.length <= room ? head : head.subarray(0, room);
       if (part.length < head.length) queue[0] = head.subarray(room);
       else queue.shift();
+      stream.queuedBytes -= part.length;
+      this.waitingData -= part.length;
       this.sendWindow -= part.length;
       stream.sendWindow -= part.length;
       const last = queue.length === 0 && stream.endQueued;
@@ -261,6 +284,8 @@ export class H2Connection {
       const index = this.waiting.indexOf(stream);
       if (index >= 0) this.waiting.splice(index, 1);
       stream.waitingHead = undefined;
+      this.waitingData -= stream.queuedBytes;
+      stream.queuedBytes = 0;
       stream.done = true;
       this.active--;
       this.afterStreamEnded();
@@ -353,8 +378,10 @@ export class H2Connection {
         return;
       case FrameType.RstStream: {
         if (payload.length !== 4) throw new ProtocolError(ErrorCode.FrameSizeError, "an RST_STREAM frame of the wrong size");
+        if (streamId === 0) throw new ProtocolError(ErrorCode.ProtocolError, "an RST_STREAM frame on stream 0");
         const stream = this.streams.get(streamId);
         if (stream !== undefined) this.finish(stream, payload.readUInt32BE(0), undefined);
+        else this.checkOpened(streamId, "RST_STREAM");
         return;
       }
       case FrameType.Settings:
@@ -364,8 +391,10 @@ export class H2Connection {
         throw new ProtocolError(ErrorCode.ProtocolError, "a PUSH_PROMISE although push is disabled");
       case FrameType.Ping:
         if (payload.length !== 8 || streamId !== 0) throw new ProtocolError(ErrorCode.FrameSizeError, "a malformed PING frame");
-        if ((flags & ACK) === 0) this.queue(frame(FrameType.Ping, ACK, 0, payload));
-        else {
+        // A peer that sends PINGs but does not read our answers gets none while they pile up.
+        if ((flags & ACK) === 0) {
+          if (this.socket.writableLength < MAX_UNREAD_OUTPUT) this.queue(frame(FrameType.Ping, ACK, 0, payload));
+        } else {
           const key = payload.readBigUInt64BE(0);
           const answered = this.pings.get(key);
           this.pings.delete(key);
@@ -393,7 +422,11 @@ export class H2Connection {
       this.unacked = 0;
     }
     const stream = this.streams.get(streamId);
-    if (stream === undefined || stream.remoteEnded) return;
+    if (stream === undefined) {
+      this.checkOpened(streamId, "DATA");
+      return;
+    }
+    if (stream.remoteEnded) return;
     stream.unacked += payload.length;
     const end = (flags & Flag.EndStream) !== 0;
     if (!end && stream.unacked >= REFILL_AT) {
@@ -438,7 +471,11 @@ export class H2Connection {
       throw error;
     }
     const stream = this.streams.get(streamId);
-    if (stream === undefined || stream.remoteEnded) return;
+    if (stream === undefined) {
+      this.checkOpened(streamId, "HEADERS");
+      return;
+    }
+    if (stream.remoteEnded) return;
     const end = this.headerEnd;
     if (end) stream.remoteEnded = true;
     stream.handler.headers(fields, end);
@@ -457,7 +494,10 @@ export class H2Connection {
         if (value > MAX_WINDOW) throw new ProtocolError(ErrorCode.FlowControlError, `an initial window of ${value}`);
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
-        for (const stream of this.streams.values()) stream.sendWindow += delta;
+        for (const stream of this.streams.values()) {
+          stream.sendWindow += delta;
+          if (stream.sendWindow > MAX_WINDOW) throw new ProtocolError(ErrorCode.FlowControlError, "a stream window past 2^31 - 1");
+        }
       } else if (id === Setting.MaxFrameSize) {
         if (value < MIN_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) throw new ProtocolError(ErrorCode.ProtocolError, `a maximum frame size of ${value}`);
         this.peerMaxFrame = value;
@@ -502,9 +542,25 @@ export class H2Connection {
       return;
     }
     const stream = this.streams.get(streamId);
-    if (stream === undefined) return;
+    if (stream === undefined) {
+      this.checkOpened(streamId, "WINDOW_UPDATE");
+      return;
+    }
+    if (stream.sendWindow + increment > MAX_WINDOW) {
+      // A stream error: only this stream ends.
+      this.queue(rstStreamFrame(streamId, ErrorCode.FlowControlError));
+      this.finish(stream, ErrorCode.FlowControlError, undefined);
+      return;
+    }
     stream.sendWindow += increment;
     if (stream.queue !== undefined) this.drain(stream);
+  }
+
+  /** A frame for a stream we have no record of is fine if we opened and ended it; one we never opened breaks the protocol. */
+  private checkOpened(streamId: number, what: string): void {
+    if (streamId % 2 === 0 || streamId >= this.nextId) {
+      throw new ProtocolError(ErrorCode.ProtocolError, `a ${what} frame on stream ${streamId}, which was never opened`);
+    }
   }
 
   // ---- stream bookkeeping --------------------------------------------------------------
@@ -520,6 +576,8 @@ export class H2Connection {
   private release(stream: H2Stream): void {
     this.streams.delete(stream.id);
     this.blocked.delete(stream);
+    this.waitingData -= stream.queuedBytes;
+    stream.queuedBytes = 0;
     stream.queue = undefined;
     this.running--;
     this.active--;
@@ -533,6 +591,8 @@ export class H2Connection {
       stream.waitingHead = undefined;
       stream.done = true;
       this.active--;
+      this.waitingData -= stream.queuedBytes;
+      stream.queuedBytes = 0;
       stream.handler.closed(ErrorCode.RefusedStream, undefined);
     }
   }
