@@ -10,6 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, type SwitchboardError } from "../errors/index.js";
 import type { ChannelEvent, ChannelLoss, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
 import { createBuiltinUserFunctionClient } from "./h2/builtin-client.js";
+import { frame } from "./h2/frames.js";
 import { encodeHeaderBlock } from "./h2/hpack.js";
 import { createHttp2UserFunctionClient } from "./http2-client.js";
 
@@ -297,14 +298,6 @@ for (const [name, createClient] of CLIENTS)
     it("PINGs a quiet connection at most twice while the user function sends nothing (gRPC servers close on more)", async () => {
       let pings = 0;
       const sockets: net.Socket[] = [];
-      const frame = (type: number, flags: number, id: number, payload = Buffer.alloc(0)) => {
-        const head = Buffer.alloc(9);
-        head.writeUIntBE(payload.length, 0, 3);
-        head[3] = type;
-        head[4] = flags;
-        head.writeUInt32BE(id, 5);
-        return Buffer.concat([head, payload]);
-      };
       const answer = Buffer.from(
         encodeHeaderBlock([
           [":status", "200"],
