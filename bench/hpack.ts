@@ -11,8 +11,8 @@
  *   node --import tsx bench/hpack.ts [--iterations 200000]
  */
 import { parseArgs } from "node:util";
-import { HpackDecoder } from "../packages/proxy/src/user-function/h2/hpack.js";
-import { huffmanEncode } from "../packages/proxy/src/user-function/h2/hpack-huffman.js";
+import { HpackDecoder } from "../packages/proxy/src/http2/hpack.js";
+import { huffmanEncode } from "../packages/proxy/src/http2/hpack-huffman.js";
 
 const { values } = parseArgs({ options: { iterations: { type: "string", default: "200000" } } });
 const iterations = Number(values.iterations);

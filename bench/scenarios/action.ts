@@ -12,8 +12,9 @@
  * Also in the same alternating rounds: a second proxy that reaches the same user-function
  * process over a Unix domain socket (`--user-function-socket`) instead of TCP loopback,
  * a third that reaches it over Node's `node:http2` (`--user-function-http2 node`) instead of the
- * proxy's own HTTP/2 client, and, with `--node <binary>`, the same proxy build run by another
- * Node (e.g. 24).
+ * proxy's own HTTP/2 client, a fourth whose front port serves HTTP/2 with `node:http2`
+ * (`--front-http2 node`) instead of the proxy's own server, and, with `--node <binary>`, the
+ * same proxy build run by another Node (e.g. 24).
  */
 import { rmSync } from "node:fs";
 import * as path from "node:path";
@@ -33,6 +34,7 @@ const OPEN_LOOP_RATE = 1000;
 const BEFORE = "through the proxy (baseline build)";
 const SOCKET = "through the proxy (Unix socket)";
 const NODE_HTTP2 = "through the proxy (node:http2 to the user function)";
+const FRONT_NODE = "through the proxy (node:http2 on the front port)";
 const otherNodeLabel = (version: string) => `through the proxy (Node ${version.replace(/^v/, "")})`;
 
 /** CPU µs per call of one watched process over a point. */
@@ -71,6 +73,13 @@ export const actionScenario: Scenario = {
       extraArgs: ["--user-function-http2", "node"],
     });
     const viaNodeH2 = await GrpcClient.connect("127.0.0.1", nodeH2Proxy.port, ctx.sessions);
+    // The same user-function process behind a front port served by Node's HTTP/2 stack instead of the proxy's own.
+    const frontNodeProxy = await startProxy({
+      userFunctionPort: ufPort,
+      store: `sqlite:${path.join(ctx.tmpDir, "action-front-node.db")}`,
+      extraArgs: ["--front-http2", "node"],
+    });
+    const viaFrontNode = await GrpcClient.connect("127.0.0.1", frontNodeProxy.port, ctx.sessions);
     // The same build on another Node; the memory store, since better-sqlite3 is built for the Node running the benchmark (an Action never touches the store).
     const otherNode = ctx.otherNode === undefined ? undefined : await startProxy({ userFunctionPort: ufPort, store: "memory", node: ctx.otherNode.path });
     const viaOtherNode = otherNode === undefined ? undefined : await GrpcClient.connect("127.0.0.1", otherNode.port, ctx.sessions);
@@ -103,6 +112,7 @@ export const actionScenario: Scenario = {
       for (const [name, client] of [
         ["the Unix-socket proxy", viaSocket],
         ["the node:http2 proxy", viaNodeH2],
+        ["the node:http2 front port's proxy", viaFrontNode],
         ["the other Node's proxy", viaOtherNode],
       ] as const) {
         if (client === undefined) continue;
@@ -134,6 +144,8 @@ export const actionScenario: Scenario = {
       const socketOpen = [open(SOCKET, viaSocket, PATHS.actionProcessUnary, proxyBody, watchedFor(socketProxy))];
       const nodeH2Closed = [closed(NODE_HTTP2, viaNodeH2, PATHS.actionProcessUnary, proxyBody, watchedFor(nodeH2Proxy))];
       const nodeH2Open = [open(NODE_HTTP2, viaNodeH2, PATHS.actionProcessUnary, proxyBody, watchedFor(nodeH2Proxy))];
+      const frontNodeClosed = [closed(FRONT_NODE, viaFrontNode, PATHS.actionProcessUnary, proxyBody, watchedFor(frontNodeProxy))];
+      const frontNodeOpen = [open(FRONT_NODE, viaFrontNode, PATHS.actionProcessUnary, proxyBody, watchedFor(frontNodeProxy))];
       const otherClosed = viaOtherNode && otherNode ? [closed(OTHER, viaOtherNode, PATHS.actionProcessUnary, proxyBody, watchedFor(otherNode))] : [];
       const otherOpen = viaOtherNode && otherNode ? [open(OTHER, viaOtherNode, PATHS.actionProcessUnary, proxyBody, watchedFor(otherNode))] : [];
       const timing = { rounds: ctx.rounds, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, log: ctx.log };
@@ -145,6 +157,7 @@ export const actionScenario: Scenario = {
             closed("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody),
             ...socketClosed,
             ...nodeH2Closed,
+            ...frontNodeClosed,
             ...otherClosed,
             ...beforeClosed,
           ],
@@ -159,6 +172,7 @@ export const actionScenario: Scenario = {
             open("through the proxy", viaProxy, PATHS.actionProcessUnary, proxyBody),
             ...socketOpen,
             ...nodeH2Open,
+            ...frontNodeOpen,
             ...otherOpen,
             ...beforeOpen,
           ],
@@ -195,9 +209,11 @@ export const actionScenario: Scenario = {
       viaBefore?.close();
       viaSocket.close();
       viaNodeH2.close();
+      viaFrontNode.close();
       viaOtherNode?.close();
       await socketProxy.stop();
       await nodeH2Proxy.stop();
+      await frontNodeProxy.stop();
       await otherNode?.stop();
       await before?.stop();
       await proxy.stop();
@@ -213,6 +229,7 @@ export const actionScenario: Scenario = {
     ];
     const [closedSocket, openSocket] = [pick(SOCKET, 0), pick(SOCKET, 1)];
     const [closedNodeH2, openNodeH2] = [pick(NODE_HTTP2, 0), pick(NODE_HTTP2, 1)];
+    const [closedFrontNode, openFrontNode] = [pick(FRONT_NODE, 0), pick(FRONT_NODE, 1)];
     const closedOther = viaOtherNode ? pick(OTHER, 0) : undefined;
     const openOther = viaOtherNode ? pick(OTHER, 1) : undefined;
     const closedBefore = viaBefore ? pick(BEFORE, 0) : undefined;
@@ -258,6 +275,14 @@ export const actionScenario: Scenario = {
         target: "measure only",
         status: closedNodeH2.errors === 0 && openNodeH2.errors === 0 ? "met" : "not met",
       },
+      {
+        name: `Action unary through the proxy, the front port on the proxy's own HTTP/2 server vs node:http2 (${ctx.concurrency} concurrent; proxy CPU per call; added p50 at ${OPEN_LOOP_RATE.toLocaleString("en-US")}/s)`,
+        measured: `${rate(closedProxy.throughput)}, proxy ${cpuPerCall(closedProxy, "proxy")} µs per call, +${ms(addedP50)}`,
+        comparison: `node:http2: ${rate(closedFrontNode.throughput)}, proxy ${cpuPerCall(closedFrontNode, "proxy")} µs per call, +${ms(openFrontNode.latency.p50Ms - openDirect.latency.p50Ms)}`,
+        ratio: `${ratio(closedProxy.throughput / closedFrontNode.throughput)} calls/s, ${ratio(cpuPerCall(closedProxy, "proxy") / cpuPerCall(closedFrontNode, "proxy"))} CPU per call`,
+        target: "measure only",
+        status: closedFrontNode.errors === 0 && openFrontNode.errors === 0 ? "met" : "not met",
+      },
       ...(closedOther && openOther && ctx.otherNode
         ? [
             {
@@ -287,7 +312,8 @@ export const actionScenario: Scenario = {
       "Same user-function process (the raw-protocol TCK model, `bench/user-function.ts`), same load generator and HTTP/2 sessions. " +
         "Direct = `cloudstate.action.ActionProtocol/handleUnary` with the ActionCommand the proxy would send; proxy = `ActionTckModel/ProcessUnary` on the front port. " +
         "Request: one group with one `reply` step (22-byte message). " +
-        `"${SOCKET}" is a second proxy of the same build that reaches the same user-function process over its Unix domain socket (\`--user-function-socket\`) instead of TCP loopback` +
+        `"${SOCKET}" is a second proxy of the same build that reaches the same user-function process over its Unix domain socket (\`--user-function-socket\`) instead of TCP loopback; ` +
+        `"${NODE_HTTP2}" one that reaches it with \`--user-function-http2 node\`; "${FRONT_NODE}" one whose front port serves HTTP/2 with \`--front-http2 node\`` +
         (ctx.otherNode === undefined
           ? "."
           : `; "${OTHER}" is the same build run by Node ${ctx.otherNode.version.replace(/^v/, "")} (memory store: better-sqlite3 is built for ${process.version}; an Action never touches the store).`),

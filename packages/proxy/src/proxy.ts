@@ -35,7 +35,7 @@ import { createRouter } from "./router/router.js";
 import type { Deployment } from "./router/types.js";
 import type { Store } from "./store/types.js";
 import type { UserFunctionClient } from "./user-function/client.js";
-import { createBuiltinUserFunctionClient } from "./user-function/h2/builtin-client.js";
+import { createBuiltinUserFunctionClient } from "./user-function/builtin-client.js";
 import { createHttp2UserFunctionClient } from "./user-function/http2-client.js";
 import { readUserFunctionTls } from "./user-function/tls-material.js";
 import { checkUserFunctionSocket } from "./user-function/unix-socket.js";

@@ -29,6 +29,7 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "max-active-entities": "77",
   "heap-release": "off",
   "user-function-http2": "node",
+  "front-http2": "node",
   "cors-origin": "https://app.example.com",
   "log-level": "warn",
   "log-format": "json",
@@ -172,6 +173,16 @@ describe("switchboard start --user-function-http2", () => {
     assert.equal(parseConfig([], { USER_FUNCTION_HTTP2: "node" }).config?.userFunctionHttp2, "node");
     assert.equal(parseConfig(["--user-function-http2", "nghttp2"], {}).error, `--user-function-http2 must be builtin or node, got "nghttp2"`);
     assert.equal(parseConfig([], { USER_FUNCTION_HTTP2: "fast" }).error, `USER_FUNCTION_HTTP2 must be builtin or node, got "fast"`);
+  });
+});
+
+describe("switchboard start --front-http2", () => {
+  it("takes builtin (the default) or node, and says what else is wrong", () => {
+    assert.equal(parseConfig([], {}).config?.frontPort.http2, "builtin");
+    assert.equal(parseConfig(["--front-http2", "node"], {}).config?.frontPort.http2, "node");
+    assert.equal(parseConfig([], { FRONT_HTTP2: "node" }).config?.frontPort.http2, "node");
+    assert.equal(parseConfig(["--front-http2", "nghttp2"], {}).error, `--front-http2 must be builtin or node, got "nghttp2"`);
+    assert.equal(parseConfig([], { FRONT_HTTP2: "fast" }).error, `FRONT_HTTP2 must be builtin or node, got "fast"`);
   });
 });
 

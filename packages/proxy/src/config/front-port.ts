@@ -21,6 +21,8 @@ export interface FrontPortConfig {
   readonly maxQueuedRequests: number;
   /** Serve gRPC server reflection. */
   readonly reflection: boolean;
+  /** Which HTTP/2 stack serves HTTP/2 connections: the proxy's own, or Node's `node:http2`. */
+  readonly http2: "builtin" | "node";
   /** TLS on the front port: PEM file paths. */
   readonly tls: { readonly certPath: string; readonly keyPath: string; readonly clientCaPath: string | undefined } | undefined;
 }
@@ -55,6 +57,7 @@ export const FRONT_PORT_OPTIONS = {
   "tls-key": { type: "string" },
   "tls-client-ca": { type: "string" },
   "no-reflection": { type: "boolean" },
+  "front-http2": { type: "string" },
 } as const;
 
 /** Help lines of the front-port flags. */
@@ -72,6 +75,9 @@ export const FRONT_PORT_HELP = `  --idle-timeout <ms>           close connection
   --tls-key <file>              ... and this PEM private key       env TLS_KEY
   --tls-client-ca <file>        require client certificates (mTLS) env TLS_CLIENT_CA
   --no-reflection               turn gRPC server reflection off    env NO_REFLECTION=true
+  --front-http2 <stack>         HTTP/2 on the front port: builtin (the proxy's own,
+                                cheaper per call) | node (node:http2)
+                                env FRONT_HTTP2  (builtin)
 `;
 
 type Values = { readonly [K in keyof typeof FRONT_PORT_OPTIONS]?: (typeof FRONT_PORT_OPTIONS)[K]["type"] extends "boolean" ? boolean : string };
@@ -108,9 +114,14 @@ export function parseFrontPort(values: Values, pick: (flag: string | undefined, 
   if ((certPath === undefined) !== (keyPath === undefined)) return "--tls-cert and --tls-key go together: give both or neither";
   if (clientCaPath !== undefined && certPath === undefined) return "--tls-client-ca needs --tls-cert and --tls-key";
   const noReflection = values["no-reflection"] === true || /^(true|1|yes)$/i.test(pick(undefined, "NO_REFLECTION") ?? "");
+  const http2 = pick(values["front-http2"], "FRONT_HTTP2") ?? "builtin";
+  if (http2 !== "builtin" && http2 !== "node") {
+    return `${values["front-http2"] !== undefined ? "--front-http2" : "FRONT_HTTP2"} must be builtin or node, got "${http2}"`;
+  }
   return {
-    ...(parsed as Omit<FrontPortConfig, "reflection" | "tls">),
+    ...(parsed as Omit<FrontPortConfig, "reflection" | "tls" | "http2">),
     reflection: !noReflection,
+    http2,
     tls: certPath !== undefined && keyPath !== undefined ? { certPath, keyPath, clientCaPath } : undefined,
   };
 }

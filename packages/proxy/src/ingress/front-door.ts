@@ -3,6 +3,7 @@ import * as http2 from "node:http2";
 import type { Logger } from "../observability/logger.js";
 import type { Dispatcher, ModelSource } from "../router/types.js";
 import { createClientMessage, type Redaction } from "./client-message.js";
+import { createBuiltinGrpcHandler } from "./grpc/grpc-builtin.js";
 import { createGrpcHandler } from "./grpc/grpc-handler.js";
 import { REFLECTION_PATHS } from "./grpc/reflection.js";
 import { createReflectionHandler } from "./grpc/reflection-handler.js";
@@ -13,7 +14,9 @@ import { createHttpHandler, sendHttpPlain } from "./http/http-handler.js";
 import { answerProbe, type Readiness } from "./http/probes.js";
 import { discardBody } from "./http/read-body.js";
 import { isTopicsPath } from "./http/topics-handler.js";
+import { asNodeStream } from "./h2/stream-duplex.js";
 import type { FrontHandlers } from "./server.js";
+import { ErrorCode } from "../http2/frames.js";
 
 const http2Constants = http2.constants;
 
@@ -58,7 +61,9 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
   const clientMessage = createClientMessage(options.redactions ?? []);
   const reflectionOn = options.reflection !== false;
   const via = (protocol: "grpc" | "grpc-web" | "http") => options.dispatcherFor?.(protocol) ?? dispatcher;
-  const grpc = createGrpcHandler({ models, dispatcher: via("grpc"), maxMessageSize, requestQueueLimit, clientMessage, logger });
+  const grpcOptions = { models, dispatcher: via("grpc"), maxMessageSize, requestQueueLimit, clientMessage, logger };
+  const grpc = createGrpcHandler(grpcOptions);
+  const grpcBuiltin = createBuiltinGrpcHandler(grpcOptions);
   const reflection = createReflectionHandler({ models, maxMessageSize, logger });
   const grpcWeb = createGrpcWebHandler({ models, dispatcher: via("grpc-web"), maxMessageSize, requestQueueLimit, clientMessage, cors, logger });
   const json = createHttpHandler({ models, dispatcher: via("http"), maxMessageSize, cors, clientMessage, logger });
@@ -85,7 +90,31 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
     json(exchange);
   };
 
-  return {
+  const isGrpcProper = (headers: http2.IncomingHttpHeaders) => {
+    const contentType = headers["content-type"];
+    return (
+      contentType?.startsWith("application/grpc") === true &&
+      !isGrpcWebContentType(contentType) &&
+      !(reflectionOn && REFLECTION_PATHS.has(String(headers[":path"])))
+    );
+  };
+
+  const handlers: FrontHandlers = {
+    onBuiltinStream(stream, headers, end) {
+      try {
+        if (isGrpcProper(headers)) {
+          grpcBuiltin(stream, headers, end);
+          return;
+        }
+        // Everything else is written against Node's stream: it gets one.
+        const node = asNodeStream(stream, headers, end);
+        node.on("error", (error) => logger.debug("http2 stream error", { error }));
+        handlers.onHttp2Stream(node, headers);
+      } catch (error) {
+        logger.error("request handling failed", { path: headers[":path"], error });
+        stream.reset(ErrorCode.InternalError);
+      }
+    },
     onHttp2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
       try {
         const contentType = headers["content-type"];
@@ -123,4 +152,5 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
       }
     },
   };
+  return handlers;
 }

@@ -2,6 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import type { H2Stream } from "../http2/connection.js";
 import type { Logger } from "../observability/logger.js";
 import {
   type ConnectionLimits,
@@ -11,6 +12,7 @@ import {
   refuseStream,
   type SessionGuard,
 } from "./connection-guard.js";
+import { type FrontConnection, serveFrontConnection } from "./h2/front-connection.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** Marks a connection over the cap, to be refused once its HTTP/2 session exists. */
@@ -25,6 +27,8 @@ export interface FrontHandlers {
   onHttp2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
   /** HTTP/1.1 requests (probes, JSON and gRPC-Web). */
   onHttp1Request(request: http.IncomingMessage, response: http.ServerResponse): void;
+  /** HTTP/2 streams on the proxy's own HTTP/2 server; `end` when the request has no body. */
+  onBuiltinStream(stream: H2Stream, headers: http2.IncomingHttpHeaders, end: boolean): void;
 }
 
 /** TLS on the front port: PEM contents, not paths. */
@@ -45,6 +49,8 @@ export interface FrontServerOptions {
   limits?: Partial<ConnectionLimits>;
   /** Serve TLS (HTTP/2 and HTTP/1.1 chosen by ALPN) instead of cleartext. */
   tls?: FrontTls;
+  /** Which HTTP/2 stack serves HTTP/2 connections (default `builtin`, the proxy's own). */
+  http2?: "builtin" | "node";
 }
 
 /** The bound front port. */
@@ -58,7 +64,8 @@ export interface FrontServer {
 /**
  * Binds the one front port. Each connection is sniffed: one that opens with the HTTP/2
  * preface (prior-knowledge h2c, as gRPC clients use, or `h2` chosen by ALPN over TLS)
- * goes to the HTTP/2 server, anything else to the HTTP/1.1 server. Node's http2 server
+ * goes to the HTTP/2 server (the proxy's own, `h2/front-connection.ts`, or Node's
+ * `node:http2` with `http2: "node"`), anything else to the HTTP/1.1 server. Node's http2 server
  * offers no such fallback without TLS, hence the sniffing. Every connection is bounded
  * in time and number (`connection-guard.ts`): a connection that does not show its
  * protocol, its headers or any call in time is closed, HTTP/2 sessions are kept alive
@@ -77,6 +84,8 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
     settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderSize * 2 },
   });
   const sessions = new Set<http2.ServerHttp2Session>();
+  const builtin = (options.http2 ?? "builtin") === "builtin";
+  const connections = new Set<FrontConnection>();
   const guards = new WeakMap<http2.Http2Session, SessionGuard>();
   h2.on("session", (session) => {
     sessions.add(session);
@@ -177,7 +186,16 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
       clearTimeout(timer);
       socket.off("readable", onReadable);
       socket.unshift(seen);
-      if (isH2) {
+      if (isH2 && builtin) {
+        const connection = serveFrontConnection(socket, {
+          limits,
+          logger,
+          overCap,
+          onStream: (stream, headers, end) => handlers.onBuiltinStream(stream, headers, end),
+          onClose: () => connections.delete(connection),
+        });
+        if (!socket.destroyed) connections.add(connection);
+      } else if (isH2) {
         (socket as MarkedSocket)[SELF] = socket;
         if (overCap) (socket as MarkedSocket)[OVER_CAP] = true;
         h2.emit("connection", socket);
@@ -248,6 +266,7 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
             for (const socket of h1Idle) socket.end();
             for (const response of h1Answering) if (!response.headersSent) response.setHeader("connection", "close");
             for (const session of sessions) session.close();
+            for (const connection of connections) connection.close();
             const timer = setTimeout(() => {
               for (const socket of sockets) socket.destroy();
             }, graceMs);

@@ -9,9 +9,9 @@ import { EntityDiscovery, ProxyInfoSchema } from "@switchboard/protocol";
 import { create } from "@bufbuild/protobuf";
 import { Code, type SwitchboardError } from "../errors/index.js";
 import type { ChannelEvent, ChannelLoss, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
-import { createBuiltinUserFunctionClient } from "./h2/builtin-client.js";
-import { frame } from "./h2/frames.js";
-import { encodeHeaderBlock } from "./h2/hpack.js";
+import { createBuiltinUserFunctionClient } from "./builtin-client.js";
+import { frame } from "../http2/frames.js";
+import { encodeHeaderBlock } from "../http2/hpack.js";
 import { createHttp2UserFunctionClient } from "./http2-client.js";
 
 const INFO = create(ProxyInfoSchema, { protocolMajorVersion: 0, protocolMinorVersion: 2 });

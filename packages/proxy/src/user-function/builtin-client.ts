@@ -1,16 +1,16 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Code, SwitchboardError } from "../../errors/index.js";
-import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../../internal/grpc-framing.js";
-import { type ConnectionReport, createChannelPool, type PooledConnection, targetOf, unaryHandlers } from "../channel-pool.js";
-import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "../client.js";
-import { describeFailure, grpcTimeout, httpStatusError, statusError } from "../failures.js";
-import { type ReadingCall, readMessages } from "../responses.js";
-import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "../wire.js";
-import { H2Connection, type H2Stream, type StreamHandler } from "./connection.js";
-import { ErrorCode } from "./frames.js";
-import { encodeHeaderBlock } from "./hpack.js";
+import { Code, SwitchboardError } from "../errors/index.js";
+import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
+import { type ConnectionReport, createChannelPool, type PooledConnection, targetOf, unaryHandlers } from "./channel-pool.js";
+import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import { describeFailure, grpcTimeout, httpStatusError, statusError } from "./failures.js";
+import { type ReadingCall, readMessages } from "./responses.js";
+import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
+import { H2Connection, type H2Stream, type StreamHandler } from "../http2/connection.js";
+import { ErrorCode } from "../http2/frames.js";
+import { encodeHeaderBlock } from "../http2/hpack.js";
 
 /** How one method's calls go over the wire: its request head, encoded once, and its codecs. */
 interface MethodCodec {

@@ -33,10 +33,8 @@ export interface StreamHandler {
   closed(code: number | undefined, lost: string | undefined): void;
 }
 
-/** Our receive window, per stream and for the connection: large, so big state transfers do not stall. */
+/** Our receive window for the connection, and per stream as a client: large, so big state transfers do not stall. */
 const WINDOW = 16 * 1024 * 1024;
-/** Give window back once this much of it was used. */
-const REFILL_AT = WINDOW / 2;
 /** Frames smaller than this are copied into one output buffer per flush; larger payloads are written as they are. */
 const COPY_LIMIT = 4096;
 const OUT_CHUNK = 16 * 1024;
@@ -62,13 +60,49 @@ export class H2Stream {
   endQueued = false;
   /** Set while waiting for a stream slot: the request head and what follows it at once. */
   waitingHead: Uint8Array | undefined;
+  /** A response's trailer block, sent once the data before it had window. */
+  trailers: Uint8Array | undefined;
+  /** Whether reading is paused: the window is not given back, so the peer stops sending. */
+  paused = false;
+  /** Bytes received while paused, owed to the connection window. */
+  held = 0;
+  /** Runs once data that waited for the peer's window has all gone out. */
+  onSent: (() => void) | undefined;
+  /** Reset with NO_ERROR once our side ended, if the peer's has not: the answer came before the whole request. */
+  resetWhenEnded = false;
 
   constructor(
     readonly connection: H2Connection,
-    readonly handler: StreamHandler,
+    public handler: StreamHandler,
     sendWindow: number,
   ) {
     this.sendWindow = sendWindow;
+  }
+
+  /** Sends a header block on an open stream (a response head, or trailers when `end`). */
+  sendHeaders(block: Uint8Array, end: boolean): void {
+    this.connection.writeHeaders(this, block, end);
+  }
+
+  /**
+   * Tells the peer to stop sending once our side is out (RST_STREAM NO_ERROR after the
+   * response's last frame), as servers do when they answered before the request ended.
+   */
+  stopPeerAfterEnd(): void {
+    if (this.done || this.remoteEnded) return;
+    if (this.localEnded) this.connection.resetStream(this, ErrorCode.NoError);
+    else this.resetWhenEnded = true;
+  }
+
+  /** Stops giving window back for this stream until {@link resume}. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.connection.giveBack(this);
   }
 
   /** Sends `payload` as DATA; `end` half-closes our side. */
@@ -97,11 +131,33 @@ export interface ConnectionEvents {
   goaway(code: number, debug: string): void;
   /** A frame or header block broke the protocol; the connection is closed next. */
   protocolError(detail: string): void;
+  /** The last open stream ended. */
+  idle?(): void;
 }
 
+/** What a connection serving HTTP/2 (the peer opens the streams) needs. */
+export interface ServerRole {
+  /**
+   * A stream the peer opened, with its request header block; set `stream.handler` to hear
+   * the rest. `end` when the request has no body.
+   */
+  accept(stream: H2Stream, fields: string[], end: boolean): void;
+  /** Streams the peer may have open at once; one more is refused (REFUSED_STREAM). */
+  readonly maxStreams: number;
+  /** Our receive window per stream: what a paused stream may hold unread. */
+  readonly streamWindow: number;
+  /** Largest decoded request header block (RFC 9113 §6.5.2 accounting). */
+  readonly maxHeaderListSize: number;
+  /** Our receive window for the whole connection: what its paused streams may hold unread together. */
+  readonly connectionWindow: number;
+}
+
+const NO_HANDLER: StreamHandler = { headers() {}, data() {}, closed() {} };
+
 /**
- * One HTTP/2 client connection over a socket: the frame layer a gRPC client needs, written
- * for the proxy's hot path. Frames written in one turn of the event loop go out in one socket
+ * One HTTP/2 connection over a socket: the frame layer a gRPC client needs, written
+ * for the proxy's hot path, and the same as a server (with a {@link ServerRole}) for the
+ * front port. Frames written in one turn of the event loop go out in one socket
  * write; a stream costs one object; header blocks are encoded by the caller, once per method.
  * Flow control both ways (we advertise large windows and give them back in bulk), the peer's
  * stream limit (streams over it wait for a slot), PING, GOAWAY and RST_STREAM. No server push,
@@ -121,7 +177,15 @@ export class H2Connection {
   private peerMaxFrame = MIN_MAX_FRAME_SIZE;
   private sendWindow = DEFAULT_WINDOW;
   private unacked = 0;
+  /** Bytes paused streams received and have not given back: still counted against our connection window. */
+  private held = 0;
   private nextId = 1;
+  /** As a server: the highest stream id the peer opened (GOAWAY names it). */
+  private lastPeerId = 0;
+  private readonly streamWindow: number;
+  private readonly connectionWindow: number;
+  /** Waiting for the client's preface (server only). */
+  private awaitingPreface: boolean;
   private running = 0;
   private readonly streams = new Map<number, H2Stream>();
   private readonly waiting: H2Stream[] = [];
@@ -129,7 +193,7 @@ export class H2Connection {
   private readonly blocked = new Set<H2Stream>();
   /** Bytes in every stream's queue. */
   private waitingData = 0;
-  private readonly decoder = new HpackDecoder();
+  private readonly decoder: HpackDecoder;
   private input: Buffer | undefined;
   /** A header block still waiting for CONTINUATION frames. */
   private headerStream = 0;
@@ -147,16 +211,32 @@ export class H2Connection {
   constructor(
     readonly socket: Duplex,
     private readonly events: ConnectionEvents,
+    private readonly server?: ServerRole,
   ) {
-    this.queue(PREFACE);
-    this.queue(
-      settingsFrame([
-        [Setting.EnablePush, 0],
-        [Setting.InitialWindowSize, WINDOW],
-        [Setting.MaxHeaderListSize, 65_536],
-      ]),
-    );
-    this.queue(windowUpdateFrame(0, WINDOW - DEFAULT_WINDOW));
+    this.awaitingPreface = server !== undefined;
+    this.streamWindow = server?.streamWindow ?? WINDOW;
+    this.connectionWindow = Math.max(DEFAULT_WINDOW, server?.connectionWindow ?? WINDOW);
+    const maxHeaderList = server?.maxHeaderListSize ?? 65_536;
+    this.decoder = new HpackDecoder(4096, maxHeaderList);
+    if (server === undefined) {
+      this.queue(PREFACE);
+      this.queue(
+        settingsFrame([
+          [Setting.EnablePush, 0],
+          [Setting.InitialWindowSize, WINDOW],
+          [Setting.MaxHeaderListSize, maxHeaderList],
+        ]),
+      );
+    } else {
+      this.queue(
+        settingsFrame([
+          [Setting.MaxConcurrentStreams, server.maxStreams],
+          [Setting.InitialWindowSize, server.streamWindow],
+          [Setting.MaxHeaderListSize, maxHeaderList],
+        ]),
+      );
+    }
+    if (this.connectionWindow > DEFAULT_WINDOW) this.queue(windowUpdateFrame(0, this.connectionWindow - DEFAULT_WINDOW));
     socket.on("data", (chunk: Buffer) => this.read(chunk));
     socket.on("close", () => this.lost("the connection closed"));
   }
@@ -191,14 +271,51 @@ export class H2Connection {
     stream.sendWindow = this.peerInitialWindow;
     this.streams.set(id, stream);
     this.running++;
-    if (head.byteLength <= this.peerMaxFrame) {
-      this.queueFrame(FrameType.Headers, Flag.EndHeaders, id, head);
+    this.queueHeaderBlock(id, head, false);
+  }
+
+  /** Queues a header block as HEADERS and as many CONTINUATION frames as the peer's frame size needs. */
+  private queueHeaderBlock(id: number, block: Uint8Array, end: boolean): void {
+    const endFlag = end ? Flag.EndStream : 0;
+    if (block.byteLength <= this.peerMaxFrame) {
+      this.queueFrame(FrameType.Headers, Flag.EndHeaders | endFlag, id, block);
       return;
     }
-    for (let at = 0; at < head.byteLength; at += this.peerMaxFrame) {
-      const part = head.subarray(at, at + this.peerMaxFrame);
-      const last = at + this.peerMaxFrame >= head.byteLength;
-      this.queueFrame(at === 0 ? FrameType.Headers : FrameType.Continuation, last ? Flag.EndHeaders : 0, id, part);
+    for (let at = 0; at < block.byteLength; at += this.peerMaxFrame) {
+      const part = block.subarray(at, at + this.peerMaxFrame);
+      const last = at + this.peerMaxFrame >= block.byteLength;
+      this.queueFrame(at === 0 ? FrameType.Headers : FrameType.Continuation, (last ? Flag.EndHeaders : 0) | (at === 0 ? endFlag : 0), id, part);
+    }
+  }
+
+  /**
+   * Sends a header block on a started stream: a response head, or trailers (`end`). Trailers
+   * wait behind data still waiting for window.
+   */
+  writeHeaders(stream: H2Stream, block: Uint8Array, end: boolean): void {
+    if (stream.done || stream.localEnded || stream.endQueued || this.closed) return;
+    if (end && stream.queue !== undefined) {
+      stream.trailers = block;
+      stream.endQueued = true;
+      return;
+    }
+    this.queueHeaderBlock(stream.id, block, end);
+    if (end) this.endLocal(stream);
+  }
+
+  /** Gives back the window a resumed stream held. */
+  giveBack(stream: H2Stream): void {
+    if (stream.done || this.closed) return;
+    this.unacked += stream.held;
+    this.held -= stream.held;
+    stream.held = 0;
+    if (this.unacked >= this.connectionWindow / 2) {
+      this.queue(windowUpdateFrame(0, this.unacked));
+      this.unacked = 0;
+    }
+    if (!stream.remoteEnded && stream.unacked >= this.streamWindow / 2) {
+      this.queue(windowUpdateFrame(stream.id, stream.unacked));
+      stream.unacked = 0;
     }
   }
 
@@ -254,7 +371,7 @@ export class H2Connection {
       this.waitingData -= part.length;
       this.sendWindow -= part.length;
       stream.sendWindow -= part.length;
-      const last = queue.length === 0 && stream.endQueued;
+      const last = queue.length === 0 && stream.endQueued && stream.trailers === undefined;
       this.queueFrame(FrameType.Data, last ? Flag.EndStream : 0, stream.id, part);
       if (last) {
         stream.queue = undefined;
@@ -264,8 +381,15 @@ export class H2Connection {
     }
     stream.queue = undefined;
     this.blocked.delete(stream);
+    if (stream.onSent !== undefined) {
+      const sent = stream.onSent;
+      stream.onSent = undefined;
+      sent();
+    }
     if (stream.endQueued) {
-      this.queueFrame(FrameType.Data, Flag.EndStream, stream.id, undefined);
+      if (stream.trailers !== undefined) this.queueHeaderBlock(stream.id, stream.trailers, true);
+      else this.queueFrame(FrameType.Data, Flag.EndStream, stream.id, undefined);
+      stream.trailers = undefined;
       this.endLocal(stream);
     }
   }
@@ -275,6 +399,7 @@ export class H2Connection {
     stream.endQueued = false;
     this.blocked.delete(stream);
     if (stream.remoteEnded) this.finish(stream, undefined, undefined);
+    else if (stream.resetWhenEnded) this.resetStream(stream, ErrorCode.NoError);
   }
 
   /** Resets a stream from our side. */
@@ -312,7 +437,7 @@ export class H2Connection {
     if (this.closed || this.closeAfterDrain) return;
     this.draining = true;
     this.closeAfterDrain = true;
-    this.queue(goawayFrame(ErrorCode.NoError));
+    this.queue(goawayFrame(ErrorCode.NoError, undefined, this.lastPeerId));
     this.afterStreamEnded();
   }
 
@@ -331,6 +456,19 @@ export class H2Connection {
     const buffer = this.input === undefined ? chunk : Buffer.concat([this.input, chunk]);
     this.input = undefined;
     let at = 0;
+    if (this.awaitingPreface) {
+      const n = Math.min(buffer.length, PREFACE.length);
+      if (!buffer.subarray(0, n).equals(PREFACE.subarray(0, n))) {
+        this.fail(ErrorCode.ProtocolError, "the connection did not open with the HTTP/2 preface");
+        return;
+      }
+      if (buffer.length < PREFACE.length) {
+        this.input = buffer;
+        return;
+      }
+      this.awaitingPreface = false;
+      at = PREFACE.length;
+    }
     try {
       while (buffer.length - at >= FRAME_HEADER) {
         const length = (buffer[at]! << 16) | (buffer[at + 1]! << 8) | buffer[at + 2]!;
@@ -415,21 +553,33 @@ export class H2Connection {
   private onData(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) throw new ProtocolError(ErrorCode.ProtocolError, "a DATA frame on stream 0");
     this.lastHeardAt = Date.now();
-    // Window counts the whole payload, padding included, whether or not the stream is still ours.
-    this.unacked += payload.length;
-    if (this.unacked >= REFILL_AT) {
+    const stream = this.streams.get(streamId);
+    // Window counts the whole payload, padding included, whether or not the stream is still ours;
+    // a paused stream's share is given back when it resumes.
+    if (stream?.paused === true && !stream.remoteEnded) {
+      stream.held += payload.length;
+      this.held += payload.length;
+    } else this.unacked += payload.length;
+    if (this.unacked + this.held > this.connectionWindow)
+      throw new ProtocolError(ErrorCode.FlowControlError, "it sent more than the connection window allowed");
+    if (this.unacked >= this.connectionWindow / 2) {
       this.queue(windowUpdateFrame(0, this.unacked));
       this.unacked = 0;
     }
-    const stream = this.streams.get(streamId);
     if (stream === undefined) {
       this.checkOpened(streamId, "DATA");
       return;
     }
     if (stream.remoteEnded) return;
     stream.unacked += payload.length;
+    if (stream.unacked > this.streamWindow) {
+      // A stream error: only this stream ends.
+      this.queue(rstStreamFrame(streamId, ErrorCode.FlowControlError));
+      this.finish(stream, ErrorCode.FlowControlError, undefined);
+      return;
+    }
     const end = (flags & Flag.EndStream) !== 0;
-    if (!end && stream.unacked >= REFILL_AT) {
+    if (!end && !stream.paused && stream.unacked >= this.streamWindow / 2) {
       this.queue(windowUpdateFrame(streamId, stream.unacked));
       stream.unacked = 0;
     }
@@ -472,7 +622,8 @@ export class H2Connection {
     }
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
-      this.checkOpened(streamId, "HEADERS");
+      if (this.server !== undefined && streamId % 2 === 1 && streamId > this.lastPeerId) this.acceptStream(this.server, streamId, fields);
+      else this.checkOpened(streamId, "HEADERS");
       return;
     }
     if (stream.remoteEnded) return;
@@ -556,8 +707,31 @@ export class H2Connection {
     if (stream.queue !== undefined) this.drain(stream);
   }
 
-  /** A frame for a stream we have no record of is fine if we opened and ended it; one we never opened breaks the protocol. */
+  /** A stream the peer opens (server only): refused over the stream limit, ignored once we said GOAWAY. */
+  private acceptStream(server: ServerRole, streamId: number, fields: string[]): void {
+    if (this.draining) return;
+    this.lastPeerId = streamId;
+    if (this.running >= server.maxStreams) {
+      this.queue(rstStreamFrame(streamId, ErrorCode.RefusedStream));
+      return;
+    }
+    const stream = new H2Stream(this, NO_HANDLER, this.peerInitialWindow);
+    stream.id = streamId;
+    stream.remoteEnded = this.headerEnd;
+    this.streams.set(streamId, stream);
+    this.running++;
+    this.active++;
+    server.accept(stream, fields, this.headerEnd);
+  }
+
+  /** A frame for a stream we have no record of is fine if it was opened and ended; one never opened breaks the protocol. */
   private checkOpened(streamId: number, what: string): void {
+    if (this.server !== undefined) {
+      if (streamId % 2 === 0 || streamId > this.lastPeerId) {
+        throw new ProtocolError(ErrorCode.ProtocolError, `a ${what} frame on stream ${streamId}, which was never opened`);
+      }
+      return;
+    }
     if (streamId % 2 === 0 || streamId >= this.nextId) {
       throw new ProtocolError(ErrorCode.ProtocolError, `a ${what} frame on stream ${streamId}, which was never opened`);
     }
@@ -574,6 +748,12 @@ export class H2Connection {
   }
 
   private release(stream: H2Stream): void {
+    if (stream.held > 0) {
+      // A stream over with window held: the connection gets it back.
+      this.held -= stream.held;
+      this.unacked += stream.held;
+      stream.held = 0;
+    }
     this.streams.delete(stream.id);
     this.blocked.delete(stream);
     this.waitingData -= stream.queuedBytes;
@@ -583,6 +763,7 @@ export class H2Connection {
     this.active--;
     this.startWaiting();
     this.afterStreamEnded();
+    if (this.active === 0) this.events.idle?.();
   }
 
   /** Ends every stream still waiting for a slot as refused: this connection takes no new streams. */
@@ -635,7 +816,7 @@ export class H2Connection {
   private fail(code: ErrorCode, detail: string): void {
     if (this.closed) return;
     this.events.protocolError(detail);
-    this.queue(goawayFrame(code, detail));
+    this.queue(goawayFrame(code, detail, this.lastPeerId));
     this.flush();
     this.socket.end();
     this.lost(`HTTP/2 protocol error: ${detail}`);

@@ -1,6 +1,7 @@
 /**
- * HTTP/2 (RFC 9113) wire constants and the frame header, for the proxy's own client to
- * the user function. Only what a gRPC client needs: no server push, no priorities.
+ * HTTP/2 (RFC 9113) wire constants and the frame header, for the proxy's own HTTP/2: the
+ * client to the user function and the front port's server. Only what gRPC needs: no server
+ * push, no priorities.
  */
 
 /** What a client sends first on a connection, before its SETTINGS. */
@@ -112,10 +113,11 @@ export function rstStreamFrame(streamId: number, code: ErrorCode): Buffer {
   return out;
 }
 
-/** A GOAWAY frame (the client never accepts streams, so its last stream id is 0). */
-export function goawayFrame(code: ErrorCode, debug?: string): Buffer {
+/** A GOAWAY frame; `lastStreamId` is the last stream the sender took from its peer (0 for a client). */
+export function goawayFrame(code: ErrorCode, debug?: string, lastStreamId = 0): Buffer {
   const text = debug === undefined ? undefined : Buffer.from(debug, "utf8");
   const payload = Buffer.alloc(8 + (text?.length ?? 0));
+  payload.writeUInt32BE(lastStreamId, 0);
   payload.writeUInt32BE(code, 4);
   if (text !== undefined) payload.set(text, 8);
   return frame(FrameType.Goaway, 0, 0, payload);
