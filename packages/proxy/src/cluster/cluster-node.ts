@@ -20,6 +20,7 @@ import type {
   RemoteCommand,
   RemoteNode,
 } from "./types.js";
+import type { CallSignal } from "../internal/call-signal.js";
 
 /** The number of shards every node of a cluster uses; fixed, since it decides where every entity lives. */
 export const DEFAULT_SHARD_COUNT = 128;
@@ -330,7 +331,7 @@ export function createClusterNode(options: ClusterNodeOptions): ManagedClusterNo
   }
 
   /** Resolves after the next round (or at `until`, or when `signal` aborts). */
-  function nextView(until: number, signal: AbortSignal | undefined): Promise<void> {
+  function nextView(until: number, signal: CallSignal | undefined): Promise<void> {
     return new Promise<void>((resolve) => {
       const wait = Math.max(0, until - clock.now());
       let t: ReturnType<Clock["setTimeout"]> | undefined;

@@ -3,6 +3,7 @@ import type { EntityServiceModel, ServiceModel } from "../descriptors/service-mo
 import type { EntityOutcome } from "../entities/shared/types.js";
 import type { Logger } from "../observability/logger.js";
 import type { Store, WriterToken } from "../store/types.js";
+import type { CallSignal } from "../internal/call-signal.js";
 
 /**
  * The ports a cluster implements. The core asks them where an entity runs, sends
@@ -23,7 +24,7 @@ export type PlacementDecision =
 export interface LocateOptions {
   /** Absolute deadline (ms since the epoch): a placement that waits for an owner gives up by then. */
   readonly deadline?: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
 }
 
 /** The placement port: which node runs an entity. */
@@ -54,7 +55,7 @@ export interface RemoteCommand {
   /** Absolute deadline (ms since the epoch), when the client set one. */
   readonly deadline?: number;
   /** Aborted when the client cancels. */
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
 }
 
 /**

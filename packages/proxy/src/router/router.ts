@@ -10,6 +10,7 @@ import { Code, codeName, SwitchboardError } from "../errors/index.js";
 import type { Logger } from "../observability/logger.js";
 import { NO_TRACER, type Tracer } from "../observability/tracer.js";
 import type { DeploymentSource, Dispatcher, Reply } from "./types.js";
+import type { CallSignal } from "../internal/call-signal.js";
 
 /** Options of {@link createRouter}. */
 export interface RouterOptions {
@@ -30,7 +31,7 @@ interface Call {
   readonly method: MethodModel;
   readonly payload: Any;
   readonly metadata: readonly MetadataEntry[];
-  readonly signal: AbortSignal | undefined;
+  readonly signal: CallSignal | undefined;
   readonly deadline: number | undefined;
   /** How we got here, for reportError texts: e.g. `forwarded from a.B/C`. */
   readonly chain: readonly string[];
@@ -247,7 +248,7 @@ export function createRouter(options: RouterOptions): Router {
     }
   }
 
-  function callOf(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal: AbortSignal | undefined, deadline: number | undefined): Call {
+  function callOf(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal: CallSignal | undefined, deadline: number | undefined): Call {
     return { method, payload, metadata: method.service.kind === "action" ? metadata : [], signal, deadline, chain: [] };
   }
 

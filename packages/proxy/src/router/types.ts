@@ -3,6 +3,7 @@ import type { MetadataEntry } from "@switchboard/protocol";
 import type { EntitySelector } from "../cluster/types.js";
 import type { EntityServiceModel, MethodModel, ServiceModel } from "../descriptors/service-model.js";
 import type { EntityRuntime } from "../entities/shared/types.js";
+import type { CallSignal } from "../internal/call-signal.js";
 
 /** One message for the client: a payload (absent: no message) and the reply's metadata. */
 export interface Reply {
@@ -16,7 +17,7 @@ export interface Invocation {
   /** Request headers as Cloudstate metadata (sent to Actions only). */
   readonly metadata: readonly MetadataEntry[];
   /** Aborted when the client cancels or the deadline passes. */
-  readonly signal: AbortSignal;
+  readonly signal: CallSignal;
   /** Absolute deadline (ms since epoch), when the client set one. */
   readonly deadline?: number;
 }
@@ -35,7 +36,7 @@ export interface Dispatcher {
    * shape, and collects every reply. Used by eventing, where a subscriber taking
    * `google.protobuf.Any` gets events of any type.
    */
-  deliver(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal?: AbortSignal): Promise<Reply[]>;
+  deliver(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal?: CallSignal): Promise<Reply[]>;
 }
 
 /** Read access to the current service model (swapped atomically on re-discovery). */

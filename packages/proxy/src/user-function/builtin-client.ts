@@ -11,6 +11,7 @@ import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./
 import { H2Connection, type H2Stream, type StreamHandler } from "../http2/connection.js";
 import { ErrorCode } from "../http2/frames.js";
 import { encodeHeaderBlock } from "../http2/hpack.js";
+import type { CallSignal } from "../internal/call-signal.js";
 
 /** How one method's calls go over the wire: its request head, encoded once, and its codecs. */
 interface MethodCodec {
@@ -77,7 +78,7 @@ class Call<O> implements ClientStream<unknown>, StreamHandler, ReadingCall {
     readonly link: Link,
     private readonly codec: MethodCodec,
     private readonly handlers: StreamHandlers<O>,
-    private readonly signal: AbortSignal | undefined,
+    private readonly signal: CallSignal | undefined,
     deadline: number | undefined,
   ) {
     this.parser = new FrameParser(link.maxMessageSize);

@@ -1,5 +1,6 @@
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import type { SwitchboardError } from "../errors/index.js";
+import type { CallSignal } from "../internal/call-signal.js";
 
 /** Callbacks of an open user-function stream. Exactly one `onEnd` follows the last message. */
 export interface StreamHandlers<O> {
@@ -23,7 +24,7 @@ export interface ClientStream<I> {
 export interface CallOptions {
   /** Absolute deadline (ms since epoch). */
   deadline?: number;
-  signal?: AbortSignal;
+  signal?: CallSignal;
 }
 
 /** Connectivity of the channel to the user function, as the router cares about it. */

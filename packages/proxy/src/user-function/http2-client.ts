@@ -8,6 +8,7 @@ import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, Use
 import { describeFailure, grpcTimeout, httpStatusError, statusError } from "./failures.js";
 import { type ReadingCall, readMessages } from "./responses.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
+import type { CallSignal } from "../internal/call-signal.js";
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -81,7 +82,7 @@ class Call<O> implements ClientStream<unknown>, ReadingCall {
     private readonly decode: (bytes: Uint8Array) => O,
     private readonly encode: FrameEncoder,
     private readonly handlers: StreamHandlers<O>,
-    private readonly signal: AbortSignal | undefined,
+    private readonly signal: CallSignal | undefined,
     deadline: number | undefined,
     readonly link: CallLink,
   ) {

@@ -6,6 +6,7 @@ import { decodeGrpcMessage, FrameParser, frameMessage } from "../../internal/grp
 import type { Logger } from "../../observability/logger.js";
 import type { RemoteNode } from "../types.js";
 import { DEFAULT_MESH_MAX_MESSAGE_SIZE } from "./wire.js";
+import type { CallSignal } from "../../internal/call-signal.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -28,7 +29,7 @@ export interface MeshClientOptions {
 /** Per-call options: the absolute deadline (ms since the epoch) and the caller's cancellation. */
 export interface MeshCallOptions {
   readonly deadline?: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
 }
 
 /**

@@ -5,8 +5,7 @@ import { Code, SwitchboardError } from "../../errors/index.js";
 import { AsyncQueue } from "../../internal/async-queue.js";
 import type { ClientStream } from "../../user-function/client.js";
 import type { EntityCommand, EntityOutcome, EntityRuntime, RuntimeEnvironment } from "../shared/types.js";
-
-const NEVER_ABORTED = new AbortController().signal;
+import { NEVER_ABORTED } from "../../internal/call-signal.js";
 
 /** The ActionCommand of a call, built as the plain message object `create` would make (without its reflection). */
 function actionCommand(command: EntityCommand, withPayload: boolean): ActionCommand {

@@ -8,6 +8,7 @@ import type { Metrics } from "../../observability/metrics.js";
 import type { Store, WriterToken } from "../../store/types.js";
 import type { UserFunctionClient } from "../../user-function/client.js";
 import type { ActiveEntities } from "../session/active-entities.js";
+import type { CallSignal } from "../../internal/call-signal.js";
 
 /** What an entity answered to one command, once its state change is durable. */
 export interface EntityOutcome {
@@ -22,7 +23,7 @@ export interface EntityCommand {
   readonly entityId: string;
   readonly payload: Any;
   /** Aborted when the client cancels (or its deadline passes). */
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
   /** Absolute deadline (ms since the epoch), when the client set one. */
   readonly deadline?: number;
   /** Request metadata (Actions only). */

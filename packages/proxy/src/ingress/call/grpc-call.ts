@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { Code, SwitchboardError } from "../../errors/index.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Dispatcher, Invocation, ModelSource, Reply } from "../../router/types.js";
+import { CallAbort } from "../../internal/call-signal.js";
 import { requestMetadata } from "../http/metadata.js";
 import { type Deadline, startDeadline } from "./deadline.js";
 import { createRequestQueue, type RequestQueue } from "./request-queue.js";
@@ -70,7 +71,7 @@ export function startGrpcCall(options: GrpcCallOptions): GrpcCall {
   let finished = false;
   let opened = false;
   let deadline: Deadline | undefined;
-  const controller = new AbortController();
+  const cancellation = new CallAbort();
   let queue: RequestQueue | undefined;
 
   /** Ends the call once; `silent` when the client is gone and nothing can be sent. */
@@ -78,7 +79,7 @@ export function startGrpcCall(options: GrpcCallOptions): GrpcCall {
     if (finished) return;
     finished = true;
     deadline?.cancel();
-    controller.abort(CALL_OVER);
+    cancellation.abort(CALL_OVER);
     queue?.fail(error ?? new SwitchboardError("call ended", Code.Canceled));
     if (!silent) sink.close(error);
   };
@@ -149,7 +150,7 @@ export function startGrpcCall(options: GrpcCallOptions): GrpcCall {
   const invocation: Invocation = {
     method,
     metadata: requestMetadata(options.headers),
-    signal: controller.signal,
+    signal: cancellation,
     ...(deadline !== undefined ? { deadline: deadline.at } : {}),
   };
   /** Whether the deadline allows dispatching now; answers DEADLINE_EXCEEDED if not. */
