@@ -59,6 +59,48 @@ runSqliteContracts("sqlite", undefined, tempDir);
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
+describe("sqlite store batches: a write that fails rolls back alone", () => {
+  it("undoes a failed single-statement append and every statement of a failed multi-event one, and commits the rest of the batch", async () => {
+    const path = join(tempDir(), "partial.db");
+    const store = await createSqliteStore({ path });
+    // A second connection installs a trigger that refuses chosen inserts, as a constraint would.
+    const other = new Database(path);
+    other.exec(
+      "CREATE TRIGGER refuse BEFORE INSERT ON event_journal WHEN NEW.persistence_id = 'single' OR (NEW.persistence_id = 'multi' AND NEW.seq_nr = 2) BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    );
+    other.close();
+    try {
+      const event = (v: string) => ({ typeUrl: "t/E", value: new TextEncoder().encode(v) });
+      const append = (journalId: string, events: ReturnType<typeof event>[]) =>
+        store.append({ journalId, tag: "t", firstSeq: 1, events, writer: LOCAL_WRITER });
+      // Queued in one turn: one batch, one transaction.
+      const results = await Promise.allSettled([
+        append("before", [event("a")]),
+        append("single", [event("b")]),
+        append("multi", [event("c"), event("d")]),
+        append("after", [event("e"), event("f")]),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ["fulfilled", "rejected", "rejected", "fulfilled"],
+      );
+      assert.equal(store.stats.failedTransactions, 0, "the batch itself committed");
+      assert.deepEqual(
+        (await store.readEvents("before", 0)).map((e) => e.seq),
+        [1],
+      );
+      assert.deepEqual(await store.readEvents("single", 0), []);
+      assert.deepEqual(await store.readEvents("multi", 0), [], "the first event of the failed append is undone too");
+      assert.deepEqual(
+        (await store.readEvents("after", 0)).map((e) => e.seq),
+        [1, 2],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("sqlite store", () => {
   it("creates the parent directory, runs in WAL mode and records each schema version once", async () => {
     const path = join(tempDir(), "nested", "deeper", "schema.db");

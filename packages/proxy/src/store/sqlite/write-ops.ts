@@ -64,9 +64,33 @@ class BatchLost extends Error {
 }
 
 /**
+ * Whether a write changes the database with at most one statement: such a write needs no
+ * savepoint to fail alone, since SQLite undoes a failed statement's own changes and keeps
+ * the transaction. Reads before that statement (the seq check of an append) change nothing.
+ */
+function singleStatement(op: SqliteWriteOp): boolean {
+  switch (op.kind) {
+    case "value-upsert":
+    case "value-delete":
+      return !op.recordChange;
+    case "append":
+      return op.events.length === 1 && op.snapshot === undefined;
+    case "crdt-upsert":
+    case "crdt-delete":
+    case "offset":
+    case "group-offset":
+    case "prune-changes":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
  * Builds the function that commits a batch of writes as one `BEGIN IMMEDIATE … COMMIT`
- * on `db`, each write in its own savepoint so that a write that fails (a taken seq:
- * `Code.Aborted`) rolls back alone. It returns each write's result by position and
+ * on `db`, each write that takes more than one statement in its own savepoint, so that a
+ * write that fails (a taken seq: `Code.Aborted`) rolls back alone (a savepoint costs two
+ * statements of its own, so single-statement writes go without). It returns each write's result by position and
  * throws when the transaction failed as a whole; it returns only once COMMIT has
  * returned, that is once the batch is as durable as the connection's `synchronous`
  * setting makes it. The same function runs on the main thread and on the writer thread.
@@ -77,7 +101,7 @@ export function createBatchRunner(db: BetterSqlite3.Database, sql: Statements): 
   const runBatch = db.transaction((batch: readonly SqliteWriteOp[]): WriteResult[] =>
     batch.map((op) => {
       try {
-        return inSavepoint(op);
+        return singleStatement(op) ? applyWrite(sql, op) : inSavepoint(op);
       } catch (err) {
         // Some errors (I/O, full disk, busy) make SQLite roll back the whole
         // transaction. Carrying on would run the next writes in autocommit mode,
