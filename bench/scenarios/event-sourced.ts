@@ -298,6 +298,18 @@ export const eventSourcedScenario: Scenario = {
         }
       }
       if (stacks.length === 0) throw new Error(notes.join(" "));
+      if (ctx.baselineProxy !== undefined) {
+        // The earlier build, when asked for: the headline stack once more, in the same rounds.
+        const kind = (stacks[0] as { workload: EsWorkload }).workload.kind;
+        const stack = await startSwitchboard({
+          kind,
+          store: `sqlite:${path.join(ctx.tmpDir, `event-sourced-${kind}-baseline.db`)}`,
+          sessions: ctx.sessions,
+          root: ctx.baselineProxy,
+        });
+        const workload = esWorkload(stack, kind, ctx.concurrency);
+        stacks.push({ stack, workload: { ...workload, label: `${workload.label}, baseline build` } });
+      }
       ctx.log(`event-sourced: ${ctx.concurrency} concurrent entities on SQLite: ${stacks.map((s) => s.workload.label).join(", ")} vs raw batched insert`);
       points = await interleave(
         [
@@ -387,6 +399,8 @@ export const eventSourcedScenario: Scenario = {
     const pgOutcome = await measurePostgres(ctx, headlineKind);
 
     const proxyPoint = points[0] as PointResult;
+    const baselinePoint = ctx.baselineProxy === undefined ? undefined : points[stacks.length - 1];
+    const proxyCpu = (p: PointResult) => Math.round(((p.cpu.processes.proxy ?? 0) / 100) * (1e6 / p.throughput));
     const ceilingPoint = points[points.length - 1] as PointResult;
     const ceilingRatio = proxyPoint.throughput / ceilingPoint.throughput;
     const snap = activation.snap;
@@ -402,6 +416,18 @@ export const eventSourcedScenario: Scenario = {
         status: proxyPoint.throughput >= TARGET_THROUGHPUT && proxyPoint.errors === 0 ? "met" : "not met",
         ...(proxyPoint.throughput >= TARGET_THROUGHPUT ? {} : { note: bottleneck(proxyPoint, throughputProfile) }),
       },
+      ...(baselinePoint !== undefined
+        ? [
+            {
+              name: `Event-sourced durable commands, this build vs the baseline (${ctx.concurrency} concurrent entities; proxy CPU per command)`,
+              measured: `${rate(proxyPoint.throughput)}, proxy ${proxyCpu(proxyPoint)} µs per command`,
+              comparison: `before: ${rate(baselinePoint.throughput)}, proxy ${proxyCpu(baselinePoint)} µs per command`,
+              ratio: `${ratio(proxyPoint.throughput / baselinePoint.throughput)} calls/s, ${ratio(proxyCpu(proxyPoint) / proxyCpu(baselinePoint))} CPU per command`,
+              target: "measure only",
+              status: "met" as const,
+            },
+          ]
+        : []),
       {
         name: "Event-sourced commands vs the raw batched-insert ceiling (SQLite)",
         measured: rate(proxyPoint.throughput),

@@ -25,14 +25,16 @@ export const valueEntityScenario: Scenario = {
   title: "Value entity: durable increments on SQLite",
   issue: 2,
   async run(ctx: BenchContext): Promise<ScenarioResult> {
-    const kinds: { kind: "counter" | "model"; socket: boolean }[] = counterExampleBuilt()
+    const kinds: { kind: "counter" | "model"; socket: boolean; baseline?: boolean }[] = counterExampleBuilt()
       ? [
           { kind: "counter", socket: false },
           { kind: "model", socket: false },
           { kind: "counter", socket: true },
         ]
       : [{ kind: "model", socket: false }];
-    const stacks: { kind: "counter" | "model"; socket: boolean; stack: SwitchboardStack; workload: IncrementWorkload }[] = [];
+    // The earlier build, when asked for: the headline stack once more, in the same rounds.
+    if (ctx.baselineProxy !== undefined) kinds.push({ kind: (kinds[0] as { kind: "counter" | "model" }).kind, socket: false, baseline: true });
+    const stacks: { kind: "counter" | "model"; socket: boolean; baseline: boolean; stack: SwitchboardStack; workload: IncrementWorkload }[] = [];
     const notes: string[] = [];
     if (!kinds.some((k) => k.kind === "counter"))
       notes.push("examples/counter is not built (no examples/counter/dist/main.js), so only the raw-protocol model ran.");
@@ -41,8 +43,8 @@ export const valueEntityScenario: Scenario = {
     let profile: ProfileSummary | undefined;
     const verifications: string[] = [];
     try {
-      for (const { kind, socket } of kinds) {
-        const name = `value-entity-${kind}${socket ? "-socket" : ""}`;
+      for (const { kind, socket, baseline = false } of kinds) {
+        const name = `value-entity-${kind}${socket ? "-socket" : ""}${baseline ? "-baseline" : ""}`;
         const store = `sqlite:${path.join(ctx.tmpDir, `${name}.db`)}`;
         try {
           const stack = await startSwitchboard({
@@ -50,15 +52,17 @@ export const valueEntityScenario: Scenario = {
             store,
             sessions: ctx.sessions,
             ...(socket ? { socket: path.join(ctx.socketDir, `${name}.sock`) } : {}),
+            ...(baseline && ctx.baselineProxy !== undefined ? { root: ctx.baselineProxy } : {}),
           });
-          stacks.push({ kind, socket, stack, workload: incrementWorkload(stack, kind, KEYS) });
+          stacks.push({ kind, socket, baseline, stack, workload: incrementWorkload(stack, kind, KEYS) });
         } catch (error) {
           notes.push(`The ${kind} user function${socket ? " on a Unix socket" : ""} could not be run: ${(error as Error).message.split("\n")[0]}`);
         }
       }
       if (stacks.length === 0) throw new Error(notes.join(" "));
-      const variants: Variant[] = stacks.map(({ kind, socket, stack, workload }) => ({
-        label: (kind === "counter" ? "counter example (SDK)" : "TCK model (raw protocol)") + (socket ? ", Unix socket" : ""),
+      const variants: Variant[] = stacks.map(({ kind, socket, baseline, stack, workload }) => ({
+        label:
+          (kind === "counter" ? "counter example (SDK)" : "TCK model (raw protocol)") + (socket ? ", Unix socket" : "") + (baseline ? ", baseline build" : ""),
         run: (durationMs, warmupMs) =>
           closedLoop({ label: kind, concurrency: ctx.concurrency, durationMs, warmupMs, watched: stack.watched, call: workload.call }),
       }));
@@ -68,9 +72,9 @@ export const valueEntityScenario: Scenario = {
       // Both stacks are up at once; only the one being measured gets load.
       points = await interleave(variants, { rounds: stacks.length > 1 ? ctx.rounds : 1, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, log: ctx.log });
       points = points.map((p, i) => ({ ...p, label: variants[i]?.label ?? p.label }));
-      for (const { kind, socket, workload } of stacks) {
+      for (const { kind, socket, baseline, workload } of stacks) {
         const v = await workload.verify();
-        if (v) verifications.push(`${kind}${socket ? " (Unix socket)" : ""}: ${v.ok ? "OK" : "MISMATCH"} — ${v.detail}`);
+        if (v) verifications.push(`${kind}${socket ? " (Unix socket)" : ""}${baseline ? " (baseline build)" : ""}: ${v.ok ? "OK" : "MISMATCH"} — ${v.detail}`);
       }
       if (ctx.profile) {
         const first = stacks[0];
@@ -106,6 +110,8 @@ export const valueEntityScenario: Scenario = {
     const headline = points[0] as PointResult;
     const socketIndex = stacks.findIndex((s) => s.socket);
     const socketPoint = socketIndex >= 0 ? points[socketIndex] : undefined;
+    const baselineIndex = stacks.findIndex((s) => s.baseline);
+    const baselinePoint = baselineIndex >= 0 ? points[baselineIndex] : undefined;
     const proxyCpu = (p: PointResult) => Math.round(((p.cpu.processes.proxy ?? 0) / 100) * (1e6 / p.throughput));
     const headlineKind = stacks[0]?.kind ?? "model";
     const verified = verifications.every((v) => !v.includes("MISMATCH"));
@@ -129,6 +135,18 @@ export const valueEntityScenario: Scenario = {
               ratio: `${(socketPoint.throughput / headline.throughput).toFixed(2)}× calls/s, ${(proxyCpu(socketPoint) / proxyCpu(headline)).toFixed(2)}× CPU per call`,
               target: "measure only",
               status: socketPoint.errors === 0 && verified ? ("met" as const) : ("not met" as const),
+            },
+          ]
+        : []),
+      ...(baselinePoint !== undefined
+        ? [
+            {
+              name: `Value-entity durable increments, this build vs the baseline (${ctx.concurrency} concurrent; proxy CPU per call)`,
+              measured: `${rate(headline.throughput)}, proxy ${proxyCpu(headline)} µs per call`,
+              comparison: `before: ${rate(baselinePoint.throughput)}, proxy ${proxyCpu(baselinePoint)} µs per call`,
+              ratio: `${(headline.throughput / baselinePoint.throughput).toFixed(2)}× calls/s, ${(proxyCpu(headline) / proxyCpu(baselinePoint)).toFixed(2)}× CPU per call`,
+              target: "measure only",
+              status: "met" as const,
             },
           ]
         : []),

@@ -31,6 +31,8 @@ export async function startSwitchboard(options: {
   proxyArgs?: readonly string[];
   /** The proxy reaches the user function over this Unix socket instead of TCP loopback. */
   socket?: string;
+  /** Another proxy build to run (`--baseline`): a folder with its bin/, dist/ and package.json. */
+  root?: string;
 }): Promise<SwitchboardStack> {
   const ufPort = await freePort();
   const userFunction = await startUserFunction(options.kind, ufPort, options.socket);
@@ -42,6 +44,7 @@ export async function startSwitchboard(options: {
       ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
       ...(options.proxyArgs ? { extraArgs: [...options.proxyArgs] } : {}),
       ...(options.socket ? { userFunctionSocket: options.socket } : {}),
+      ...(options.root ? { root: options.root } : {}),
     });
   } catch (error) {
     await userFunction.stop();
