@@ -180,8 +180,10 @@ export class H2Connection {
   /** Bytes paused streams received and have not given back: still counted against our connection window. */
   private held = 0;
   private nextId = 1;
-  /** As a server: the highest stream id the peer opened (GOAWAY names it). */
+  /** As a server: the highest stream id taken from the peer (GOAWAY names it). */
   private lastPeerId = 0;
+  /** As a server: the highest stream id the peer opened, those ignored after our GOAWAY included. */
+  private peerOpened = 0;
   private readonly streamWindow: number;
   private readonly connectionWindow: number;
   /** Waiting for the client's preface (server only). */
@@ -622,7 +624,7 @@ export class H2Connection {
     }
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
-      if (this.server !== undefined && streamId % 2 === 1 && streamId > this.lastPeerId) this.acceptStream(this.server, streamId, fields);
+      if (this.server !== undefined && streamId % 2 === 1 && streamId > this.peerOpened) this.acceptStream(this.server, streamId, fields);
       else this.checkOpened(streamId, "HEADERS");
       return;
     }
@@ -669,6 +671,12 @@ export class H2Connection {
     if (payload.length < 8) throw new ProtocolError(ErrorCode.FrameSizeError, "a GOAWAY frame too short");
     const lastId = payload.readUInt32BE(0) & MAX_WINDOW;
     const code = payload.readUInt32BE(4);
+    if (this.server !== undefined) {
+      // A client's GOAWAY names the last stream it took from us, and we open none: it is
+      // closing, and the streams it opened are still answered (it waits for them).
+      this.events.goaway(code, payload.subarray(8).toString("utf8"));
+      return;
+    }
     this.draining = true;
     // Streams the peer never saw, and those still waiting for a slot, end as refused
     // (UNAVAILABLE); waiting ones first, so that no slot freed here starts one.
@@ -709,6 +717,9 @@ export class H2Connection {
 
   /** A stream the peer opens (server only): refused over the stream limit, ignored once we said GOAWAY. */
   private acceptStream(server: ServerRole, streamId: number, fields: string[]): void {
+    this.peerOpened = streamId;
+    // After our GOAWAY, streams above its last id are ignored, and so are their later frames
+    // (the peer learns from the GOAWAY that they were never taken, and may retry them elsewhere).
     if (this.draining) return;
     this.lastPeerId = streamId;
     if (this.running >= server.maxStreams) {
@@ -727,7 +738,7 @@ export class H2Connection {
   /** A frame for a stream we have no record of is fine if it was opened and ended; one never opened breaks the protocol. */
   private checkOpened(streamId: number, what: string): void {
     if (this.server !== undefined) {
-      if (streamId % 2 === 0 || streamId > this.lastPeerId) {
+      if (streamId % 2 === 0 || streamId > this.peerOpened) {
         throw new ProtocolError(ErrorCode.ProtocolError, `a ${what} frame on stream ${streamId}, which was never opened`);
       }
       return;

@@ -107,6 +107,7 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
       return;
     }
     guards.set(session, guardHttp2Session(session, limits, logger));
+    if (closing) session.close();
   });
   h2.on("stream", (stream, headers) => {
     stream.on("error", (error) => logger.debug("http2 stream error", { error }));
@@ -195,6 +196,8 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
           onClose: () => connections.delete(connection),
         });
         if (!socket.destroyed) connections.add(connection);
+        // Handed over while the port is closing: it takes what is in flight and nothing new.
+        if (closing) connection.close();
       } else if (isH2) {
         (socket as MarkedSocket)[SELF] = socket;
         if (overCap) (socket as MarkedSocket)[OVER_CAP] = true;

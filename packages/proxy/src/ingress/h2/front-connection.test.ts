@@ -9,7 +9,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { H2Stream } from "../../http2/connection.js";
-import { ErrorCode, FRAME_HEADER, Flag, FrameType, frame, PREFACE, settingsFrame, windowUpdateFrame } from "../../http2/frames.js";
+import { ErrorCode, FRAME_HEADER, Flag, FrameType, frame, goawayFrame, PREFACE, settingsFrame, windowUpdateFrame } from "../../http2/frames.js";
 import { encodeHeaderBlock } from "../../http2/hpack.js";
 import { createLogger } from "../../observability/logger.js";
 import { DEFAULT_CONNECTION_LIMITS } from "../connection-guard.js";
@@ -198,7 +198,7 @@ describe("the front port's own HTTP/2 server", () => {
     }
   });
 
-  it("closes with GOAWAY naming the last stream it took, finishes that stream, then ends the connection", async () => {
+  it("closes with GOAWAY naming the last stream it took, ignores a stream opened after it, finishes the one it took even after the client's own GOAWAY, then ends the connection", async () => {
     let open: H2Stream | undefined;
     front.state.onStream = (stream) => {
       open = stream;
@@ -214,8 +214,18 @@ describe("the front port's own HTTP/2 server", () => {
       assert.equal(goaway.payload.readUInt32BE(0), 7);
       assert.equal(goaway.payload.readUInt32BE(4), ErrorCode.NoError);
       assert.equal(peer.ended, false, "stays open for the stream in progress");
+      // A stream the client opened as the GOAWAY crossed it is ignored, its body too: no protocol error.
+      peer.send(frame(FrameType.Headers, Flag.EndHeaders, 9, request("/late")), frame(FrameType.Data, Flag.EndStream, 9, Buffer.from("late")));
+      // The client closing its side too (as Node's client does on a GOAWAY) must not end the stream it waits for.
+      peer.send(goawayFrame(ErrorCode.NoError));
+      await new Promise((r) => setTimeout(r, 100));
       open.sendHeaders(encodeHeaderBlock([[":status", "204"]]), true);
       await peer.waitFor((f) => f.type === FrameType.Headers && f.id === 7, "the answer of stream 7");
+      assert.deepEqual(
+        peer.frames.filter((f) => f.type === FrameType.Goaway).map((f) => f.payload.readUInt32BE(4)),
+        [ErrorCode.NoError],
+        "one GOAWAY, without error",
+      );
       for (let i = 0; i < 200 && !peer.ended; i++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(peer.ended, true, "the connection ended after its last stream");
     } finally {
