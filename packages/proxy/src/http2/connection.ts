@@ -42,6 +42,8 @@ const OUT_CHUNK = 16 * 1024;
 const MAX_WAITING_DATA = 64 * 1024 * 1024;
 /** While this much is still waiting in the socket (the peer does not read), its PINGs get no answer. */
 const MAX_UNREAD_OUTPUT = 1024 * 1024;
+/** Output of one stream waiting (for the peer's window, or unread in the socket) past which its writer should wait. */
+const OUTPUT_BACKLOG = 1024 * 1024;
 /** A header block split over CONTINUATION frames may not grow past this (a flood of them is an attack). */
 const MAX_HEADER_BLOCK = 128 * 1024;
 
@@ -92,6 +94,17 @@ export class H2Stream {
     if (this.done || this.remoteEnded) return;
     if (this.localEnded) this.connection.resetStream(this, ErrorCode.NoError);
     else this.resetWhenEnded = true;
+  }
+
+  /** Whether 1 MiB or more of output waits: queued for the peer's window, or unread in the socket. */
+  get backlogged(): boolean {
+    return this.queuedBytes >= OUTPUT_BACKLOG || this.connection.socket.writableLength >= OUTPUT_BACKLOG;
+  }
+
+  /** Runs `ready` once the backlog {@link backlogged} reported has gone out (queued data sent, or the socket drained). */
+  whenDrained(ready: () => void): void {
+    if (this.queuedBytes >= OUTPUT_BACKLOG) this.onSent = ready;
+    else this.connection.socket.once("drain", ready);
   }
 
   /** Stops giving window back for this stream until {@link resume}. */

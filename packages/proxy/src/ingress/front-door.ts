@@ -107,7 +107,7 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
           return;
         }
         // Everything else is written against Node's stream: it gets one.
-        const node = asNodeStream(stream, headers, end);
+        const node = asNodeStream(stream, end);
         node.on("error", (error) => logger.debug("http2 stream error", { error }));
         handlers.onHttp2Stream(node, headers);
       } catch (error) {

@@ -17,8 +17,8 @@ const HEAD: readonly Field[] = [
 /** The response head of a reply without metadata and the trailers of a call that succeeded: encoded once. */
 const RESPONSE_HEAD = encodeHeaderBlock(HEAD);
 const OK_TRAILERS = encodeHeaderBlock([["grpc-status", "0"]]);
-/** Output a stream may have waiting (in its queue or in the socket) before a reply waits for it to drain. */
-const HIGH_WATER = 1024 * 1024;
+/** A call that succeeded without a reply: head and status in one block. */
+const OK_ONLY = encodeHeaderBlock([...HEAD, ["grpc-status", "0"]]);
 
 /**
  * Serves gRPC calls on the proxy's own HTTP/2 server (`h2/front-connection.ts`): the same
@@ -28,11 +28,8 @@ const HIGH_WATER = 1024 * 1024;
 export function createBuiltinGrpcHandler(options: GrpcHandlerOptions): (stream: H2Stream, headers: IncomingHttpHeaders, end: boolean) => void {
   const { models, dispatcher, logger, requestQueueLimit, maxMessageSize, clientMessage } = options;
   const statusBlock = (error: SwitchboardError | undefined, head: boolean): Uint8Array => {
-    if (error === undefined && !head) return OK_TRAILERS;
-    const fields: Field[] = head ? [...HEAD] : [];
-    fields.push(["grpc-status", String(error?.code ?? 0)]);
-    if (error !== undefined) fields.push(["grpc-message", encodeGrpcMessage(clientMessage(error))]);
-    return encodeHeaderBlock(fields);
+    if (error === undefined) return head ? OK_ONLY : OK_TRAILERS;
+    return encodeHeaderBlock([...(head ? HEAD : []), ["grpc-status", String(error.code)], ["grpc-message", encodeGrpcMessage(clientMessage(error))]]);
   };
   return (stream, headers, end) => {
     const path = headers[":path"] as string;
@@ -73,19 +70,11 @@ export function createBuiltinGrpcHandler(options: GrpcHandlerOptions): (stream: 
         send(message) {
           if (gone) return;
           stream.write(frameMessage(message), false);
-          const socket = stream.connection.socket;
-          if (stream.queuedBytes >= HIGH_WATER) {
-            // The client's window is closed: the next reply waits until what is queued went out.
-            return new Promise<void>((resolve) => {
-              drained = resolve;
-              stream.onSent = resolve;
-            });
-          }
-          if (socket.writableLength < HIGH_WATER) return;
-          // The client does not read: the next reply waits for the socket to drain.
+          if (!stream.backlogged) return;
+          // The client's window is closed, or it does not read: the next reply waits until the backlog went out.
           return new Promise<void>((resolve) => {
             drained = resolve;
-            socket.once("drain", resolve);
+            stream.whenDrained(resolve);
           });
         },
         close(error) {

@@ -1,11 +1,8 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { Duplex } from "node:stream";
 import type { H2Stream } from "../../http2/connection.js";
 import { ErrorCode } from "../../http2/frames.js";
 import { encodeHeaderBlock } from "../../http2/hpack.js";
-
-/** Output a stream may have waiting (queued for window, or in the socket) before writes wait. */
-const HIGH_WATER = 1024 * 1024;
 
 /** The response-head options of Node's `ServerHttp2Stream.respond` that the handlers use. */
 interface RespondOptions {
@@ -87,9 +84,7 @@ class BuiltinServerStream extends Duplex {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (!this.headersSent) this.respond({ ":status": 200 });
     this.stream.write(chunk, false);
-    const socket = this.stream.connection.socket;
-    if (this.stream.queuedBytes >= HIGH_WATER) this.stream.onSent = () => callback();
-    else if (socket.writableLength >= HIGH_WATER) socket.once("drain", () => callback());
+    if (this.stream.backlogged) this.stream.whenDrained(() => callback());
     else callback();
   }
 
@@ -131,6 +126,6 @@ function fieldsOf(headers: OutgoingHttpHeaders, status: string | undefined): [st
  * Wraps a stream of the proxy's own HTTP/2 server for the handlers written against Node's
  * `ServerHttp2Stream`; they use only what {@link BuiltinServerStream} provides.
  */
-export function asNodeStream(stream: H2Stream, _headers: IncomingHttpHeaders, requestEnded: boolean): ServerHttp2Stream {
+export function asNodeStream(stream: H2Stream, requestEnded: boolean): ServerHttp2Stream {
   return new BuiltinServerStream(stream, requestEnded) as unknown as ServerHttp2Stream;
 }
