@@ -1,6 +1,7 @@
 /**
  * @switchboard/protocol: the Cloudstate protocol 0.2 as protobuf-es code, generated from
- * `protocols/` by `npm run generate`. No logic lives here.
+ * `protocols/` by `npm run generate`. No logic lives here; the wire primitives that the proxy's
+ * and the SDK's hand-written codecs share are in `@switchboard/protocol/wire`.
  */
 import { file_cloudstate_action } from "./gen/cloudstate/action_pb.js";
 import { file_cloudstate_crdt } from "./gen/cloudstate/crdt_pb.js";
