@@ -1,29 +1,18 @@
 /**
  * gRPC service definitions for @grpc/grpc-js made from protobuf-es descriptors, so the protocol
- * messages are (de)serialized with `toBinary`/`fromBinary` and no proto-loader is needed.
+ * messages are (de)serialized with `toBinary`/`fromBinary` (or, for the entity streams' commands
+ * and replies, the hand-written codecs of `wire.ts`) and no proto-loader is needed.
  *
  * @module
  */
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { MethodDefinition } from "@grpc/grpc-js";
-
+import { deserializerFor, serializerFor } from "./wire.js";
 /** The grpc-js definition of service `S`: one method definition per method, keyed by proto name. */
 export type GrpcServiceDefinition<S extends GenServiceMethods> = {
   [K in keyof S]: MethodDefinition<MessageShape<S[K]["input"]>, MessageShape<S[K]["output"]>>;
 };
-
-function serializer<D extends DescMessage>(schema: D): (message: MessageShape<D>) => Buffer {
-  return (message) => {
-    const bytes = toBinary(schema, message);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  };
-}
-
-function deserializer<D extends DescMessage>(schema: D): (bytes: Buffer) => MessageShape<D> {
-  return (bytes) => fromBinary(schema, bytes);
-}
 
 /**
  * The grpc-js service definition of a protobuf-es service, for `server.addService()` or
@@ -44,10 +33,10 @@ export function createGrpcServiceDefinition<S extends GenServiceMethods>(service
       path: `/${service.typeName}/${method.name}`,
       requestStream: streamsIn,
       responseStream: streamsOut,
-      requestSerialize: serializer(method.input) as (message: unknown) => Buffer,
-      requestDeserialize: deserializer(method.input),
-      responseSerialize: serializer(method.output) as (message: unknown) => Buffer,
-      responseDeserialize: deserializer(method.output),
+      requestSerialize: serializerFor(method.input),
+      requestDeserialize: deserializerFor(method.input),
+      responseSerialize: serializerFor(method.output),
+      responseDeserialize: deserializerFor(method.output),
       originalName: method.localName,
     };
   }
