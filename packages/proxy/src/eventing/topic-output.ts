@@ -68,10 +68,13 @@ export function createReplyPublisher(broker: TopicBroker): ReplyPublisher {
  */
 export function publishReplies(dispatcher: Dispatcher, publisher: ReplyPublisher): Dispatcher {
   return {
-    async unary(invocation, request) {
-      const reply = await dispatcher.unary(invocation, request);
-      await publisher.publish(invocation.method, [reply], request);
-      return reply;
+    unary(invocation, request) {
+      // Most methods publish nothing: their calls pass straight through, with no promise of ours.
+      if (publisher.topicOf(invocation.method) === undefined) return dispatcher.unary(invocation, request);
+      return dispatcher.unary(invocation, request).then(async (reply) => {
+        await publisher.publish(invocation.method, [reply], request);
+        return reply;
+      });
     },
     stream(invocation, requests) {
       const replies = dispatcher.stream(invocation, requests);

@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { type Any, AnySchema } from "@bufbuild/protobuf/wkt";
 import type { ClientAction, MetadataEntry, SideEffect } from "@switchboard/protocol";
-import type { Forwarder, Placement, RemoteCommand } from "../cluster/types.js";
+import type { Forwarder, Placement, PlacementDecision, RemoteCommand } from "../cluster/types.js";
 import { extractEntityId } from "../descriptors/entity-key.js";
 import type { MethodModel } from "../descriptors/service-model.js";
 import { kindModule } from "../entities/registry.js";
-import type { EffectRunner, EntityCommand, EntityRuntime } from "../entities/shared/types.js";
+import type { EffectRunner, EntityCommand, EntityOutcome, EntityRuntime } from "../entities/shared/types.js";
 import { Code, codeName, SwitchboardError } from "../errors/index.js";
 import type { Logger } from "../observability/logger.js";
 import { NO_TRACER, type Tracer } from "../observability/tracer.js";
@@ -131,12 +131,17 @@ export function createRouter(options: RouterOptions): Router {
     }
   }
 
-  /** Applies effects and the client action of one answer; resolves to the client's reply. */
-  async function settle(
-    { clientAction, sideEffects }: { clientAction: ClientAction | undefined; sideEffects: readonly SideEffect[] },
-    call: Call,
-  ): Promise<Reply> {
-    if (sideEffects.length > 0) await runSideEffects(sideEffects, originOf(call));
+  /**
+   * Applies effects and the client action of one answer: the client's reply, at once for a
+   * plain reply without side effects (the common case: no promise of its own), else a promise.
+   */
+  function settle(answer: EntityOutcome, call: Call): Reply | Promise<Reply> {
+    if (answer.sideEffects.length > 0) return runSideEffects(answer.sideEffects, originOf(call)).then(() => act(answer.clientAction, call));
+    return act(answer.clientAction, call);
+  }
+
+  /** The client's reply to a client action (a forward runs the target). */
+  function act(clientAction: ClientAction | undefined, call: Call): Reply | Promise<Reply> {
     const action = clientAction?.action;
     switch (action?.case) {
       case "reply":
@@ -189,40 +194,49 @@ export function createRouter(options: RouterOptions): Router {
    * Where one command runs: `run` gets the local runtime and the command with its writer,
    * `remote` the node that owns the entity. Keyed kinds read the entity id first.
    */
-  async function place<T>(
+  function place<T>(
     call: Call,
     key: Uint8Array,
     run: (runtime: EntityRuntime, command: EntityCommand) => T,
     remote: (node: { nodeId: string; address: string }, command: RemoteCommand) => T,
-  ): Promise<T> {
+  ): T | Promise<T> {
     const runtime = runtimeOf(call.method);
     if (!kindModule(call.method.service.kind).keyed) return run(runtime, commandOf(call, ""));
     const id = extractEntityId(key, call.method.keyFields, call.method.input.typeName);
     if (id.error) throw id.error;
     const command = commandOf(call, id.value);
-    const decision = await placement.locate(call.method.service, id.value, {
+    const decision = placement.locate(call.method.service, id.value, {
       ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
       ...(call.signal ? { signal: call.signal } : {}),
     });
-    switch (decision.kind) {
-      case "local":
-        return run(runtime, { ...command, writer: decision.writer });
-      case "remote":
-        return remote(decision, remoteOf(command));
-      case "unavailable":
-        throw new SwitchboardError(decision.reason, Code.Unavailable);
-    }
+    // A single node (and a cluster node that knows the shard) decides at once: no await.
+    const go = (decision: PlacementDecision): T => {
+      switch (decision.kind) {
+        case "local":
+          return run(runtime, { ...command, writer: decision.writer });
+        case "remote":
+          return remote(decision, remoteOf(command));
+        case "unavailable":
+          throw new SwitchboardError(decision.reason, Code.Unavailable);
+      }
+    };
+    return decision instanceof Promise ? decision.then(go) : go(decision);
   }
 
   /** Invokes any method with one request and resolves to its first reply (forwards, side effects, unary calls). */
-  async function invokeUnary(call: Call): Promise<Reply> {
-    const outcome = await place(
-      call,
-      call.payload.value,
-      (runtime, command) => runtime.handle(command),
-      (node, command) => forwarder.forward(node, command),
-    );
-    return settle(outcome, call);
+  function invokeUnary(call: Call): Promise<Reply> {
+    let outcome: Promise<EntityOutcome> | Promise<Promise<EntityOutcome>>;
+    try {
+      outcome = place(
+        call,
+        call.payload.value,
+        (runtime, command) => runtime.handle(command),
+        (node, command) => forwarder.forward(node, command),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve(outcome).then((answer) => settle(answer, call));
   }
 
   /** A streamed call: the outcome of every message the user function sends, settled in order; replies without a payload are not sent. */
