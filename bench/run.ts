@@ -3,7 +3,8 @@
  *
  *   npm run bench                                   # every scenario, 5 s per point
  *   npm run bench -- --scenario action,value-entity --duration 10
- *   npm run bench -- --list
+ *   npm run bench -- --list                         # the scenarios
+ *   npm run bench -- --help                         # this text
  *
  * Options:
  *   --scenario <ids>    comma-separated scenario ids or parts of them (default: all)
@@ -38,21 +39,44 @@ import { ms } from "./support/format.js";
 import { fsyncBaseline, machineInfo } from "./support/machine.js";
 import { ROOT, snapshotProxy } from "./support/processes.js";
 
-const { values } = parseArgs({
-  options: {
-    scenario: { type: "string" },
-    duration: { type: "string", default: "5" },
-    warmup: { type: "string", default: "1" },
-    rounds: { type: "string", default: "5" },
-    concurrency: { type: "string", default: "64" },
-    sessions: { type: "string", default: "4" },
-    "no-profile": { type: "boolean", default: false },
-    out: { type: "string" },
-    baseline: { type: "string" },
-    node: { type: "string" },
-    list: { type: "boolean", default: false },
-  },
-});
+function parseOptions() {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}; try --help\n`);
+    process.exit(2);
+  }
+}
+
+const OPTIONS = {
+  scenario: { type: "string" },
+  duration: { type: "string", default: "5" },
+  warmup: { type: "string", default: "1" },
+  rounds: { type: "string", default: "5" },
+  concurrency: { type: "string", default: "64" },
+  sessions: { type: "string", default: "4" },
+  "no-profile": { type: "boolean", default: false },
+  out: { type: "string" },
+  baseline: { type: "string" },
+  node: { type: "string" },
+  list: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+const { values } = parseOptions();
+
+if (values.help) {
+  // The usage is this file's opening comment.
+  const source = readFileSync(new URL(import.meta.url), "utf8");
+  const comment = source.slice(source.indexOf("/**") + 3, source.indexOf("*/"));
+  process.stdout.write(
+    `${comment
+      .split("\n")
+      .map((line) => line.replace(/^ \* ?/, ""))
+      .join("\n")
+      .trim()}\n`,
+  );
+  process.exit(0);
+}
 
 if (values.list) {
   for (const s of SCENARIOS) process.stdout.write(`${s.id.padEnd(16)} issue #${s.issue}  ${s.title}\n`);
