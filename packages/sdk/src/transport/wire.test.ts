@@ -3,6 +3,10 @@ import { describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import {
+  type ActionCommand,
+  ActionCommandSchema,
+  type ActionResponse,
+  ActionResponseSchema,
   type Command,
   CommandSchema,
   type EventSourcedStreamOut,
@@ -14,7 +18,15 @@ import {
   ValueEntityStreamInSchema,
   ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
-import { deserializerFor, encodeEventSourcedReply, encodeValueEntityReply, readCommand, serializerFor } from "./wire.js";
+import {
+  deserializerFor,
+  encodeActionResponse,
+  encodeEventSourcedReply,
+  encodeValueEntityReply,
+  readActionCommand,
+  readCommand,
+  serializerFor,
+} from "./wire.js";
 
 const bytes = (n: number, seed = 7) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 const any = (typeUrl: string, n: number, seed = 3) => create(AnySchema, { typeUrl, value: bytes(n, seed) });
@@ -264,4 +276,122 @@ describe("hand-written entity command reader", () => {
     }
     assert.equal(readCommand(Buffer.alloc(0), 0x12), undefined);
   });
+});
+
+const ACTION_COMMANDS: Array<[string, ActionCommand]> = [
+  [
+    "a unary call with payload and empty metadata (what the proxy sends)",
+    create(ActionCommandSchema, {
+      serviceName: "com.example.Greeter",
+      name: "Greet",
+      payload: any("type.googleapis.com/com.example.Hello", 20),
+      metadata: create(MetadataSchema, { entries: [] }),
+    }),
+  ],
+  ["the header of a streamed call (no payload)", create(ActionCommandSchema, { serviceName: "a.B", name: "C", metadata: create(MetadataSchema, {}) })],
+  ["an empty message (a streamed call's later messages carry only a payload)", create(ActionCommandSchema, {})],
+  ["a payload alone", create(ActionCommandSchema, { payload: any("t", 3) })],
+  [
+    "non-ASCII names, a 300-byte payload and metadata of every kind",
+    create(ActionCommandSchema, {
+      serviceName: "ünïcödé.Sérvice",
+      name: "名前😀",
+      payload: any("type.googleapis.com/é", 300),
+      metadata: create(MetadataSchema, {
+        entries: [
+          create(MetadataEntrySchema, { key: "s", value: { case: "stringValue", value: "v" } }),
+          create(MetadataEntrySchema, { key: "b", value: { case: "bytesValue", value: bytes(4) } }),
+          create(MetadataEntrySchema, { key: "none" }),
+        ],
+      }),
+    }),
+  ],
+];
+
+describe("hand-written ActionCommand reader", () => {
+  const deserialize = deserializerFor(ActionCommandSchema);
+  for (const [name, command] of ACTION_COMMANDS) {
+    it(`${name}, exactly what protobuf-es reads`, () => {
+      const wire = Buffer.from(toBinary(ActionCommandSchema, command));
+      const expected = fromBinary(ActionCommandSchema, wire);
+      assert.deepEqual(readActionCommand(wire), expected);
+      assert.deepEqual(deserialize(wire), expected);
+    });
+  }
+
+  const body = Buffer.from(toBinary(ActionCommandSchema, ACTION_COMMANDS[0]?.[1] as ActionCommand));
+  const unusual: Array<[string, Buffer]> = [
+    ["a field given twice (protobuf-es keeps the last)", Buffer.concat([body, Buffer.from([0x1a, 0x01, 0x78])])],
+    ["an unknown field", Buffer.concat([body, Buffer.from([0x30, 0x01])])],
+    ["field 1 (not in the message)", Buffer.concat([Buffer.from([0x0a, 0x01, 0x78]), body])],
+    ["an unknown field inside the payload", Buffer.from([0x22, 0x02, 0x18, 0x01])],
+    ["a field of the wrong wire type", Buffer.from([0x10, 0x01])],
+  ];
+  for (const [name, wire] of unusual) {
+    it(`leaves ${name} to protobuf-es, whose reading (or error) the deserializer gives`, () => {
+      assert.equal(readActionCommand(wire), undefined);
+      let expected: unknown;
+      try {
+        expected = fromBinary(ActionCommandSchema, wire);
+      } catch (error) {
+        assert.throws(() => deserialize(wire), { message: (error as Error).message });
+        return;
+      }
+      assert.deepEqual(deserialize(wire), expected);
+    });
+  }
+
+  it("reads every prefix of a message as protobuf-es does (a cut between fields is a shorter message; inside one, an error)", () => {
+    for (let cut = 1; cut < body.length; cut++) {
+      const prefix = body.subarray(0, cut);
+      let expected: unknown;
+      try {
+        expected = fromBinary(ActionCommandSchema, prefix);
+      } catch (error) {
+        assert.equal(readActionCommand(prefix), undefined, `cut at ${cut}`);
+        assert.throws(() => deserialize(prefix), { message: (error as Error).message }, `cut at ${cut}`);
+        continue;
+      }
+      assert.deepEqual(readActionCommand(prefix), expected, `cut at ${cut}`);
+      assert.deepEqual(deserialize(prefix), expected, `cut at ${cut}`);
+    }
+  });
+});
+
+describe("hand-written ActionResponse encoder", () => {
+  const replyOf = (payload: ReturnType<typeof any>) => create(ActionResponseSchema, { response: { case: "reply", value: { payload } } });
+  const plain: Array<[string, ActionResponse]> = [
+    ["a reply with a payload", replyOf(any("type.googleapis.com/com.example.Greeting", 14))],
+    ["a reply whose payload is an empty Any", replyOf(create(AnySchema, {}))],
+    ["a reply with a 200-byte payload and a non-ASCII type URL (two-byte lengths)", replyOf(any("type.googleapis.com/ünï.cödé😀", 200))],
+    ["no reply at all", create(ActionResponseSchema, {})],
+  ];
+  for (const [name, response] of plain) {
+    it(`${name}, byte for byte as protobuf-es`, () => {
+      const encoded = encodeActionResponse(response);
+      assert.ok(encoded !== undefined, "the common shape is written by hand");
+      assert.deepEqual(new Uint8Array(encoded), toBinary(ActionResponseSchema, response));
+      assert.deepEqual(new Uint8Array(serializerFor(ActionResponseSchema)(response)), toBinary(ActionResponseSchema, response));
+    });
+  }
+
+  const unusual: Array<[string, ActionResponse]> = [
+    [
+      "metadata on the reply",
+      create(ActionResponseSchema, {
+        response: { case: "reply", value: { payload: any("t", 1), metadata: { entries: [create(MetadataEntrySchema, { key: "k" })] } } },
+      }),
+    ],
+    ["a reply without a payload", create(ActionResponseSchema, { response: { case: "reply", value: {} } })],
+    ["side effects", create(ActionResponseSchema, { sideEffects: [{ serviceName: "s", commandName: "c", payload: any("t", 1) }] })],
+    ["a forward", create(ActionResponseSchema, { response: { case: "forward", value: { serviceName: "s", commandName: "c", payload: any("t", 1) } } })],
+    ["a failure", create(ActionResponseSchema, { response: { case: "failure", value: { description: "no" } } })],
+    ["unknown fields in the payload", replyOf(fromBinary(AnySchema, Buffer.concat([toBinary(AnySchema, any("t", 2)), Buffer.from([0x18, 0x01])])))],
+  ];
+  for (const [name, response] of unusual) {
+    it(`leaves ${name} to protobuf-es, and the serializer still writes what protobuf-es writes`, () => {
+      assert.equal(encodeActionResponse(response), undefined);
+      assert.deepEqual(new Uint8Array(serializerFor(ActionResponseSchema)(response)), toBinary(ActionResponseSchema, response));
+    });
+  }
 });

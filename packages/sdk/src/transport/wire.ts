@@ -1,14 +1,15 @@
 /**
- * Hand-written codecs of the two messages an entity stream carries once per command, used
- * by the transport instead of protobuf-es's reflective `fromBinary`/`toBinary`:
+ * Hand-written codecs of the messages the user function reads and writes once per command,
+ * used by the transport instead of protobuf-es's reflective `fromBinary`/`toBinary`:
  *
- * - the `command` of `ValueEntityStreamIn` and `EventSourcedStreamIn` is read without
- *   reflection; anything else (init, events, unknown fields, a repeated field, bad input)
- *   is left to protobuf-es, so the result is always what `fromBinary` gives;
- * - a `reply` of `ValueEntityStreamOut` and `EventSourcedStreamOut` of the common shape
- *   (a reply payload, a state update or delete, events, a snapshot; no side effects, no
- *   metadata, no forward or failure) is written straight into one buffer, byte for byte
- *   what `toBinary` writes; any other message is written by protobuf-es.
+ * - `ActionCommand`, and the `command` of `ValueEntityStreamIn` and `EventSourcedStreamIn`,
+ *   are read without reflection; anything else (init, events, unknown fields, a repeated
+ *   field, bad input) is left to protobuf-es, so the result is always what `fromBinary` gives;
+ * - an `ActionResponse` that is a plain reply (or empty), and a `reply` of
+ *   `ValueEntityStreamOut` and `EventSourcedStreamOut` of the common shape (a reply payload,
+ *   a state update or delete, events, a snapshot), with no side effects, no metadata and no
+ *   forward or failure, is written straight into one buffer, byte for byte what `toBinary`
+ *   writes; any other message is written by protobuf-es.
  *
  * The proxy has the mirror image (it writes commands and reads replies); both build on
  * `@switchboard/protocol/wire`.
@@ -18,6 +19,10 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import {
+  type ActionCommand,
+  ActionCommandSchema,
+  type ActionResponse,
+  ActionResponseSchema,
   type ClientAction,
   type Command,
   type EventSourcedReply,
@@ -95,6 +100,66 @@ export function readCommand(bytes: Uint8Array, commandTag: number): Command | un
   if (payload !== undefined) command.payload = payload;
   if (metadata !== undefined) command.metadata = metadata;
   return command as Command;
+}
+
+/**
+ * An `ActionCommand` read without reflection, or undefined for anything unusual.
+ * ActionCommand: service_name 2, name 3, payload 4 (Any), metadata 5.
+ */
+export function readActionCommand(bytes: Uint8Array): ActionCommand | undefined {
+  const buf = asBuffer(bytes);
+  const end = buf.byteLength;
+  const r = new Reader(buf, 0, end);
+  let serviceName = "";
+  let name = "";
+  let payload: Any | undefined;
+  let metadata: ActionCommand["metadata"];
+  let seen = 0;
+  while (r.at < end) {
+    const tag = r.varint32();
+    const field = tag >>> 3;
+    if ((tag & 7) !== 2 || field < 2 || field > 5 || (seen & (1 << field)) !== 0) return undefined;
+    seen |= 1 << field;
+    const fieldEnd = r.delimited();
+    if (fieldEnd < 0) return undefined;
+    if (field === 2) serviceName = readString(buf, r.at, fieldEnd);
+    else if (field === 3) name = readString(buf, r.at, fieldEnd);
+    else if (field === 4) {
+      payload = readAny(buf, r.at, fieldEnd);
+      if (payload === undefined) return undefined;
+    } else {
+      metadata = readMetadata(buf, r.at, fieldEnd);
+      if (metadata === undefined) return undefined;
+    }
+    r.at = fieldEnd;
+  }
+  const command: { -readonly [K in keyof ActionCommand]?: ActionCommand[K] } = { $typeName: "cloudstate.action.ActionCommand", serviceName, name };
+  if (payload !== undefined) command.payload = payload;
+  if (metadata !== undefined) command.metadata = metadata;
+  return command as ActionCommand;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * `ActionResponse` as bytes when it is a plain reply with a payload and no metadata, or
+ * empty, in either case without side effects; else undefined.
+ * ActionResponse: failure 1, reply 2 (Reply: payload 1, metadata 2), forward 3, side_effects 4.
+ */
+export function encodeActionResponse(response: ActionResponse): Buffer | undefined {
+  if (hasUnknown(response) || response.sideEffects.length > 0) return undefined;
+  if (response.response.case === undefined) return EMPTY;
+  if (response.response.case !== "reply") return undefined;
+  const reply = response.response.value;
+  if (hasUnknown(reply) || reply.metadata !== undefined || reply.payload === undefined) return undefined;
+  const payload = sizeOfAny(reply.payload);
+  if (payload === undefined) return undefined;
+  const replySize = fieldSize(payload.body);
+  const buffer = Buffer.allocUnsafe(fieldSize(replySize));
+  buffer[0] = 0x12; // reply = 2
+  const at = writeVarint(buffer, 1, replySize);
+  writeAny(buffer, at, 0x0a, reply.payload, payload.typeUrl, payload.body); // Reply.payload = 1
+  return buffer;
 }
 
 /** An `Any` field's sizes: its body, and its type URL in UTF-8. */
@@ -286,11 +351,15 @@ export function serializerFor(schema: DescMessage): (message: unknown) => Buffer
   if (schema.typeName === EventSourcedStreamOutSchema.typeName) {
     return (message) => encodeEventSourcedReply(message as Parameters<typeof encodeEventSourcedReply>[0]) ?? generic(message);
   }
+  if (schema.typeName === ActionResponseSchema.typeName) {
+    return (message) => encodeActionResponse(message as ActionResponse) ?? generic(message);
+  }
   return generic;
 }
 
 /** The deserializer of a message type for grpc-js: the hand-written one (falling back to protobuf-es) where there is one, else protobuf-es. */
 export function deserializerFor(schema: DescMessage): (bytes: Buffer) => unknown {
+  if (schema.typeName === ActionCommandSchema.typeName) return (bytes) => readActionCommand(bytes) ?? fromBinary(schema, bytes);
   const commandTag = COMMAND_TAGS.get(schema.typeName);
   if (commandTag === undefined) return (bytes) => fromBinary(schema, bytes);
   const typeName = schema.typeName;
