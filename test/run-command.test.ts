@@ -91,6 +91,36 @@ describe("switchboard run", () => {
     }
   });
 
+  it("takes a stop signal that arrives just after the user function is gone as Ctrl-C, not as the user function ending on its own", async () => {
+    // The order in which this process learns of its own SIGINT and of the user function's exit
+    // is not guaranteed. Force the unlucky order: on its SIGINT the user function leaves a
+    // helper that signals switchboard run 50 ms later, and exits at once.
+    const run = await startRun(
+      `process.on("SIGINT", () => {
+         const fs = require("node:fs");
+         fs.writeSync(2, "uf: stopping\\n");
+         require("node:child_process").spawn(process.execPath, ["-e", "setTimeout(() => process.kill(" + process.ppid + ", 'SIGINT'), 50)"], { detached: true, stdio: "ignore" }).unref();
+         process.exit(0);
+       });
+       setInterval(() => {}, 1000);
+       require("node:fs").writeSync(2, "uf pid " + process.pid + "\\nuf: up\\n");`,
+    );
+    const exited = once(run.child, "exit") as Promise<[number | null, string | null]>;
+    try {
+      await eventually(() => /front port bound/.test(run.stderr()) && /uf: up/.test(run.stderr()), "the front port and the user function");
+      // Only the user function gets the first signal; the run hears of it 50 ms after its exit.
+      const ufPid = Number(/uf pid (\d+)/.exec(run.stderr())?.[1] ?? Number.NaN);
+      assert.ok(Number.isInteger(ufPid), run.stderr());
+      process.kill(ufPid, "SIGINT");
+      const [code, signal] = await exited;
+      assert.match(run.stderr(), /uf: stopping/);
+      assert.doesNotMatch(run.stderr(), /the user function exited/);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, run.stderr());
+    } finally {
+      if (run.child.exitCode === null) process.kill(-(run.child.pid as number), "SIGKILL");
+    }
+  });
+
   it("stops the proxy and exits 1 when the user function exits on its own, saying so", async () => {
     const run = await startRun(`setTimeout(() => process.exit(0), 1500);`);
     const [code] = (await once(run.child, "exit")) as [number | null];

@@ -20,6 +20,9 @@ Examples:
   switchboard run --user-function-socket /tmp/uf.sock -- node dist/main.js
 `;
 
+/** How long an exit of the user function waits for a stop signal that may be on its way to this process too. */
+const SIGNAL_GRACE_MS = 250;
+
 /**
  * `switchboard run`: the user function as a child process plus the proxy in this process.
  * `start` runs `switchboard start` with the given flags and resolves with its exit code.
@@ -66,13 +69,21 @@ export async function runCommand(
   });
   const exited = new Promise<number>((resolve) => {
     userFunction.once("exit", (code, signal) => {
-      if (!stopping) {
-        endedOnItsOwn = true;
-        process.stderr.write(`switchboard run: the user function exited (${signal ?? code}); stopping the proxy\n`);
-        process.kill(process.pid, "SIGTERM");
-      }
-      // Ended by the signal that stops the run: a clean end, like exit code 0.
-      resolve(code ?? (stopping && (signal === "SIGINT" || signal === "SIGTERM") ? 0 : 1));
+      const settle = () => {
+        if (!stopping) {
+          endedOnItsOwn = true;
+          process.stderr.write(`switchboard run: the user function exited (${signal ?? code}); stopping the proxy\n`);
+          process.kill(process.pid, "SIGTERM");
+        }
+        // Ended by the signal that stops the run: a clean end, like exit code 0.
+        resolve(code ?? (stopping && (signal === "SIGINT" || signal === "SIGTERM") ? 0 : 1));
+      };
+      // Ctrl-C reaches the whole process group: a user function that stops at once may be
+      // reported gone before this process has handled its own copy of the signal (the order
+      // of the two is not guaranteed). A stop signal that arrives within the grace period
+      // still makes the exit an expected one.
+      if (stopping) settle();
+      else setTimeout(settle, SIGNAL_GRACE_MS);
     });
     userFunction.once("error", (error) => {
       process.stderr.write(`switchboard run: cannot start "${program}": ${error.message}\n`);
