@@ -49,6 +49,18 @@ describe("actions through the proxy", () => {
     assert.ok(!entries.some((e) => e.key.startsWith(":") || e.key === "content-type" || e.key === "te" || e.key.startsWith("grpc-")));
   });
 
+  it("passes the client's deadline on to the user function, and nothing when the client gave none (the relay timeout is the proxy's own)", async () => {
+    const before = uf.actionCalls.length;
+    const plain = await client.unary(`${SERVICE}/ProcessUnary`, RequestSchema, ResponseSchema, request(group(reply("plain"))));
+    assert.equal(plain.code, grpc.status.OK);
+    assert.equal(uf.actionCalls[before]?.deadline, Number.POSITIVE_INFINITY);
+    const sent = Date.now();
+    const bounded = await client.unary(`${SERVICE}/ProcessUnary`, RequestSchema, ResponseSchema, request(group(reply("bounded"))), { deadlineMs: 5000 });
+    assert.equal(bounded.code, grpc.status.OK);
+    const seen = uf.actionCalls[before + 1]?.deadline ?? Number.NaN;
+    assert.ok(seen > sent && seen <= sent + 5000 + 50, `the user function saw a deadline ${seen - sent} ms after the call was sent`);
+  });
+
   it("answers the empty output message when the action gives no reply", async () => {
     const result = await client.unary(`${SERVICE}/ProcessUnary`, RequestSchema, ResponseSchema, request(group()));
     assert.equal(result.code, grpc.status.OK);

@@ -173,7 +173,8 @@ export interface ModelUserFunction extends EventSourcedModelState {
   readonly reportedErrors: string[];
   readonly streams: RecordedStream[];
   /** Action calls seen: rpc name and the commands. */
-  readonly actionCalls: { rpc: string; commands: ActionCommand[] }[];
+  /** Action calls as received; `deadline` is what `grpc-timeout` said (unary calls; Infinity without one). */
+  readonly actionCalls: { rpc: string; commands: ActionCommand[]; deadline?: number }[];
   /** Delay before every value-entity reply (ms). */
   replyDelayMs: number;
   spec: EntitySpec;
@@ -495,7 +496,8 @@ export async function startModelUserFunction(options: { port?: number; spec?: En
   const actionHandlers: Record<string, Handler> = {
     handleUnary: ((call, callback) => {
       const command = call.request as ActionCommand;
-      uf.actionCalls.push({ rpc: "handleUnary", commands: [command] });
+      const deadline = call.getDeadline();
+      uf.actionCalls.push({ rpc: "handleUnary", commands: [command], deadline: deadline instanceof Date ? deadline.getTime() : deadline });
       if (command.serviceName.endsWith("EventLogSubscriberModel")) {
         callback(null, subscriberResponse(command));
         return;

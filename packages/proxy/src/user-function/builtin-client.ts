@@ -4,7 +4,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
 import { type ConnectionReport, createChannelPool, type PooledConnection, targetOf, unaryHandlers } from "./channel-pool.js";
-import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import { type CallOptions, type ClientStream, callLimit, type StreamHandlers, type UserFunctionClient, type UserFunctionClientOptions } from "./client.js";
 import { describeFailure, grpcTimeout, httpStatusError, statusError } from "./failures.js";
 import { type ReadingCall, readMessages } from "./responses.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
@@ -249,7 +249,7 @@ export function createBuiltinUserFunctionClient(options: UserFunctionClientOptio
   ): Call<O> => {
     const link = pool.connectionFor();
     const deadline = callOptions?.deadline;
-    const call = new Call(link, codec, handlers, callOptions?.signal, deadline);
+    const call = new Call(link, codec, handlers, callOptions?.signal, callLimit(callOptions));
     const head = deadline === undefined ? codec.head : withTimeout(codec.head, grpcTimeout(deadline));
     call.stream = link.connection.open(head, call, body, end);
     return call;

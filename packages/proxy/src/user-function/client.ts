@@ -22,9 +22,25 @@ export interface ClientStream<I> {
 
 /** Options of one call. */
 export interface CallOptions {
-  /** Absolute deadline (ms since epoch). */
+  /**
+   * Absolute deadline (ms since epoch) the call's caller asked for: sent to the user function
+   * as `grpc-timeout`, and the call fails with DEADLINE_EXCEEDED when it passes.
+   */
   deadline?: number;
+  /**
+   * The proxy's own limit (ms since epoch, the relay timeout): the call fails the same way when
+   * it passes, but the user function is not told of it, as no client asked for it.
+   */
+  relayDeadline?: number;
   signal?: CallSignal;
+}
+
+/** When a call must have ended: the earlier of its deadline and its relay deadline, if any. */
+export function callLimit(options: CallOptions | undefined): number | undefined {
+  const deadline = options?.deadline;
+  const relay = options?.relayDeadline;
+  if (relay === undefined) return deadline;
+  return deadline === undefined ? relay : Math.min(deadline, relay);
 }
 
 /** Connectivity of the channel to the user function, as the router cares about it. */

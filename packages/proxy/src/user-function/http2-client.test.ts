@@ -125,6 +125,42 @@ for (const [name, createClient] of CLIENTS)
       }
     });
 
+    it("sends a call's deadline as grpc-timeout but not its relay deadline, and ends the call at the earlier of the two", async () => {
+      // A server that records each request's grpc-timeout and never answers.
+      const server = http2.createServer();
+      const timeouts: (string | undefined)[] = [];
+      server.on("stream", (stream, headers) => {
+        timeouts.push(headers["grpc-timeout"] as string | undefined);
+        stream.on("error", () => {});
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as net.AddressInfo;
+      const client = createClient({ host: "127.0.0.1", port, maxMessageSize: 1 << 20 });
+      const fails = (options: Parameters<UserFunctionClient["unary"]>[2]) =>
+        client.unary(EntityDiscovery.method.discover, INFO, options).then(
+          () => assert.fail("the call should not succeed"),
+          (error: SwitchboardError) => error,
+        );
+      try {
+        let started = Date.now();
+        const relayOnly = await fails({ relayDeadline: Date.now() + 200 });
+        assert.equal(relayOnly.code, Code.DeadlineExceeded, relayOnly.message);
+        assert.ok(Date.now() - started >= 190, "not before the relay deadline");
+        started = Date.now();
+        const both = await fails({ deadline: Date.now() + 300, relayDeadline: Date.now() + 60_000 });
+        assert.equal(both.code, Code.DeadlineExceeded, both.message);
+        assert.ok(Date.now() - started < 5000, "at the client's deadline, not the relay deadline");
+        assert.equal(timeouts.length, 2);
+        assert.equal(timeouts[0], undefined, "the relay deadline is not sent");
+        assert.match(timeouts[1] ?? "", /^\d+m$/);
+        assert.ok(Number.parseInt(timeouts[1] ?? "", 10) <= 300);
+      } finally {
+        client.close();
+        server.close();
+      }
+    });
+
     it("reports a graceful goodbye (GOAWAY without error) as such", async () => {
       const server = http2.createServer();
       server.on("stream", (stream) => stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true }));

@@ -4,7 +4,7 @@ import type { DescMethod, MessageShape } from "@bufbuild/protobuf";
 import { Code, SwitchboardError } from "../errors/index.js";
 import { decodeGrpcMessage, FrameParser, frameMessage, frameMessages } from "../internal/grpc-framing.js";
 import { type ConnectionReport, createChannelPool, type PooledConnection, targetOf, unaryHandlers } from "./channel-pool.js";
-import type { CallOptions, ClientStream, StreamHandlers, UserFunctionClient, UserFunctionClientOptions } from "./client.js";
+import { type CallOptions, type ClientStream, callLimit, type StreamHandlers, type UserFunctionClient, type UserFunctionClientOptions } from "./client.js";
 import { describeFailure, grpcTimeout, httpStatusError, statusError } from "./failures.js";
 import { type ReadingCall, readMessages } from "./responses.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
@@ -200,7 +200,7 @@ function openCall<O>(
       ? { ":method": "POST", ":path": codec.path, "content-type": "application/grpc", te: "trailers" }
       : { ":method": "POST", ":path": codec.path, "content-type": "application/grpc", te: "trailers", "grpc-timeout": grpcTimeout(deadline) };
   const stream = session.request(headers);
-  return new Call(stream, codec.path, codec.decode as (bytes: Uint8Array) => O, codec.encode, handlers, options?.signal, deadline, link);
+  return new Call(stream, codec.path, codec.decode as (bytes: Uint8Array) => O, codec.encode, handlers, options?.signal, callLimit(options), link);
 }
 
 /** How one method's messages go over the wire. */

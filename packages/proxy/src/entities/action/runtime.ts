@@ -91,9 +91,10 @@ export function createActionRuntime(context: RuntimeEnvironment): EntityRuntime 
         for await (const outcome of streamed(command, single(command.payload))) return outcome;
         return { clientAction: undefined, sideEffects: [] };
       }
-      const relay = Date.now() + relayTimeoutMs;
+      // The client's deadline travels on to the user function; the relay timeout is ours alone.
       const response = await client.unary(ActionProtocol.method.handleUnary, actionCommand(command, true), {
-        deadline: command.deadline === undefined ? relay : Math.min(command.deadline, relay),
+        relayDeadline: Date.now() + relayTimeoutMs,
+        ...(command.deadline !== undefined ? { deadline: command.deadline } : {}),
         ...(command.signal ? { signal: command.signal } : {}),
       });
       return outcomeOf(response);
