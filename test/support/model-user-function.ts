@@ -172,8 +172,7 @@ export interface ModelUserFunction extends EventSourcedModelState {
   readonly discoverCalls: ProxyInfo[];
   readonly reportedErrors: string[];
   readonly streams: RecordedStream[];
-  /** Action calls seen: rpc name and the commands. */
-  /** Action calls as received; `deadline` is what `grpc-timeout` said (unary calls; Infinity without one). */
+  /** Action calls seen: rpc name, the commands, and (unary calls) the deadline `grpc-timeout` gave, Infinity without one. */
   readonly actionCalls: { rpc: string; commands: ActionCommand[]; deadline?: number }[];
   /** Delay before every value-entity reply (ms). */
   replyDelayMs: number;

@@ -16,6 +16,15 @@
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Metadata, MetadataEntry } from "./gen/cloudstate/entity_pb.js";
 
+/**
+ * Where the `command` field sits in each entity protocol's stream-in message (its tag byte),
+ * by type name: the one field both sides hand-code in those messages.
+ */
+export const COMMAND_TAGS: ReadonlyMap<string, number> = new Map([
+  ["cloudstate.valueentity.ValueEntityStreamIn", 0x12], // command = 2
+  ["cloudstate.eventsourced.EventSourcedStreamIn", 0x1a], // command = 3
+]);
+
 /** Bytes a varint of `value` (0 … 2^32-1) takes. */
 export function varintSize(value: number): number {
   if (value < 0x80) return 1;

@@ -41,6 +41,7 @@ import {
 import {
   anySize,
   asBuffer,
+  COMMAND_TAGS,
   entrySize,
   fieldSize,
   hasUnknown,
@@ -140,12 +141,6 @@ export function readActionResponse(bytes: Uint8Array): ActionResponse | undefine
   if (reply === undefined) return undefined;
   return { $typeName: "cloudstate.action.ActionResponse", response: { case: "reply", value: reply }, sideEffects: [] };
 }
-
-/** Where the `command` field sits in each entity protocol's stream-in message (its tag byte), by type name. */
-const COMMAND_TAGS: ReadonlyMap<string, number> = new Map([
-  ["cloudstate.valueentity.ValueEntityStreamIn", 0x12], // command = 2
-  ["cloudstate.eventsourced.EventSourcedStreamIn", 0x1a], // command = 3
-]);
 
 /**
  * A stream-in message carrying a `Command` as a gRPC frame, or undefined when it needs the

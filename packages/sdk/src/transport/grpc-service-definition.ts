@@ -1,7 +1,7 @@
 /**
  * gRPC service definitions for @grpc/grpc-js made from protobuf-es descriptors, so the protocol
- * messages are (de)serialized with `toBinary`/`fromBinary` (or, for the entity streams' commands
- * and replies, the hand-written codecs of `wire.ts`) and no proto-loader is needed.
+ * messages are (de)serialized with `toBinary`/`fromBinary` (or, for the commands and replies of
+ * Actions and entity streams, the hand-written codecs of `wire.ts`) and no proto-loader is needed.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import type { MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { MethodDefinition } from "@grpc/grpc-js";
 import { deserializerFor, serializerFor } from "./wire.js";
+
 /** The grpc-js definition of service `S`: one method definition per method, keyed by proto name. */
 export type GrpcServiceDefinition<S extends GenServiceMethods> = {
   [K in keyof S]: MethodDefinition<MessageShape<S[K]["input"]>, MessageShape<S[K]["output"]>>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import {
   type ActionCommand,
@@ -31,6 +31,32 @@ import {
 const bytes = (n: number, seed = 7) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 const any = (typeUrl: string, n: number, seed = 3) => create(AnySchema, { typeUrl, value: bytes(n, seed) });
 const replyAction = (payload = any("type.googleapis.com/example.Value", 9)) => ({ action: { case: "reply" as const, value: { payload } } }) as const;
+
+/** What protobuf-es makes of `wire`: the message it reads, or the message of the error it throws. */
+function protobufEsReading(schema: DescMessage, wire: Uint8Array): { readonly value: unknown } | { readonly error: string } {
+  try {
+    return { value: fromBinary(schema, wire) };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+/** The deserializer gives exactly what protobuf-es gives: the same message, or an error with the same message. */
+function assertLikeProtobufEs(deserialize: (bytes: Buffer) => unknown, schema: DescMessage, wire: Buffer, label?: string): void {
+  const reading = protobufEsReading(schema, wire);
+  if ("error" in reading) assert.throws(() => deserialize(wire), { message: reading.error }, label);
+  else assert.deepEqual(deserialize(wire), reading.value, label);
+}
+
+/** Metadata with a string entry, a bytes entry and an entry without a value. */
+const everyKindOfMetadata = () =>
+  create(MetadataSchema, {
+    entries: [
+      create(MetadataEntrySchema, { key: "s", value: { case: "stringValue", value: "v" } }),
+      create(MetadataEntrySchema, { key: "b", value: { case: "bytesValue", value: bytes(4) } }),
+      create(MetadataEntrySchema, { key: "none" }),
+    ],
+  });
 
 const VALUE_REPLIES: Array<[string, ValueEntityStreamOut]> = [
   [
@@ -207,13 +233,7 @@ const COMMANDS: Array<[string, Command]> = [
       id: 130n,
       name: "名前",
       payload: any("type.googleapis.com/é", 300),
-      metadata: create(MetadataSchema, {
-        entries: [
-          create(MetadataEntrySchema, { key: "s", value: { case: "stringValue", value: "v" } }),
-          create(MetadataEntrySchema, { key: "b", value: { case: "bytesValue", value: bytes(4) } }),
-          create(MetadataEntrySchema, { key: "none" }),
-        ],
-      }),
+      metadata: everyKindOfMetadata(),
     }),
   ],
 ];
@@ -257,14 +277,7 @@ describe("hand-written entity command reader", () => {
   for (const [name, wire] of unusual) {
     it(`leaves ${name} to protobuf-es, whose reading (or error) the deserializer gives`, () => {
       assert.equal(readCommand(wire, 0x12), undefined);
-      let expected: unknown;
-      try {
-        expected = fromBinary(ValueEntityStreamInSchema, wire);
-      } catch (error) {
-        assert.throws(() => deserialize(wire), { message: (error as Error).message });
-        return;
-      }
-      assert.deepEqual(deserialize(wire), expected);
+      assertLikeProtobufEs(deserialize, ValueEntityStreamInSchema, wire);
     });
   }
 
@@ -297,13 +310,7 @@ const ACTION_COMMANDS: Array<[string, ActionCommand]> = [
       serviceName: "ünïcödé.Sérvice",
       name: "名前😀",
       payload: any("type.googleapis.com/é", 300),
-      metadata: create(MetadataSchema, {
-        entries: [
-          create(MetadataEntrySchema, { key: "s", value: { case: "stringValue", value: "v" } }),
-          create(MetadataEntrySchema, { key: "b", value: { case: "bytesValue", value: bytes(4) } }),
-          create(MetadataEntrySchema, { key: "none" }),
-        ],
-      }),
+      metadata: everyKindOfMetadata(),
     }),
   ],
 ];
@@ -330,30 +337,16 @@ describe("hand-written ActionCommand reader", () => {
   for (const [name, wire] of unusual) {
     it(`leaves ${name} to protobuf-es, whose reading (or error) the deserializer gives`, () => {
       assert.equal(readActionCommand(wire), undefined);
-      let expected: unknown;
-      try {
-        expected = fromBinary(ActionCommandSchema, wire);
-      } catch (error) {
-        assert.throws(() => deserialize(wire), { message: (error as Error).message });
-        return;
-      }
-      assert.deepEqual(deserialize(wire), expected);
+      assertLikeProtobufEs(deserialize, ActionCommandSchema, wire);
     });
   }
 
   it("reads every prefix of a message as protobuf-es does (a cut between fields is a shorter message; inside one, an error)", () => {
     for (let cut = 1; cut < body.length; cut++) {
       const prefix = body.subarray(0, cut);
-      let expected: unknown;
-      try {
-        expected = fromBinary(ActionCommandSchema, prefix);
-      } catch (error) {
-        assert.equal(readActionCommand(prefix), undefined, `cut at ${cut}`);
-        assert.throws(() => deserialize(prefix), { message: (error as Error).message }, `cut at ${cut}`);
-        continue;
-      }
-      assert.deepEqual(readActionCommand(prefix), expected, `cut at ${cut}`);
-      assert.deepEqual(deserialize(prefix), expected, `cut at ${cut}`);
+      const reading = protobufEsReading(ActionCommandSchema, prefix);
+      assert.deepEqual(readActionCommand(prefix), "error" in reading ? undefined : reading.value, `cut at ${cut}`);
+      assertLikeProtobufEs(deserialize, ActionCommandSchema, prefix, `cut at ${cut}`);
     }
   });
 });

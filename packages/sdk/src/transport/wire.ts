@@ -26,16 +26,15 @@ import {
   type ClientAction,
   type Command,
   type EventSourcedReply,
-  EventSourcedStreamInSchema,
   EventSourcedStreamOutSchema,
   type ValueEntityAction,
   type ValueEntityReply,
-  ValueEntityStreamInSchema,
   ValueEntityStreamOutSchema,
 } from "@switchboard/protocol";
 import {
   anySize,
   asBuffer,
+  COMMAND_TAGS,
   fieldSize,
   hasUnknown,
   Reader,
@@ -162,6 +161,9 @@ export function encodeActionResponse(response: ActionResponse): Buffer | undefin
   return buffer;
 }
 
+/** A stream-out message of either entity protocol, as far as the reply encoders look at it. */
+type StreamOut = { readonly message: { readonly case: string | undefined; readonly value?: unknown } };
+
 /** An `Any` field's sizes: its body, and its type URL in UTF-8. */
 interface AnySizes {
   readonly body: number;
@@ -254,7 +256,7 @@ function replyHead(reply: ValueEntityReply | EventSourcedReply): ReplyHead | und
  * ValueEntityStreamOut: reply 1; ValueEntityReply: command_id 1, client_action 2,
  * side_effects 3, state_action 4; ValueEntityAction: update 1 (ValueEntityUpdate: value 1), delete 2.
  */
-export function encodeValueEntityReply(message: { message: { case: string | undefined; value?: unknown } }): Buffer | undefined {
+export function encodeValueEntityReply(message: StreamOut): Buffer | undefined {
   if (hasUnknown(message) || message.message.case !== "reply") return undefined;
   const reply = message.message.value as ValueEntityReply;
   const head = replyHead(reply);
@@ -305,7 +307,7 @@ export function encodeValueEntityReply(message: { message: { case: string | unde
  * EventSourcedStreamOut: reply 1; EventSourcedReply: command_id 1, client_action 2,
  * side_effects 3, events 4 (Any), snapshot 5 (Any).
  */
-export function encodeEventSourcedReply(message: { message: { case: string | undefined; value?: unknown } }): Buffer | undefined {
+export function encodeEventSourcedReply(message: StreamOut): Buffer | undefined {
   if (hasUnknown(message) || message.message.case !== "reply") return undefined;
   const reply = message.message.value as EventSourcedReply;
   const head = replyHead(reply);
@@ -336,20 +338,14 @@ export function encodeEventSourcedReply(message: { message: { case: string | und
   return buffer;
 }
 
-/** Where the `command` field sits in each entity protocol's stream-in message (its tag byte). */
-const COMMAND_TAGS: ReadonlyMap<string, number> = new Map([
-  [ValueEntityStreamInSchema.typeName, 0x12], // command = 2
-  [EventSourcedStreamInSchema.typeName, 0x1a], // command = 3
-]);
-
 /** The serializer of a message type for grpc-js: the hand-written one where there is one, else protobuf-es. */
 export function serializerFor(schema: DescMessage): (message: unknown) => Buffer {
   const generic = (message: unknown): Buffer => asBuffer(toBinary(schema, message as MessageShape<DescMessage>));
   if (schema.typeName === ValueEntityStreamOutSchema.typeName) {
-    return (message) => encodeValueEntityReply(message as Parameters<typeof encodeValueEntityReply>[0]) ?? generic(message);
+    return (message) => encodeValueEntityReply(message as StreamOut) ?? generic(message);
   }
   if (schema.typeName === EventSourcedStreamOutSchema.typeName) {
-    return (message) => encodeEventSourcedReply(message as Parameters<typeof encodeEventSourcedReply>[0]) ?? generic(message);
+    return (message) => encodeEventSourcedReply(message as StreamOut) ?? generic(message);
   }
   if (schema.typeName === ActionResponseSchema.typeName) {
     return (message) => encodeActionResponse(message as ActionResponse) ?? generic(message);
