@@ -5,12 +5,13 @@
  * @module
  */
 import type { DescMessage, DescMethod, Message, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Metadata as ProtocolMetadata } from "@switchboard/protocol";
 import type { EffectCall, SideEffectRecord } from "../entities/shared/outcome.js";
 import { CommandFailure } from "../errors.js";
 import { packAny } from "../serde/any.js";
+import { cloneMessage, createMessage } from "../serde/binary.js";
 import type { CrdtWriteConsistency } from "@switchboard/protocol";
 import type { Crdt } from "../crdt/crdt.js";
 import type {
@@ -219,13 +220,13 @@ export class ValueEntityContextImpl<State extends DescMessage> extends ActionCon
     if (this.#working === undefined) {
       // A copy per command: a handler that mutates `state` without calling updateState, or whose
       // command fails, must not change the entity.
-      this.#working = this.#change === undefined && this.#stored !== undefined ? clone(this.#schema, this.#stored) : this.#initial();
+      this.#working = this.#change === undefined && this.#stored !== undefined ? cloneMessage(this.#schema, this.#stored) : this.#initial();
     }
     return this.#working;
   }
 
   updateState(state: MessageInitShape<State>): void {
-    const message = create(this.#schema, state);
+    const message = createMessage(this.#schema, state);
     this.#working = message;
     this.#change = { kind: "update", state: message };
   }

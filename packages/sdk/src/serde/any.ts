@@ -5,9 +5,10 @@
  * @module
  */
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { decodeMessage, encodeMessage } from "./binary.js";
 
 /** The type URL prefix of protobuf messages in an Any. */
 export const TYPE_URL_PREFIX = "type.googleapis.com/";
@@ -19,7 +20,7 @@ export function typeUrlOf(schema: DescMessage): string {
 
 /** Packs `message` into an Any with the `type.googleapis.com/` type URL. Throws if it cannot be encoded. */
 export function packAny<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Any {
-  return create(AnySchema, { typeUrl: typeUrlOf(schema), value: toBinary(schema, message) });
+  return create(AnySchema, { typeUrl: typeUrlOf(schema), value: encodeMessage(schema, message) });
 }
 
 /** The result of {@link unpackAny}: the message, or a sentence saying why it cannot be read. */
@@ -52,7 +53,7 @@ export function unpackAny<Desc extends DescMessage>(schema: Desc, packed: Any | 
     }
   }
   try {
-    return { value: fromBinary(schema, packed.value) };
+    return { value: decodeMessage(schema, packed.value) };
   } catch (e) {
     return { error: `cannot decode the ${schema.typeName} payload: ${e instanceof Error ? e.message : String(e)}` };
   }

@@ -26,6 +26,7 @@ import {
   StringValueSchema,
 } from "@bufbuild/protobuf/wkt";
 import { typeUrlOf } from "./any.js";
+import { decodeMessage, encodeMessage } from "./binary.js";
 
 /** The type URL prefix of primitive values in an Any. */
 export const PRIMITIVE_TYPE_URL_PREFIX = "p.cloudstate.io/";
@@ -164,10 +165,10 @@ export const codecs = {
   message<D extends DescMessage>(schema: D): ValueCodec<MessageShape<D>> {
     const typeUrl = typeUrlOf(schema);
     return {
-      encode: (value) => create(AnySchema, { typeUrl, value: toBinary(schema, value) }),
+      encode: (value) => create(AnySchema, { typeUrl, value: encodeMessage(schema, value) }),
       decode(any) {
         checkTypeUrl(any, typeUrl);
-        return fromBinary(schema, any.value);
+        return decodeMessage(schema, any.value);
       },
     };
   },

@@ -5,13 +5,14 @@
  * @module
  */
 import type { DescMessage, DescMethod, Message, MessageInitShape } from "@bufbuild/protobuf";
-import { clone, create, fromBinary, isMessage } from "@bufbuild/protobuf";
+import { clone, isMessage } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { Metadata } from "../../context/context.js";
 import type { EventSourcedCommandSession } from "../../context/context-impl.js";
 import { EventSourcedContextImpl } from "../../context/context-impl.js";
 import { packAny, TYPE_URL_PREFIX, unpackAny } from "../../serde/any.js";
+import { cloneMessage, createMessage, decodeMessage } from "../../serde/binary.js";
 import type { CommandResult } from "../shared/outcome.js";
 import { resolveOutcome, resultOfThrown } from "../shared/resolve-result.js";
 import type { EventSourcedEntityDefinition } from "./definition.js";
@@ -80,7 +81,7 @@ export function createEventSourcedInstance(definition: EventSourcedEntityDefinit
     if (isMessage(returned)) {
       throw new TypeError(`the event handler for ${event.$typeName} returned a ${returned.$typeName}; expected a ${definition.state.typeName} (or nothing)`);
     }
-    return create(definition.state, returned as MessageInitShape<DescMessage>);
+    return createMessage(definition.state, returned as MessageInitShape<DescMessage>);
   }
 
   /** The typed event in `payload` if its type is declared, else the Any itself. */
@@ -111,14 +112,14 @@ export function createEventSourcedInstance(definition: EventSourcedEntityDefinit
       );
     }
     const payload = packAny(schema, event);
-    return { message: fromBinary(schema, payload.value), payload };
+    return { message: decodeMessage(schema, payload.value), payload };
   }
 
   return {
     definition,
     entityId,
     get state() {
-      return clone(definition.state, current);
+      return cloneMessage(definition.state, current);
     },
     get sequenceNumber() {
       return sequence;
@@ -148,7 +149,7 @@ export function createEventSourcedInstance(definition: EventSourcedEntityDefinit
       let view: Message | undefined;
       const session: EventSourcedCommandSession = {
         get state() {
-          view ??= clone(definition.state, applied ?? current);
+          view ??= cloneMessage(definition.state, applied ?? current);
           return view;
         },
         get sequenceNumber() {
@@ -156,7 +157,7 @@ export function createEventSourcedInstance(definition: EventSourcedEntityDefinit
         },
         emit(event) {
           const emitted = encodeEvent(event);
-          applied = fold(applied ?? clone(definition.state, current), emitted.message);
+          applied = fold(applied ?? cloneMessage(definition.state, current), emitted.message);
           view = undefined;
           events.push(emitted);
         },

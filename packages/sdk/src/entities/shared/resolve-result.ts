@@ -4,10 +4,11 @@
  * @module
  */
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
-import { create, isMessage } from "@bufbuild/protobuf";
+import { isMessage } from "@bufbuild/protobuf";
 import { asForwardCall } from "../../context/context-impl.js";
 import { isCommandFailure } from "../../errors.js";
 import { packAny } from "../../serde/any.js";
+import { createMessage } from "../../serde/binary.js";
 import type { CommandOutcome, CommandResult } from "./outcome.js";
 
 /**
@@ -41,7 +42,7 @@ export function resolveOutcome(output: DescMessage, value: unknown, where: strin
     };
   }
   try {
-    const message = create(output, value as MessageInitShape<DescMessage>);
+    const message = createMessage(output, value as MessageInitShape<DescMessage>);
     return { kind: "reply", message, payload: packAny(output, message) };
   } catch (error) {
     return { kind: "crash", error };

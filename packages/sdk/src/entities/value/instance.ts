@@ -5,11 +5,11 @@
  * @module
  */
 import type { DescMethod, Message } from "@bufbuild/protobuf";
-import { clone, fromBinary } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Metadata } from "../../context/context.js";
 import { ValueEntityContextImpl } from "../../context/context-impl.js";
 import { packAny } from "../../serde/any.js";
+import { cloneMessage, decodeMessage } from "../../serde/binary.js";
 import type { CommandResult } from "../shared/outcome.js";
 import { resolveOutcome, resultOfThrown } from "../shared/resolve-result.js";
 import type { ValueEntityDefinition } from "./definition.js";
@@ -53,7 +53,7 @@ export function createValueEntityInstance(definition: ValueEntityDefinition, ent
     definition,
     entityId,
     get state() {
-      return current === undefined ? definition.initial() : clone(definition.state, current);
+      return current === undefined ? definition.initial() : cloneMessage(definition.state, current);
     },
     get hasState() {
       return current !== undefined;
@@ -90,7 +90,7 @@ export function createValueEntityInstance(definition: ValueEntityDefinition, ent
         }
         // Keep a decoded copy: it is what the proxy will hand back on the next init, and nothing
         // else holds a reference to it.
-        current = fromBinary(definition.state, payload.value);
+        current = decodeMessage(definition.state, payload.value);
         stateAction = { kind: "update", state: current, payload };
       } else if (change?.kind === "delete") {
         current = undefined;
