@@ -347,6 +347,11 @@ describe("user message codec", () => {
       assertEncodesLikeProtobufEs(Kinds, message, note);
     }
     assertEncodesLikeProtobufEs(Kinds, create(Inner, { name: "not a Kinds" }), "a message of another type");
+    // A getter that encodes another message while this one is being encoded.
+    const reentrant = create(Kinds, { inner: { name: "in", n: 5n }, ri64: [1n, 2n] } as never);
+    const other = create(Kinds, { inner: { name: "a longer name than the outer one" } } as never);
+    Object.defineProperty(reentrant, "far", { enumerable: true, get: () => encodeMessage(Kinds, other as never).length });
+    assert.deepStrictEqual(encodeMessage(Kinds, reentrant as never), toBinary(Kinds, reentrant));
     for (const [note, change] of changes) {
       const message = valid();
       change(message);

@@ -93,7 +93,9 @@ export const fallbacks = { encode: 0, decode: 0, clone: 0 };
 /** Encodes `message` as `schema`'s binary format: byte for byte what `toBinary` writes. */
 export function encodeMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Uint8Array {
   const plan = planOf(schema);
-  if (plan !== undefined) {
+  // `sizes` is shared: a call made from inside another (a getter on a message that encodes) goes to protobuf-es.
+  if (plan !== undefined && !encoding) {
+    encoding = true;
     try {
       sizeCount = 0;
       const size = sizeOf(plan, message as unknown as Fields);
@@ -102,6 +104,8 @@ export function encodeMessage<Desc extends DescMessage>(schema: Desc, message: M
       if (writeMessage(plan, message as unknown as Fields, out, 0) === size) return out;
     } catch (error) {
       if (error !== FALLBACK) throw error;
+    } finally {
+      encoding = false;
     }
     fallbacks.encode++;
   }
@@ -550,6 +554,8 @@ function readMessage(plan: MessagePlan, r: Reader, end: number, depth: number): 
 /** The sizes of the nested messages and packed lists of the message being encoded, in visiting order. */
 const sizes: number[] = [];
 let sizeCount = 0;
+/** Whether an encoding is under way (it owns `sizes`). */
+let encoding = false;
 /** The next entry of `sizes` the write pass uses. */
 let nextSize = 0;
 
