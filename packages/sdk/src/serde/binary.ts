@@ -35,6 +35,7 @@ import {
 } from "@bufbuild/protobuf";
 import { Edition, FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import { isUtf8 } from "node:buffer";
+import { utf8Length } from "@switchboard/protocol/wire";
 
 /** What a plan reads and writes; enums travel as int32. */
 enum Kind {
@@ -62,7 +63,8 @@ interface FieldPlan {
   readonly keySize: number;
   /** For enums: the zero value (the first value) that is not written. */
   readonly enumZero: number;
-  /** For message fields: the nested type's plan (filled in once every plan exists). */
+  /** For message fields: the nested type, and its plan (filled in once every plan exists). */
+  readonly messageDesc: DescMessage | undefined;
   message: MessagePlan | undefined;
 }
 
@@ -238,21 +240,17 @@ function planOf(desc: DescMessage): MessagePlan | undefined {
     changed = false;
     for (const [d, plan] of building) {
       if (plan === null) continue;
-      if (plan.fields.some((f) => f.kind === Kind.Message && building.get(messageOf(d, f.no)) === null)) {
+      if (plan.fields.some((f) => f.messageDesc !== undefined && building.get(f.messageDesc) === null)) {
         building.set(d, null);
         changed = true;
       }
     }
   }
   for (const [d, plan] of building) {
-    if (plan !== null) for (const f of plan.fields) if (f.kind === Kind.Message) f.message = building.get(messageOf(d, f.no)) ?? undefined;
+    if (plan !== null) for (const f of plan.fields) if (f.messageDesc !== undefined) f.message = building.get(f.messageDesc) ?? undefined;
     plans.set(d, plan);
   }
   return building.get(desc) ?? undefined;
-}
-
-function messageOf(desc: DescMessage, no: number): DescMessage {
-  return (desc.fields.find((f) => f.number === no) as DescField & { message: DescMessage }).message;
 }
 
 const WRAPPERS_AND_JSON = /^google\.protobuf\.(Double|Float|Int64|UInt64|Int32|UInt32|Bool|String|Bytes)Value$|^google\.protobuf\.(Struct|Value|ListValue)$/;
@@ -269,7 +267,6 @@ function buildPlan(desc: DescMessage, building: Map<DescMessage, MessagePlan | n
     return;
   }
   const fields: FieldPlan[] = [];
-  const nested: DescMessage[] = [];
   for (const field of desc.fields) {
     const plan = fieldPlan(field);
     if (plan === undefined) {
@@ -277,7 +274,6 @@ function buildPlan(desc: DescMessage, building: Map<DescMessage, MessagePlan | n
       return;
     }
     fields.push(plan);
-    if (plan.kind === Kind.Message) nested.push((field as DescField & { message: DescMessage }).message);
   }
   fields.sort((a, b) => a.no - b.no);
   const template: Fields = { $typeName: desc.typeName };
@@ -289,7 +285,7 @@ function buildPlan(desc: DescMessage, building: Map<DescMessage, MessagePlan | n
     if (plan.repeated || plan.kind === Kind.Bytes) fresh.push([member.localName, plan.repeated]);
   }
   building.set(desc, { typeName: desc.typeName, fields, byNumber: new Map(fields.map((f) => [f.no, f])), template, fresh });
-  for (const n of nested) buildPlan(n, building);
+  for (const f of fields) if (f.messageDesc !== undefined) buildPlan(f.messageDesc, building);
 }
 
 const SCALAR_KINDS = new Map<ScalarType, Kind>([
@@ -368,6 +364,7 @@ function fieldPlan(field: DescField): FieldPlan | undefined {
     tag: field.number * 8 + (packed ? WIRE_LENGTH : wireTypeOf(kind)),
     keySize: varintSize(field.number * 8),
     enumZero,
+    messageDesc: kind === Kind.Message ? (field as DescField & { message: DescMessage }).message : undefined,
     message: undefined,
   };
 }
@@ -589,13 +586,6 @@ function varint64Size(value: bigint): number {
     size++;
   }
   return size;
-}
-
-/** The UTF-8 length of `text` (for ASCII its length, counted without leaving JavaScript). */
-function utf8Length(text: string): number {
-  if (text.length > SHORT_TEXT) return Buffer.byteLength(text, "utf8");
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, "utf8");
-  return text.length;
 }
 
 function pushSize(): number {
