@@ -14,6 +14,10 @@
  *                       duration (default 5: A B A B … — noise hits both sides)
  *   --concurrency <n>   concurrent callers of the closed-loop points (default 64)
  *   --sessions <n>      HTTP/2 sessions the gRPC load spreads over (default 4)
+ *   --generator-http2 <builtin|node>
+ *                       the HTTP/2 of the generator's gRPC calls: the proxy's own framing
+ *                       (builtin, the default: about a quarter of node:http2's CPU per call)
+ *                       or node:http2 (the generator of results before 2026-12-04)
  *   --no-profile        skip the extra CPU-profiled run of the proxy
  *   --out <file>        where to write (default bench/RESULTS.md for a full run,
  *                       bench/RESULTS.partial.md when --scenario is given)
@@ -33,6 +37,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { GENERATOR_HTTP2, type GeneratorHttp2, setGeneratorHttp2 } from "./load/grpc.js";
 import { SCENARIOS } from "./scenarios/index.js";
 import type { BenchContext, Check, ScenarioResult } from "./scenarios/types.js";
 import { ms } from "./support/format.js";
@@ -55,6 +60,7 @@ const OPTIONS = {
   rounds: { type: "string", default: "5" },
   concurrency: { type: "string", default: "64" },
   sessions: { type: "string", default: "4" },
+  "generator-http2": { type: "string", default: "builtin" },
   "no-profile": { type: "boolean", default: false },
   out: { type: "string" },
   baseline: { type: "string" },
@@ -82,6 +88,13 @@ if (values.list) {
   for (const s of SCENARIOS) process.stdout.write(`${s.id.padEnd(16)} issue #${s.issue}  ${s.title}\n`);
   process.exit(0);
 }
+
+const engine = values["generator-http2"] as GeneratorHttp2;
+if (!GENERATOR_HTTP2.includes(engine)) {
+  process.stderr.write(`--generator-http2 must be one of ${GENERATOR_HTTP2.join(", ")}, not ${JSON.stringify(engine)}\n`);
+  process.exit(2);
+}
+setGeneratorHttp2(engine);
 
 const filters =
   values.scenario
@@ -253,7 +266,7 @@ const lines: string[] = [
   ...(otherNode !== undefined
     ? [`| Other Node | ${otherNode.version} (\`${otherNode.path}\`), running the same proxy build as one more variant of the action scenario |`]
     : []),
-  `| Load | ${ctx.durationMs / 1000} s measured per point after ${ctx.warmupMs / 1000} s warm-up; closed loop ${ctx.concurrency} concurrent callers; compared variants alternate in ${ctx.rounds} rounds that split the time; gRPC over ${ctx.sessions} HTTP/2 sessions (node:http2, hand-rolled framing); HTTP/1.1 over undici |`,
+  `| Load | ${ctx.durationMs / 1000} s measured per point after ${ctx.warmupMs / 1000} s warm-up; closed loop ${ctx.concurrency} concurrent callers; compared variants alternate in ${ctx.rounds} rounds that split the time; gRPC over ${ctx.sessions} HTTP/2 sessions (${engine === "builtin" ? "the proxy's own HTTP/2 framing, packages/proxy/src/http2" : "node:http2"}, hand-rolled gRPC framing); HTTP/1.1 over undici |`,
   "| Durability | every store is a file: SQLite in WAL mode with `synchronous=FULL`, PostgreSQL with `fsync=on`, `synchronous_commit=on`; Restate with its defaults (RocksDB WAL fsync on) |",
   "",
   "The machine is shared (other work may run during the benchmark), so absolute numbers move from run to run; compare the ratios. " +
@@ -281,7 +294,7 @@ writeFileSync(outFile, `${lines.join("\n").trimEnd()}\n`);
 const jsonFile = outFile.endsWith(".md") ? `${outFile.slice(0, -3)}.json` : `${outFile}.json`;
 writeFileSync(
   jsonFile,
-  `${JSON.stringify({ machine, fsync: { opsPerSecond: fsync.opsPerSecond, latency: fsync.latency }, settings: { durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, rounds: ctx.rounds, concurrency: ctx.concurrency, sessions: ctx.sessions }, results }, null, 2)}\n`,
+  `${JSON.stringify({ machine, fsync: { opsPerSecond: fsync.opsPerSecond, latency: fsync.latency }, settings: { durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, rounds: ctx.rounds, concurrency: ctx.concurrency, sessions: ctx.sessions, generatorHttp2: engine }, results }, null, 2)}\n`,
 );
 // The repository's formatter (Biome, checked in CI) formats markdown tables and JSON its own way.
 try {

@@ -1,12 +1,22 @@
 /**
- * A minimal gRPC unary client over node:http2 for the load generator: hand-rolled
- * length-prefixed framing, many concurrent streams over a few HTTP/2 sessions, no
- * per-call protobuf work (requests are pre-encoded bytes). It checks the status of
- * every call (trailers or trailers-only headers) and that a reply message arrived.
+ * A minimal gRPC client for the load generator: hand-rolled length-prefixed framing, many
+ * concurrent streams over a few HTTP/2 connections, no per-call protobuf work (requests
+ * are pre-encoded bytes). It checks the status of every call (trailers or trailers-only
+ * headers) and that a reply message arrived.
+ *
+ * Two HTTP/2 engines, chosen per client (default: {@link setGeneratorHttp2}):
+ * - `builtin`: the proxy's own HTTP/2 framing (`packages/proxy/src/http2`), a header block
+ *   encoded once per path and one handler object per call: about a quarter of node:http2's
+ *   CPU per call, so on a 2-core machine the generator takes less from what it measures;
+ * - `node`: node:http2, the generator of the earlier results.
  */
 import * as http2 from "node:http2";
+import { connect as netConnect } from "node:net";
+import { H2Connection, type H2Stream, type StreamHandler } from "../../packages/proxy/src/http2/connection.js";
+import { ErrorCode } from "../../packages/proxy/src/http2/frames.js";
+import { encodeHeaderBlock } from "../../packages/proxy/src/http2/hpack.js";
 
-const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = http2.constants;
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE, NGHTTP2_CANCEL } = http2.constants;
 
 /** Frames one message in gRPC's length-prefixed format (uncompressed). */
 export function frame(message: Uint8Array): Buffer {
@@ -20,69 +30,226 @@ export function frame(message: Uint8Array): Buffer {
 /** The outcome of one call: `status` 0 is success; `reply` is the reply message bytes. */
 export type GrpcDone = (status: number, message: string, reply: Buffer | undefined) => void;
 
-/** A pool of HTTP/2 sessions to one gRPC server. */
-export class GrpcClient {
-  private next = 0;
+/** Which HTTP/2 implementation the generator's gRPC clients use. */
+export type GeneratorHttp2 = "builtin" | "node";
+export const GENERATOR_HTTP2: readonly GeneratorHttp2[] = ["builtin", "node"];
 
-  private constructor(
-    private readonly sessions: http2.ClientHttp2Session[],
-    readonly authority: string,
+let defaultEngine: GeneratorHttp2 = "builtin";
+
+/** Sets the engine of clients connected without naming one (the bench's `--generator-http2`). */
+export function setGeneratorHttp2(engine: GeneratorHttp2): void {
+  defaultEngine = engine;
+}
+
+export function generatorHttp2(): GeneratorHttp2 {
+  return defaultEngine;
+}
+
+/** One HTTP/2 connection's worth of calls. */
+interface Session {
+  call(path: string, body: Buffer, done: GrpcDone): void;
+  stream(path: string, body: Buffer, onMessage: (message: Buffer) => void, done: GrpcDone): () => void;
+  close(): void;
+}
+
+/** A grpc-message header value, percent-decoded when it can be. */
+function statusText(value: string | undefined): string {
+  if (value === undefined || !value.includes("%")) return value ?? "";
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Splits complete length-prefixed messages off `pending`; returns what is left. */
+function splitMessages(pending: Buffer, onMessage: (message: Buffer) => void): Buffer {
+  let rest = pending;
+  while (rest.length >= 5) {
+    const size = rest.readUInt32BE(1);
+    if (rest.length < 5 + size) break;
+    const message = rest.subarray(5, 5 + size);
+    rest = rest.subarray(5 + size);
+    onMessage(message);
+  }
+  return rest;
+}
+
+/** The single reply message of a unary call's body, or an error text. */
+function unaryReply(chunks: Buffer[]): Buffer | string {
+  const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  if (all.length < 5 || all.length !== 5 + all.readUInt32BE(1)) return `malformed reply body (${all.length} bytes)`;
+  return all.subarray(5);
+}
+
+// ---- builtin ---------------------------------------------------------------------------
+
+/** The value of the first field called `name` in a decoded block (names and values alternating). */
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/** One call on the builtin engine: the stream's handler, collecting the status and the body. */
+class BuiltinCall implements StreamHandler {
+  stream!: H2Stream;
+  private status = -1;
+  private message = "";
+  private answered = false;
+  private settled = false;
+  private readonly chunks: Buffer[] = [];
+  private pending: Buffer | undefined;
+
+  constructor(
+    private readonly done: GrpcDone,
+    /** Server streaming: each reply message as it arrives (unary: undefined, the body is collected). */
+    private readonly onMessage?: (message: Buffer) => void,
   ) {}
 
-  /** Opens `sessions` HTTP/2 connections to host:port (h2c) and waits until they are up. */
-  static async connect(host: string, port: number, sessions = 4): Promise<GrpcClient> {
-    const authority = `http://${host}:${port}`;
-    const opened = await Promise.all(
-      Array.from(
-        { length: sessions },
-        () =>
-          new Promise<http2.ClientHttp2Session>((resolve, reject) => {
-            const session = http2.connect(authority, {
-              settings: { initialWindowSize: 1 << 20, enablePush: false },
-              maxSessionMemory: 64,
-            });
-            session.once("connect", () => {
-              session.off("error", reject);
-              session.on("error", () => {});
-              // A larger connection window than the 64 KiB default, as gRPC clients do.
-              session.setLocalWindowSize(8 << 20);
-              resolve(session);
-            });
-            session.once("error", reject);
-          }),
-      ),
-    );
-    return new GrpcClient(opened, authority);
+  headers(fields: string[]): void {
+    if (!this.answered) {
+      this.answered = true;
+      const http = field(fields, ":status");
+      if (http !== "200") {
+        this.finish(14, `HTTP ${http}`);
+        this.stream.reset(ErrorCode.Cancel);
+        return;
+      }
+    }
+    const code = field(fields, "grpc-status");
+    if (code !== undefined) {
+      this.status = Number(code);
+      this.message = statusText(field(fields, "grpc-message"));
+    }
   }
 
-  /**
-   * Starts one unary call of `path` with the framed request `body` (see {@link frame}).
-   * Calls go round-robin over the sessions unless `session` picks one.
-   */
-  call(path: string, body: Buffer, done: GrpcDone, session?: number): void {
-    const index = session ?? this.next++ % this.sessions.length;
-    const s = this.sessions[index % this.sessions.length] as http2.ClientHttp2Session;
-    let status = -1;
-    let message = "";
-    const chunks: Buffer[] = [];
-    let settled = false;
-    const finish = (code: number, text: string) => {
-      if (settled) return;
-      settled = true;
-      if (code !== 0) {
-        done(code, text, undefined);
-        return;
-      }
-      const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      if (all.length < 5 || all.length !== 5 + all.readUInt32BE(1)) {
-        done(13, `malformed reply body (${all.length} bytes)`, undefined);
-        return;
-      }
-      done(0, "", all.subarray(5));
-    };
-    let req: http2.ClientHttp2Stream;
+  data(payload: Buffer): void {
+    if (this.settled || payload.length === 0) return;
+    if (this.onMessage === undefined) {
+      this.chunks.push(payload);
+      return;
+    }
+    const pending = this.pending === undefined ? payload : Buffer.concat([this.pending, payload]);
+    const rest = splitMessages(pending, this.onMessage);
+    this.pending = rest.length === 0 ? undefined : rest;
+  }
+
+  closed(code: number | undefined, lost: string | undefined): void {
+    if (lost !== undefined) this.finish(14, `connection lost: ${lost}`);
+    else if (this.status === -1) this.finish(14, `stream closed without status (rst ${code ?? 0})`);
+    else this.finish(this.status, this.message);
+  }
+
+  cancel(): void {
+    if (this.settled) return;
+    this.finish(1, "cancelled by the generator");
+    this.stream.reset(ErrorCode.Cancel);
+  }
+
+  private finish(status: number, message: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (status !== 0 || this.onMessage !== undefined) {
+      this.done(status, message, undefined);
+      return;
+    }
+    const reply = unaryReply(this.chunks);
+    if (typeof reply === "string") this.done(13, reply, undefined);
+    else this.done(0, "", reply);
+  }
+}
+
+class BuiltinSession implements Session {
+  /** Request header blocks by path, encoded once. */
+  private readonly heads = new Map<string, Uint8Array>();
+
+  private constructor(
+    private readonly connection: H2Connection,
+    private readonly authority: string,
+  ) {}
+
+  static open(host: string, port: number): Promise<BuiltinSession> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port, noDelay: true });
+      let connection: H2Connection;
+      const failed = (why: string) => {
+        reject(new Error(`gRPC connection to ${host}:${port}: ${why}`));
+        connection.destroy(why);
+      };
+      connection = new H2Connection(socket, {
+        settled: () => resolve(new BuiltinSession(connection, `${host}:${port}`)),
+        goaway: () => connection.close(),
+        protocolError: (detail) => failed(`HTTP/2 protocol error: ${detail}`),
+      });
+      socket.on("error", (error) => failed(error.message));
+    });
+  }
+
+  private headFor(path: string): Uint8Array {
+    let head = this.heads.get(path);
+    if (head === undefined) {
+      head = encodeHeaderBlock([
+        [":method", "POST"],
+        [":scheme", "http"],
+        [":path", path],
+        [":authority", this.authority],
+        ["content-type", "application/grpc"],
+        ["te", "trailers"],
+      ]);
+      this.heads.set(path, head);
+    }
+    return head;
+  }
+
+  call(path: string, body: Buffer, done: GrpcDone): void {
+    this.start(path, body, new BuiltinCall(done));
+  }
+
+  stream(path: string, body: Buffer, onMessage: (message: Buffer) => void, done: GrpcDone): () => void {
+    const call = new BuiltinCall(done, onMessage);
+    this.start(path, body, call);
+    return () => call.cancel();
+  }
+
+  private start(path: string, body: Buffer, call: BuiltinCall): void {
+    if (this.connection.closed || this.connection.draining) {
+      call.closed(undefined, "the connection is closed");
+      return;
+    }
+    call.stream = this.connection.open(this.headFor(path), call, body, true);
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+}
+
+// ---- node:http2 ------------------------------------------------------------------------
+
+class NodeSession implements Session {
+  private constructor(private readonly session: http2.ClientHttp2Session) {}
+
+  static open(host: string, port: number): Promise<NodeSession> {
+    return new Promise((resolve, reject) => {
+      const session = http2.connect(`http://${host}:${port}`, {
+        settings: { initialWindowSize: 1 << 20, enablePush: false },
+        maxSessionMemory: 64,
+      });
+      session.once("connect", () => {
+        session.off("error", reject);
+        session.on("error", () => {});
+        // A larger connection window than the 64 KiB default, as gRPC clients do.
+        session.setLocalWindowSize(8 << 20);
+        resolve(new NodeSession(session));
+      });
+      session.once("error", reject);
+    });
+  }
+
+  /** Opens a stream with the request sent; `done` hears a failure to open it. */
+  private request(path: string, body: Buffer, done: GrpcDone): http2.ClientHttp2Stream | undefined {
     try {
-      req = s.request(
+      const req = this.session.request(
         {
           [HTTP2_HEADER_METHOD]: "POST",
           [HTTP2_HEADER_PATH]: path,
@@ -91,15 +258,23 @@ export class GrpcClient {
         },
         { endStream: false },
       );
+      req.end(body);
+      return req;
     } catch (error) {
-      finish(14, `request failed: ${(error as Error).message}`);
-      return;
+      done(14, `request failed: ${(error as Error).message}`, undefined);
+      return undefined;
     }
+  }
+
+  /** Listens for the status and the end of `req`; `finish` runs once with the outcome. */
+  private watch(req: http2.ClientHttp2Stream, finish: (status: number, message: string) => void): void {
+    let status = -1;
+    let message = "";
     req.on("response", (headers) => {
       const st = headers["grpc-status"];
       if (st !== undefined) {
         status = Number(st);
-        message = decodeURIComponent(String(headers["grpc-message"] ?? ""));
+        message = statusText(headers["grpc-message"] as string | undefined);
       } else if (headers[":status"] !== 200) {
         status = 14;
         message = `HTTP ${headers[":status"]}`;
@@ -107,82 +282,97 @@ export class GrpcClient {
     });
     req.on("trailers", (trailers) => {
       status = Number(trailers["grpc-status"] ?? -1);
-      message = decodeURIComponent(String(trailers["grpc-message"] ?? ""));
+      message = statusText(trailers["grpc-message"] as string | undefined);
     });
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("error", (error: Error) => finish(14, `stream error: ${error.message}`));
     req.on("close", () => {
-      if (status === -1) finish(14, `stream closed without status (rst ${req.rstCode})`);
-      else finish(status, message);
+      if (status !== -1) finish(status, message);
+      else if (req.rstCode === NGHTTP2_CANCEL) finish(1, "cancelled by the generator");
+      else finish(14, `stream closed without status (rst ${req.rstCode})`);
     });
-    req.end(body);
+  }
+
+  call(path: string, body: Buffer, done: GrpcDone): void {
+    const req = this.request(path, body, done);
+    if (req === undefined) return;
+    const chunks: Buffer[] = [];
+    let settled = false;
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    this.watch(req, (status, message) => {
+      if (settled) return;
+      settled = true;
+      if (status !== 0) {
+        done(status, message, undefined);
+        return;
+      }
+      const reply = unaryReply(chunks);
+      if (typeof reply === "string") done(13, reply, undefined);
+      else done(0, "", reply);
+    });
+  }
+
+  stream(path: string, body: Buffer, onMessage: (message: Buffer) => void, done: GrpcDone): () => void {
+    const req = this.request(path, body, done);
+    if (req === undefined) return () => {};
+    let pending: Buffer = Buffer.alloc(0);
+    let settled = false;
+    req.on("data", (chunk: Buffer) => {
+      pending = splitMessages(pending.length === 0 ? chunk : Buffer.concat([pending, chunk]), onMessage);
+    });
+    this.watch(req, (status, message) => {
+      if (settled) return;
+      settled = true;
+      done(status, message, undefined);
+    });
+    return () => {
+      if (!req.closed) req.close(NGHTTP2_CANCEL);
+    };
+  }
+
+  close(): void {
+    this.session.close();
+  }
+}
+
+// ---- the client ------------------------------------------------------------------------
+
+/** A pool of HTTP/2 connections to one gRPC server. */
+export class GrpcClient {
+  private next = 0;
+
+  private constructor(
+    private readonly sessions: Session[],
+    readonly authority: string,
+    readonly engine: GeneratorHttp2,
+  ) {}
+
+  /** Opens `sessions` HTTP/2 connections to host:port (h2c) and waits until they are up. */
+  static async connect(host: string, port: number, sessions = 4, engine: GeneratorHttp2 = defaultEngine): Promise<GrpcClient> {
+    const open = engine === "builtin" ? BuiltinSession.open : NodeSession.open;
+    const opened = await Promise.all(Array.from({ length: sessions }, () => open(host, port)));
+    return new GrpcClient(opened, `http://${host}:${port}`, engine);
+  }
+
+  private pick(session: number | undefined): Session {
+    const index = session ?? this.next++ % this.sessions.length;
+    return this.sessions[index % this.sessions.length] as Session;
+  }
+
+  /**
+   * Starts one unary call of `path` with the framed request `body` (see {@link frame}).
+   * Calls go round-robin over the sessions unless `session` picks one.
+   */
+  call(path: string, body: Buffer, done: GrpcDone, session?: number): void {
+    this.pick(session).call(path, body, done);
   }
 
   /**
    * Starts one server-streaming call of `path` with the framed request `body`: `onMessage`
    * gets every reply message as it arrives, `done` the final status (its `reply` is
-   * undefined). Returns a function that cancels the call (RST_STREAM CANCEL).
+   * undefined; 1 CANCELLED after the returned function cancelled it with RST_STREAM).
    */
   stream(path: string, body: Buffer, onMessage: (message: Buffer) => void, done: GrpcDone, session?: number): () => void {
-    const index = session ?? this.next++ % this.sessions.length;
-    const s = this.sessions[index % this.sessions.length] as http2.ClientHttp2Session;
-    let status = -1;
-    let text = "";
-    let settled = false;
-    let pending: Buffer = Buffer.alloc(0);
-    const finish = (code: number, message: string) => {
-      if (settled) return;
-      settled = true;
-      done(code, message, undefined);
-    };
-    let req: http2.ClientHttp2Stream;
-    try {
-      req = s.request(
-        {
-          [HTTP2_HEADER_METHOD]: "POST",
-          [HTTP2_HEADER_PATH]: path,
-          [HTTP2_HEADER_CONTENT_TYPE]: "application/grpc",
-          [HTTP2_HEADER_TE]: "trailers",
-        },
-        { endStream: false },
-      );
-    } catch (error) {
-      finish(14, `request failed: ${(error as Error).message}`);
-      return () => {};
-    }
-    req.on("response", (headers) => {
-      const st = headers["grpc-status"];
-      if (st !== undefined) {
-        status = Number(st);
-        text = decodeURIComponent(String(headers["grpc-message"] ?? ""));
-      } else if (headers[":status"] !== 200) {
-        status = 14;
-        text = `HTTP ${headers[":status"]}`;
-      }
-    });
-    req.on("trailers", (trailers) => {
-      status = Number(trailers["grpc-status"] ?? -1);
-      text = decodeURIComponent(String(trailers["grpc-message"] ?? ""));
-    });
-    req.on("data", (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 5) {
-        const size = pending.readUInt32BE(1);
-        if (pending.length < 5 + size) break;
-        const message = pending.subarray(5, 5 + size);
-        pending = pending.subarray(5 + size);
-        onMessage(message);
-      }
-    });
-    req.on("error", (error: Error) => finish(14, `stream error: ${error.message}`));
-    req.on("close", () => {
-      if (status === -1) finish(req.rstCode === http2.constants.NGHTTP2_CANCEL ? 1 : 14, `stream closed without status (rst ${req.rstCode})`);
-      else finish(status, text);
-    });
-    req.end(body);
-    return () => {
-      if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
-    };
+    return this.pick(session).stream(path, body, onMessage, done);
   }
 
   /** Promise form of {@link call}: resolves to the reply bytes, rejects on a non-OK status. */

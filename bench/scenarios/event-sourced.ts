@@ -27,6 +27,7 @@ import * as path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { eventsourced } from "@switchboard/protocol/tck";
 import Database from "better-sqlite3";
+import { GrpcClient, generatorHttp2 } from "../load/grpc.js";
 import { type Caller, closedLoop, interleave, monotonicUs, type PointResult, type Variant } from "../load/driver.js";
 import { bottleneck, ms, pointsTable, rate, ratio } from "../support/format.js";
 import { CartSchema } from "../../examples/shopping-cart/src/gen/shoppingcart/shoppingcart_pb.js";
@@ -55,7 +56,11 @@ export interface EsWorkload {
   verify(): Promise<string | undefined>;
 }
 
-export function esWorkload(stack: SwitchboardStack, kind: EsKind, concurrency: number): EsWorkload {
+/**
+ * `client` (default: the stack's) sends the calls; `prefix` names the entities, so two
+ * workloads on one stack keep apart.
+ */
+export function esWorkload(stack: SwitchboardStack, kind: EsKind, concurrency: number, client: GrpcClient = stack.client, prefix = ""): EsWorkload {
   let acked = 0;
   const finish = (done: (error?: string) => void) => (status: number, message: string) => {
     if (status === 0) {
@@ -64,26 +69,26 @@ export function esWorkload(stack: SwitchboardStack, kind: EsKind, concurrency: n
     } else done(`grpc-status ${status}: ${message}`);
   };
   if (kind === "shopping-cart") {
-    const bodies = Array.from({ length: concurrency }, (_, w) => addItemRequest(`cart-${w}`));
+    const bodies = Array.from({ length: concurrency }, (_, w) => addItemRequest(`${prefix}cart-${w}`));
     return {
       kind,
       label: "shopping cart AddItem (SDK)",
-      call: (worker, _seq, done) => stack.client.call(PATHS.cartAddItem, bodies[worker % concurrency] as Buffer, finish(done)),
+      call: (worker, _seq, done) => client.call(PATHS.cartAddItem, bodies[worker % concurrency] as Buffer, finish(done)),
       async verify() {
         let stored = 0;
         for (let w = 0; w < concurrency; w++) {
-          const cart = fromBinary(CartSchema, await stack.client.unary(PATHS.cartGet, getCartRequest(`cart-${w}`)));
+          const cart = fromBinary(CartSchema, await client.unary(PATHS.cartGet, getCartRequest(`${prefix}cart-${w}`)));
           for (const item of cart.items) stored += item.quantity;
         }
         return `${stored === acked ? "OK" : "MISMATCH"} — ${acked.toLocaleString("en-US")} AddItem acknowledged, ${stored.toLocaleString("en-US")} units in the ${concurrency} carts`;
       },
     };
   }
-  const bodies = Array.from({ length: concurrency }, (_, w) => emitRequest(`es-${w}`));
+  const bodies = Array.from({ length: concurrency }, (_, w) => emitRequest(`${prefix}es-${w}`));
   return {
     kind,
     label: "TCK model emit (raw protocol)",
-    call: (worker, _seq, done) => stack.client.call(PATHS.eventSourcedProcess, bodies[worker % concurrency] as Buffer, finish(done)),
+    call: (worker, _seq, done) => client.call(PATHS.eventSourcedProcess, bodies[worker % concurrency] as Buffer, finish(done)),
     verify: async () => undefined,
   };
 }
@@ -288,6 +293,8 @@ export const eventSourcedScenario: Scenario = {
     let profileBody = "";
     let throughputProfile: ProfileSummary | undefined;
     const verifications: string[] = [];
+    let nodeGenerator: GrpcClient | undefined;
+    let generatorVariant: { stack: SwitchboardStack; workload: EsWorkload } | undefined;
     try {
       for (const kind of kinds) {
         try {
@@ -310,10 +317,19 @@ export const eventSourcedScenario: Scenario = {
         const workload = esWorkload(stack, kind, ctx.concurrency);
         stacks.push({ stack, workload: { ...workload, label: `${workload.label}, baseline build` } });
       }
-      ctx.log(`event-sourced: ${ctx.concurrency} concurrent entities on SQLite: ${stacks.map((s) => s.workload.label).join(", ")} vs raw batched insert`);
+      // The headline once more, driven by the node:http2 generator of the earlier results:
+      // what the generator's own CPU takes from the two cores, in the same rounds.
+      const headline = stacks[0] as { stack: SwitchboardStack; workload: EsWorkload };
+      if (generatorHttp2() !== "node") {
+        nodeGenerator = await GrpcClient.connect("127.0.0.1", headline.stack.proxy.port, ctx.sessions, "node");
+        const workload = esWorkload(headline.stack, headline.workload.kind, ctx.concurrency, nodeGenerator, "node-generator-");
+        generatorVariant = { stack: headline.stack, workload: { ...workload, label: `${workload.label}, node:http2 generator` } };
+      }
+      const driven = generatorVariant === undefined ? stacks : [...stacks, generatorVariant];
+      ctx.log(`event-sourced: ${ctx.concurrency} concurrent entities on SQLite: ${driven.map((s) => s.workload.label).join(", ")} vs raw batched insert`);
       points = await interleave(
         [
-          ...stacks.map(
+          ...driven.map(
             ({ stack, workload }): Variant => ({
               label: workload.label,
               run: (durationMs, warmupMs) =>
@@ -331,12 +347,13 @@ export const eventSourcedScenario: Scenario = {
         ],
         { rounds: ctx.rounds, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, log: ctx.log },
       );
-      for (const { workload } of stacks) {
+      for (const { workload } of driven) {
         const v = await workload.verify();
         if (v) verifications.push(`${workload.label}: ${v}`);
       }
     } finally {
       ceiling.close();
+      nodeGenerator?.close();
       for (const { stack } of stacks) await stack.stop();
     }
     const headlineKind = (stacks[0] as { workload: EsWorkload }).workload.kind;
@@ -403,6 +420,8 @@ export const eventSourcedScenario: Scenario = {
     const proxyCpu = (p: PointResult) => Math.round(((p.cpu.processes.proxy ?? 0) / 100) * (1e6 / p.throughput));
     const ceilingPoint = points[points.length - 1] as PointResult;
     const ceilingRatio = proxyPoint.throughput / ceilingPoint.throughput;
+    const nodeGeneratorPoint = generatorVariant === undefined ? undefined : points[stacks.length];
+    const generatorCpu = (p: PointResult) => Math.round(((p.cpu.generatorPct / 100) * 1e6) / p.throughput);
     const snap = activation.snap;
     const nosnap = activation.nosnap;
     const m = (list: Activation[], key: keyof Activation) => median(list.map((a) => a[key] as number));
@@ -436,6 +455,18 @@ export const eventSourcedScenario: Scenario = {
         target: "≥ 0.50×",
         status: ceilingRatio >= 0.5 ? "met" : "not met",
       },
+      ...(nodeGeneratorPoint !== undefined
+        ? [
+            {
+              name: "Event-sourced commands vs the raw ceiling, driven by the node:http2 generator instead (same proxy, same rounds)",
+              measured: `${rate(nodeGeneratorPoint.throughput)}, generator ${generatorCpu(nodeGeneratorPoint)} µs per command`,
+              comparison: `builtin generator: ${rate(proxyPoint.throughput)}, generator ${generatorCpu(proxyPoint)} µs per command`,
+              ratio: `${ratio(nodeGeneratorPoint.throughput / ceilingPoint.throughput)} of the ceiling`,
+              target: "measure only",
+              status: "met" as const,
+            },
+          ]
+        : []),
       {
         name: `Activation with a snapshot (${ACTIVATION_EVENTS.toLocaleString("en-US")} events), proxy-side`,
         measured: ms(m(snap, "proxySideMs")),
@@ -515,6 +546,9 @@ export const eventSourcedScenario: Scenario = {
           ? "Headline: the shopping cart example (TypeScript SDK), `com.example.shoppingcart.ShoppingCart/AddItem` of one unit of the same product to the caller's cart (one `ItemAdded` event per command, a snapshot every 20 events; the carts are read back afterwards). Beside it: "
           : "") +
         'the raw-protocol TCK model (`EventSourcedTckModel/Process` with one `emit` of `"x"`; it snapshots every 5 events and replies with its whole state, so its replies grow by one byte per event). ' +
+        (nodeGeneratorPoint !== undefined
+          ? `The headline also runs driven by a generator on node:http2 (the generator of results before 2026-12-04; its own carts), to show what the generator's CPU takes from the two cores. `
+          : "") +
         `The ceiling is better-sqlite3 on its own file with the proxy's schema, WAL, synchronous=FULL, ${ctx.concurrency} INSERTs per BEGIN IMMEDIATE … COMMIT, one transaction at a time, in the load generator's process (its CPU is the generator column; its calls/s are events/s and its latencies are per transaction). All of them alternate in ${ctx.rounds} rounds.`,
       "",
       pointsTable(points),
