@@ -1,6 +1,8 @@
 import type * as http from "node:http";
 import * as http2 from "node:http2";
 import type { Readable } from "node:stream";
+import { Code, SwitchboardError } from "../../errors/index.js";
+import { CallAbort, type CallSignal } from "../../internal/call-signal.js";
 
 /** Response headers as the exchanges take them. */
 export type ResponseHeaders = Record<string, string | number | readonly string[]>;
@@ -18,8 +20,11 @@ export interface HttpExchange {
   readonly headers: http.IncomingHttpHeaders;
   /** `1.1` or `2`. */
   readonly httpVersion: "1.1" | "2";
-  /** Aborted when the client goes away before the response is complete. */
-  readonly signal: AbortSignal;
+  /**
+   * Aborted when the client goes away before the response is complete. A {@link CallAbort},
+   * not an `AbortSignal`: an `AbortController` per request was a few % of a JSON call's CPU.
+   */
+  readonly signal: CallSignal;
   /**
    * The request body stream (read it once). Read it with events, not `for await`:
    * leaving such a loop early destroys the stream, and with it the response.
@@ -41,6 +46,9 @@ export interface HttpExchange {
   endAndDiscard(chunk?: Buffer | string): void;
 }
 
+/** The reason an exchange's signal carries when the client went away before the response was complete. */
+const CLIENT_LEFT = new SwitchboardError("the client went away before the response was complete", Code.Canceled);
+
 /** How much of an unwanted request body HTTP/1.1 reads and drops before closing the connection. */
 const DISCARD_BYTES = 64 * 1024 * 1024;
 /** How long HTTP/1.1 waits for an unwanted request body to end. */
@@ -48,16 +56,16 @@ const DISCARD_MS = 10_000;
 
 /** Wraps an HTTP/1.1 request and response. */
 export function http1Exchange(request: http.IncomingMessage, response: http.ServerResponse): HttpExchange {
-  const controller = new AbortController();
+  const cancellation = new CallAbort();
   response.once("close", () => {
-    if (!response.writableFinished) controller.abort();
+    if (!response.writableFinished) cancellation.abort(CLIENT_LEFT);
   });
   return {
     method: request.method ?? "GET",
     url: request.url ?? "/",
     headers: request.headers,
     httpVersion: "1.1",
-    signal: controller.signal,
+    signal: cancellation,
     body: request,
     get headersSent() {
       return response.headersSent;
@@ -68,7 +76,7 @@ export function http1Exchange(request: http.IncomingMessage, response: http.Serv
     write(chunk) {
       if (response.destroyed) return Promise.resolve();
       if (response.write(chunk)) return Promise.resolve();
-      return waitForDrain(response, controller.signal);
+      return waitForDrain(response, cancellation);
     },
     end(chunk) {
       if (chunk === undefined) response.end();
@@ -109,17 +117,17 @@ export function http1Exchange(request: http.IncomingMessage, response: http.Serv
 
 /** Wraps an HTTP/2 stream and its request headers. */
 export function http2Exchange(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): HttpExchange {
-  const controller = new AbortController();
+  const cancellation = new CallAbort();
   let ended = false;
   stream.once("close", () => {
-    if (!ended || !stream.writableFinished) controller.abort();
+    if (!ended || !stream.writableFinished) cancellation.abort(CLIENT_LEFT);
   });
   return {
     method: String(headers[":method"] ?? "GET"),
     url: String(headers[":path"] ?? "/"),
     headers,
     httpVersion: "2",
-    signal: controller.signal,
+    signal: cancellation,
     body: stream,
     get headersSent() {
       return stream.headersSent;
@@ -131,7 +139,7 @@ export function http2Exchange(stream: http2.ServerHttp2Stream, headers: http2.In
     write(chunk) {
       if (stream.destroyed || stream.closed) return Promise.resolve();
       if (stream.write(chunk)) return Promise.resolve();
-      return waitForDrain(stream, controller.signal);
+      return waitForDrain(stream, cancellation);
     },
     end(chunk) {
       ended = true;
@@ -153,7 +161,7 @@ export function http2Exchange(stream: http2.ServerHttp2Stream, headers: http2.In
 
 function waitForDrain(
   writable: NodeJS.WritableStream & { once: NodeJS.EventEmitter["once"]; off: NodeJS.EventEmitter["off"] },
-  signal: AbortSignal,
+  signal: CallSignal,
 ): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {

@@ -125,7 +125,24 @@ export function createTopicsHandler(options: TopicsHandlerOptions): (exchange: H
       sendHttpError(exchange, SwitchboardError.from(error));
       return;
     }
-    const done = AbortSignal.any([exchange.signal, options.signal]);
+    // Over when the client leaves or the proxy stops: one signal for the broker's wait.
+    const stop = new AbortController();
+    const end = () => stop.abort();
+    if (exchange.signal.aborted || options.signal.aborted) end();
+    exchange.signal.addEventListener("abort", end);
+    options.signal.addEventListener("abort", end, { once: true });
+    const done = stop.signal;
+    try {
+      await stream(exchange, topic, offset, group, done);
+    } finally {
+      exchange.signal.removeEventListener("abort", end);
+      options.signal.removeEventListener("abort", end);
+    }
+  }
+
+  /** Writes the topic's records from `offset` on as server-sent events until `done`. */
+  async function stream(exchange: HttpExchange, topic: string, from: number, group: string | undefined, done: AbortSignal): Promise<void> {
+    let offset = from;
     exchange.respond(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
     await exchange.write(": subscribed\n\n");
     let lastWrite = Date.now();
