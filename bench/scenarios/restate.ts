@@ -25,6 +25,27 @@ function cpuPerCall(p: PointResult): string {
     .join(", ");
 }
 
+/** POSTs of `body` to the path of key `seq mod KEYS`, counting the acknowledged ones. */
+function jsonIncrements(client: HttpClient, pathOf: (key: number) => string, body: string): { call: Caller; readonly acked: number } {
+  const paths = Array.from({ length: KEYS }, (_, i) => pathOf(i));
+  const headers = { "content-type": "application/json" };
+  const out = {
+    acked: 0,
+    call: ((_w, seq, done) => {
+      client.call({ path: paths[seq % KEYS] as string, headers, body }).then(
+        (r) => {
+          if (r.ok) {
+            out.acked++;
+            done();
+          } else done(`HTTP ${r.status}: ${r.body.toString("utf8").slice(0, 80)}`);
+        },
+        (e: Error) => done(`request failed: ${e.message}`),
+      );
+    }) as Caller,
+  };
+  return out;
+}
+
 function notRun(scenario: Scenario, reason: string): ScenarioResult {
   return {
     id: scenario.id,
@@ -68,40 +89,15 @@ export const restateScenario: Scenario = {
       stack = await startSwitchboard({ kind, store: `sqlite:${path.join(ctx.tmpDir, "restate-vs-switchboard.db")}`, sessions: ctx.sessions });
       const sb = stack;
       const workload = incrementWorkload(sb, kind, KEYS);
-      let restateAcked = 0;
-      const paths = Array.from({ length: KEYS }, (_, i) => `/Counter/c-${i}/add`);
       const headers = { "content-type": "application/json" };
-      const restateCall: Caller = (_w, seq, done) => {
-        http.call({ path: paths[seq % KEYS] as string, headers, body: "1" }).then(
-          (r) => {
-            if (r.ok) {
-              restateAcked++;
-              done();
-            } else done(`HTTP ${r.status}: ${r.body.toString("utf8").slice(0, 80)}`);
-          },
-          (e: Error) => done(`request failed: ${e.message}`),
-        );
-      };
+      const restate = jsonIncrements(http, (i) => `/Counter/c-${i}/add`, "1");
+      const restateCall = restate.call;
       // Switchboard once more over HTTP/JSON with the client Restate gets (undici, a connection
       // per caller), on keys of its own: the same protocol and client cost on both sides.
       const sbHttp = kind === "counter" ? new HttpClient(`http://127.0.0.1:${sb.proxy.port}`, ctx.concurrency) : undefined;
       sbJson = sbHttp;
-      let jsonAcked = 0;
-      const jsonPaths = Array.from({ length: KEYS }, (_, i) => `/counters/j-${i}/increase`);
-      const jsonCall: Caller | undefined =
-        sbHttp === undefined
-          ? undefined
-          : (_w, seq, done) => {
-              sbHttp.call({ path: jsonPaths[seq % KEYS] as string, headers, body: '{"value":1}' }).then(
-                (r) => {
-                  if (r.ok) {
-                    jsonAcked++;
-                    done();
-                  } else done(`HTTP ${r.status}: ${r.body.toString("utf8").slice(0, 80)}`);
-                },
-                (e: Error) => done(`request failed: ${e.message}`),
-              );
-            };
+      const json = sbHttp === undefined ? undefined : jsonIncrements(sbHttp, (i) => `/counters/j-${i}/increase`, '{"value":1}');
+      const jsonCall = json?.call;
       const restateWatched: Watched[] = [
         { label: "restate-server", pid: peer.server.pid, multiCore: true },
         { label: "restate service", pid: peer.service.pid },
@@ -165,7 +161,7 @@ export const restateScenario: Scenario = {
           if (r.ok) total += Number((JSON.parse(r.body.toString("utf8")) as { value?: string }).value ?? 0);
         });
         verifications.push(
-          `Switchboard over HTTP/JSON: ${total === jsonAcked ? "OK" : "MISMATCH"} — ${jsonAcked.toLocaleString("en-US")} increments acknowledged, ${total.toLocaleString("en-US")} stored over ${KEYS} counters`,
+          `Switchboard over HTTP/JSON: ${total === json?.acked ? "OK" : "MISMATCH"} — ${(json?.acked ?? 0).toLocaleString("en-US")} increments acknowledged, ${total.toLocaleString("en-US")} stored over ${KEYS} counters`,
         );
       }
       let stored = 0;
@@ -174,7 +170,7 @@ export const restateScenario: Scenario = {
         if (r.ok) stored += Number(r.body.toString("utf8"));
       });
       verifications.push(
-        `Restate: ${stored === restateAcked ? "OK" : "MISMATCH"} — ${restateAcked.toLocaleString("en-US")} increments acknowledged, ${stored.toLocaleString("en-US")} stored over ${KEYS} counters`,
+        `Restate: ${stored === restate.acked ? "OK" : "MISMATCH"} — ${restate.acked.toLocaleString("en-US")} increments acknowledged, ${stored.toLocaleString("en-US")} stored over ${KEYS} counters`,
       );
     } finally {
       await http.close().catch(() => {});
