@@ -12,7 +12,8 @@
  */
 import * as http2 from "node:http2";
 import { connect as netConnect } from "node:net";
-import { H2Connection, type H2Stream, type StreamHandler } from "../../packages/proxy/src/http2/connection.js";
+import { H2Connection, type H2Stream, headerField, type StreamHandler } from "../../packages/proxy/src/http2/connection.js";
+import { decodeGrpcMessage } from "../../packages/proxy/src/internal/grpc-framing.js";
 import { ErrorCode } from "../../packages/proxy/src/http2/frames.js";
 import { encodeHeaderBlock } from "../../packages/proxy/src/http2/hpack.js";
 
@@ -52,16 +53,6 @@ interface Session {
   close(): void;
 }
 
-/** A grpc-message header value, percent-decoded when it can be. */
-function statusText(value: string | undefined): string {
-  if (value === undefined || !value.includes("%")) return value ?? "";
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
-
 /** Splits complete length-prefixed messages off `pending`; returns what is left. */
 function splitMessages(pending: Buffer, onMessage: (message: Buffer) => void): Buffer {
   let rest = pending;
@@ -84,12 +75,6 @@ function unaryReply(chunks: Buffer[]): Buffer | string {
 
 // ---- builtin ---------------------------------------------------------------------------
 
-/** The value of the first field called `name` in a decoded block (names and values alternating). */
-function field(fields: string[], name: string): string | undefined {
-  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
-}
-
 /** One call on the builtin engine: the stream's handler, collecting the status and the body. */
 class BuiltinCall implements StreamHandler {
   stream!: H2Stream;
@@ -109,17 +94,17 @@ class BuiltinCall implements StreamHandler {
   headers(fields: string[]): void {
     if (!this.answered) {
       this.answered = true;
-      const http = field(fields, ":status");
+      const http = headerField(fields, ":status");
       if (http !== "200") {
         this.finish(14, `HTTP ${http}`);
         this.stream.reset(ErrorCode.Cancel);
         return;
       }
     }
-    const code = field(fields, "grpc-status");
+    const code = headerField(fields, "grpc-status");
     if (code !== undefined) {
       this.status = Number(code);
-      this.message = statusText(field(fields, "grpc-message"));
+      this.message = decodeGrpcMessage(headerField(fields, "grpc-message") ?? "");
     }
   }
 
@@ -274,7 +259,7 @@ class NodeSession implements Session {
       const st = headers["grpc-status"];
       if (st !== undefined) {
         status = Number(st);
-        message = statusText(headers["grpc-message"] as string | undefined);
+        message = decodeGrpcMessage((headers["grpc-message"] as string | undefined) ?? "");
       } else if (headers[":status"] !== 200) {
         status = 14;
         message = `HTTP ${headers[":status"]}`;
@@ -282,7 +267,7 @@ class NodeSession implements Session {
     });
     req.on("trailers", (trailers) => {
       status = Number(trailers["grpc-status"] ?? -1);
-      message = statusText(trailers["grpc-message"] as string | undefined);
+      message = decodeGrpcMessage((trailers["grpc-message"] as string | undefined) ?? "");
     });
     req.on("error", (error: Error) => finish(14, `stream error: ${error.message}`));
     req.on("close", () => {

@@ -165,6 +165,12 @@ export interface ServerRole {
   readonly connectionWindow: number;
 }
 
+/** The value of the first field called `name` in a decoded header block (header blocks are short: a scan beats a map). */
+export function headerField(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
 const NO_HANDLER: StreamHandler = { headers() {}, data() {}, closed() {} };
 
 /**

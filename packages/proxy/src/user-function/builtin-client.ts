@@ -8,7 +8,7 @@ import { type CallOptions, type ClientStream, callLimit, type StreamHandlers, ty
 import { describeFailure, grpcTimeout, httpStatusError, statusError } from "./failures.js";
 import { type ReadingCall, readMessages } from "./responses.js";
 import { type Decoder, decoderFor, type FrameEncoder, frameEncoderFor } from "./wire.js";
-import { H2Connection, type H2Stream, type StreamHandler } from "../http2/connection.js";
+import { H2Connection, type H2Stream, headerField, type StreamHandler } from "../http2/connection.js";
 import { ErrorCode } from "../http2/frames.js";
 import { encodeHeaderBlock } from "../http2/hpack.js";
 import type { CallSignal } from "../internal/call-signal.js";
@@ -126,15 +126,15 @@ class Call<O> implements ClientStream<unknown>, StreamHandler, ReadingCall {
     if (this.ended) return;
     if (!this.answered) {
       this.answered = true;
-      const status = field(fields, ":status");
-      if (field(fields, "content-type")?.startsWith("application/grpc")) this.link.report.answered();
+      const status = headerField(fields, ":status");
+      if (headerField(fields, "content-type")?.startsWith("application/grpc")) this.link.report.answered();
       if (status !== "200") {
         this.fail(httpStatusError(Number(status), this.link.target));
         return;
       }
     }
-    const code = field(fields, "grpc-status");
-    if (code !== undefined) this.status = { code: Number(code), message: decodeGrpcMessage(field(fields, "grpc-message") ?? "") };
+    const code = headerField(fields, "grpc-status");
+    if (code !== undefined) this.status = { code: Number(code), message: decodeGrpcMessage(headerField(fields, "grpc-message") ?? "") };
     if (end) this.remoteEnded();
   }
 
@@ -173,12 +173,6 @@ class Call<O> implements ClientStream<unknown>, StreamHandler, ReadingCall {
 }
 
 const ONCE = Object.freeze({ once: true });
-
-/** The value of the first field called `name` (header blocks are short: a scan beats a map). */
-function field(fields: string[], name: string): string | undefined {
-  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
-}
 
 /**
  * The client to the user function over the proxy's own HTTP/2 framing (`connection.ts`) on
