@@ -16,7 +16,7 @@
  *   --sessions <n>      HTTP/2 sessions the gRPC load spreads over (default 4)
  *   --generator-http2 <builtin|node>
  *                       the HTTP/2 of the generator's gRPC calls: the proxy's own framing
- *                       (builtin, the default: about a quarter of node:http2's CPU per call)
+ *                       (builtin, the default: about a seventh of node:http2's CPU per call)
  *                       or node:http2 (the generator of results before 2026-12-04)
  *   --no-profile        skip the extra CPU-profiled run of the proxy
  *   --out <file>        where to write (default bench/RESULTS.md for a full run,

@@ -6,7 +6,7 @@
  *
  * Two HTTP/2 engines, chosen per client (default: {@link setGeneratorHttp2}):
  * - `builtin`: the proxy's own HTTP/2 framing (`packages/proxy/src/http2`), a header block
- *   encoded once per path and one handler object per call: about a quarter of node:http2's
+ *   encoded once per path and one handler object per call: about a seventh of node:http2's
  *   CPU per call, so on a 2-core machine the generator takes less from what it measures;
  * - `node`: node:http2, the generator of the earlier results.
  */
