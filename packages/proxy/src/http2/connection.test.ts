@@ -357,6 +357,58 @@ describe("the proxy's HTTP/2 connection", () => {
     }
   });
 
+  it("writes a turn's first frames at once and gathers the rest of that turn into one write", async () => {
+    const peer = await rawPeer();
+    const socket = net.connect(peer.port, "127.0.0.1");
+    socket.on("error", () => {});
+    const connection = new H2Connection(socket, NO_EVENTS);
+    await once(socket, "connect");
+    let writes = 0;
+    const write = socket.write.bind(socket) as (chunk: Uint8Array) => boolean;
+    socket.write = ((chunk: Uint8Array) => {
+      writes++;
+      return write(chunk);
+    }) as typeof socket.write;
+    const recorders: Recorder[] = [];
+    const openOne = (path: string) => {
+      const recorder = new Recorder();
+      recorders.push(recorder);
+      connection.open(head(path), recorder, Buffer.from(path), true);
+    };
+    try {
+      await new Promise((resolve) => setImmediate(resolve));
+      const before = writes;
+      // Twenty streams opened from twenty callbacks of one turn, each after the one before
+      // had been written out (as requests read from twenty HTTP/1.1 connections are).
+      const wroteAt: number[] = [];
+      await new Promise<void>((resolve) => {
+        let n = 0;
+        const next = () => {
+          openOne(`/s${n}`);
+          n++;
+          if (n < 20) process.nextTick(() => process.nextTick(next));
+          else setImmediate(resolve);
+          process.nextTick(() => wroteAt.push(writes - before));
+        };
+        next();
+      });
+      assert.equal(wroteAt[0], 1, "the turn's first stream goes out before the turn's next callback");
+      assert.equal(writes - before, 2, "the other nineteen go out together, in one write");
+      await until(() => peer.frames.filter((f) => f.type === FrameType.Headers).length === 20, "twenty request heads");
+      // A later turn starts afresh: its first stream goes out at once again.
+      const mark = writes;
+      openOne("/later");
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      assert.equal(writes - mark, 1);
+      await until(() => peer.frames.filter((f) => f.type === FrameType.Headers).length === 21, "the later request head");
+      const bodies = peer.frames.filter((f) => f.type === FrameType.Data).map((f) => f.payload.toString());
+      assert.deepEqual(bodies, [...Array.from({ length: 20 }, (_, i) => `/s${i}`), "/later"]);
+    } finally {
+      connection.destroy("test over");
+      peer.close();
+    }
+  });
+
   it("ends every stream as lost when the socket closes", async () => {
     const peer = await rawPeer();
     const connection = await dial(peer.port);

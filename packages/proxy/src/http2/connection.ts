@@ -225,6 +225,8 @@ export class H2Connection {
   private chunk: Buffer | undefined;
   private chunkAt = 0;
   private flushing = false;
+  /** The loop turn ({@link turn}) of this connection's last prompt flush. */
+  private flushedTurn = -1;
   private pings = new Map<bigint, () => void>();
   private pingCount = 0n;
   private closeAfterDrain = false;
@@ -894,9 +896,25 @@ export class H2Connection {
     this.chunkAt = 0;
   }
 
+  /**
+   * The first flush of a loop turn goes out as soon as the current callback is done
+   * (everything one socket read produced leaves in one write). A second one in the same
+   * turn means frames are trickling in from many separate reads — HTTP/1.1 requests, one
+   * per connection — so it waits for the end of the turn's I/O and takes them all in one
+   * write instead of one write each.
+   */
   private scheduleFlush(): void {
     if (this.flushing) return;
     this.flushing = true;
+    if (this.flushedTurn === turn) {
+      deferred.push(this);
+      return;
+    }
+    this.flushedTurn = turn;
+    if (!turnEnding) {
+      turnEnding = true;
+      setImmediate(endTurn);
+    }
     process.nextTick(flushConnection, this);
   }
 
@@ -917,6 +935,26 @@ export class H2Connection {
     for (const bytes of out) socket.write(bytes);
     socket.uncork();
   }
+}
+
+/** Counts event-loop turns that saw a flush: ends at the turn's check phase. */
+let turn = 0;
+let turnEnding = false;
+/** Connections whose flush waits for the end of the turn. */
+let deferred: H2Connection[] = [];
+
+/**
+ * Ends a turn: writes the deferred connections. It was scheduled by the turn's first
+ * flush, so it runs ahead of the check-phase work queued after that (a group commit's
+ * fsync, say) and the user function is not kept waiting behind it.
+ */
+function endTurn(): void {
+  turn++;
+  turnEnding = false;
+  const connections = deferred;
+  if (connections.length === 0) return;
+  deferred = [];
+  for (const connection of connections) connection.flush();
 }
 
 function flushConnection(connection: H2Connection): void {
