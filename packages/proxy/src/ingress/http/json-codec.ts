@@ -17,6 +17,7 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import { HttpBodySchema } from "@switchboard/protocol";
 import { type HttpRouteRule, resolveFieldPath } from "../../descriptors/http-rules.js";
 import { Code, SwitchboardError } from "../../errors/index.js";
+import { encodePlainJsonRequest } from "./json-plan.js";
 import type { VariableBinding } from "./route-table.js";
 
 /** A parse result: edge parsers return their error instead of throwing it. */
@@ -192,6 +193,10 @@ export function buildJsonRequest(request: JsonRequest): Parsed<Uint8Array> {
       if (wrongType !== undefined) return { error: wrongType };
       const json = parseJsonBody(request.body);
       if (json.error) return json;
+      if (body.kind === "message") {
+        const plain = encodePlainJsonRequest(input, json.value, request.bindings);
+        if (plain !== undefined) return { value: plain };
+      }
       try {
         message =
           body.kind === "message" ? fromJson(input, json.value, options) : mergeFromJson(input, create(input), { [body.field.jsonName]: json.value }, options);
