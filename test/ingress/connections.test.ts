@@ -2,7 +2,8 @@
  * No connection can take the front port down: bad HTTP/2 frames leave no socket in
  * CLOSE-WAIT, every stage of a connection has a timeout, HTTP/2 sessions are PINGed,
  * connections and streams over their caps are refused one by one, and oversized
- * request heads get 431. Real proxy process, raw sockets; on both HTTP/2 stacks.
+ * request heads get 431. Real proxy process, raw sockets; on both HTTP/2 stacks and both
+ * HTTP/1.1 stacks (the proxy's own with Node's behind it, and Node's alone).
  */
 import assert from "node:assert/strict";
 import * as http from "node:http";
@@ -54,7 +55,7 @@ function h2Get(session: http2.ClientHttp2Session, path: string, headers: Record<
 }
 
 for (const stack of STACKS)
-  describe(`front port connections (${stack} HTTP/2)`, () => {
+  describe(`front port connections (${stack} HTTP/2 and HTTP/1.1)`, () => {
     let uf: EchoUserFunction;
     let proxy: ProxyProcess;
     let pid: number;
@@ -65,6 +66,8 @@ for (const stack of STACKS)
         userFunctionPort: uf.port,
         extraArgs: [
           "--front-http2",
+          stack,
+          "--front-http1",
           stack,
           "--keepalive-interval",
           "300",
@@ -189,7 +192,7 @@ for (const stack of STACKS)
   });
 
 for (const stack of STACKS)
-  describe(`front port caps (${stack} HTTP/2)`, () => {
+  describe(`front port caps (${stack} HTTP/2 and HTTP/1.1)`, () => {
     let uf: EchoUserFunction;
     let proxy: ProxyProcess;
 
@@ -199,6 +202,8 @@ for (const stack of STACKS)
         userFunctionPort: uf.port,
         extraArgs: [
           "--front-http2",
+          stack,
+          "--front-http1",
           stack,
           "--max-connections",
           "4",

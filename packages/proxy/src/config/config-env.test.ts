@@ -30,6 +30,7 @@ const SAMPLES: Readonly<Record<string, string>> = {
   "heap-release": "off",
   "user-function-http2": "node",
   "front-http2": "node",
+  "front-http1": "node",
   "cors-origin": "https://app.example.com",
   "log-level": "warn",
   "log-format": "json",
@@ -183,6 +184,16 @@ describe("switchboard start --front-http2", () => {
     assert.equal(parseConfig([], { FRONT_HTTP2: "node" }).config?.frontPort.http2, "node");
     assert.equal(parseConfig(["--front-http2", "nghttp2"], {}).error, `--front-http2 must be builtin or node, got "nghttp2"`);
     assert.equal(parseConfig([], { FRONT_HTTP2: "fast" }).error, `FRONT_HTTP2 must be builtin or node, got "fast"`);
+  });
+});
+
+describe("switchboard start --front-http1", () => {
+  it("takes builtin (the default) or node, and says what else is wrong", () => {
+    assert.equal(parseConfig([], {}).config?.frontPort.http1, "builtin");
+    assert.equal(parseConfig(["--front-http1", "node"], {}).config?.frontPort.http1, "node");
+    assert.equal(parseConfig([], { FRONT_HTTP1: "node" }).config?.frontPort.http1, "node");
+    assert.equal(parseConfig(["--front-http1", "llhttp"], {}).error, `--front-http1 must be builtin or node, got "llhttp"`);
+    assert.equal(parseConfig([], { FRONT_HTTP1: "fast" }).error, `FRONT_HTTP1 must be builtin or node, got "fast"`);
   });
 });
 

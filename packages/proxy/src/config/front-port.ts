@@ -23,6 +23,8 @@ export interface FrontPortConfig {
   readonly reflection: boolean;
   /** Which HTTP/2 stack serves HTTP/2 connections: the proxy's own, or Node's `node:http2`. */
   readonly http2: "builtin" | "node";
+  /** Which HTTP/1.1 serves HTTP/1.1 connections: the proxy's own for common requests (the rest to Node's), or Node's for all. */
+  readonly http1: "builtin" | "node";
   /** TLS on the front port: PEM file paths. */
   readonly tls: { readonly certPath: string; readonly keyPath: string; readonly clientCaPath: string | undefined } | undefined;
 }
@@ -58,6 +60,7 @@ export const FRONT_PORT_OPTIONS = {
   "tls-client-ca": { type: "string" },
   "no-reflection": { type: "boolean" },
   "front-http2": { type: "string" },
+  "front-http1": { type: "string" },
 } as const;
 
 /** Help lines of the front-port flags. */
@@ -78,6 +81,10 @@ export const FRONT_PORT_HELP = `  --idle-timeout <ms>           close connection
   --front-http2 <stack>         HTTP/2 on the front port: builtin (the proxy's own,
                                 cheaper per call) | node (node:http2)
                                 env FRONT_HTTP2  (builtin)
+  --front-http1 <stack>         HTTP/1.1 on the front port: builtin (the proxy's own
+                                for common requests, the rest to Node's) | node
+                                (Node's http server for all)
+                                env FRONT_HTTP1  (builtin)
 `;
 
 type Values = { readonly [K in keyof typeof FRONT_PORT_OPTIONS]?: (typeof FRONT_PORT_OPTIONS)[K]["type"] extends "boolean" ? boolean : string };
@@ -118,10 +125,15 @@ export function parseFrontPort(values: Values, pick: (flag: string | undefined, 
   if (http2 !== "builtin" && http2 !== "node") {
     return `${values["front-http2"] !== undefined ? "--front-http2" : "FRONT_HTTP2"} must be builtin or node, got "${http2}"`;
   }
+  const http1 = pick(values["front-http1"], "FRONT_HTTP1") ?? "builtin";
+  if (http1 !== "builtin" && http1 !== "node") {
+    return `${values["front-http1"] !== undefined ? "--front-http1" : "FRONT_HTTP1"} must be builtin or node, got "${http1}"`;
+  }
   return {
-    ...(parsed as Omit<FrontPortConfig, "reflection" | "tls" | "http2">),
+    ...(parsed as Omit<FrontPortConfig, "reflection" | "tls" | "http2" | "http1">),
     reflection: !noReflection,
     http2,
+    http1,
     tls: certPath !== undefined && keyPath !== undefined ? { certPath, keyPath, clientCaPath } : undefined,
   };
 }

@@ -99,6 +99,22 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
     );
   };
 
+  /** An HTTP/1.1 request, on either HTTP/1.1 stack. */
+  const http1 = (exchange: HttpExchange) => {
+    const contentType = exchange.headers["content-type"];
+    if (contentType?.startsWith("application/grpc")) {
+      if (isGrpcWebContentType(contentType)) {
+        grpcWeb(exchange);
+        return;
+      }
+      // gRPC proper needs HTTP/2 trailers; point HTTP/1.1 clients at h2c or gRPC-Web.
+      discardBody(exchange);
+      sendHttpPlain(exchange, 505, "gRPC needs HTTP/2 (h2c with prior knowledge); over HTTP/1.1 use gRPC-Web (application/grpc-web) or HTTP/JSON");
+      return;
+    }
+    route(exchange);
+  };
+
   const handlers: FrontHandlers = {
     onBuiltinStream(stream, headers, end) {
       try {
@@ -133,22 +149,19 @@ export function createFrontDoor(options: FrontDoorOptions): FrontHandlers {
     },
     onHttp1Request(request: http.IncomingMessage, response: http.ServerResponse) {
       try {
-        const exchange = http1Exchange(request, response);
-        const contentType = request.headers["content-type"];
-        if (contentType?.startsWith("application/grpc")) {
-          if (isGrpcWebContentType(contentType)) {
-            grpcWeb(exchange);
-            return;
-          }
-          // gRPC proper needs HTTP/2 trailers; point HTTP/1.1 clients at h2c or gRPC-Web.
-          discardBody(exchange);
-          sendHttpPlain(exchange, 505, "gRPC needs HTTP/2 (h2c with prior knowledge); over HTTP/1.1 use gRPC-Web (application/grpc-web) or HTTP/JSON");
-          return;
-        }
-        route(exchange);
+        http1(http1Exchange(request, response));
       } catch (error) {
         logger.error("request handling failed", { path: request.url, error });
         response.destroy();
+      }
+    },
+    onHttp1Exchange(exchange: HttpExchange) {
+      try {
+        http1(exchange);
+      } catch (error) {
+        // The connection is closed by its owner once this throws.
+        logger.error("request handling failed", { path: exchange.url, error });
+        throw error;
       }
     },
   };

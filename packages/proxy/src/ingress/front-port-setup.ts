@@ -8,7 +8,7 @@ import type { FrontTls } from "./server.js";
 /** What the configuration asks of the front door and the front server. */
 export interface FrontPortSetup {
   readonly door: { readonly requestQueueLimit: number; readonly reflection: boolean; readonly redactions: readonly Redaction[] };
-  readonly server: { readonly limits: ConnectionLimits; readonly tls?: FrontTls; readonly http2: "builtin" | "node" };
+  readonly server: { readonly limits: ConnectionLimits; readonly tls?: FrontTls; readonly http2: "builtin" | "node"; readonly http1: "builtin" | "node" };
 }
 
 /**
@@ -45,7 +45,7 @@ export function frontPortSetup(config: ProxyConfig): FrontPortSetup {
   ];
   return {
     door: { requestQueueLimit: front.maxQueuedRequests, reflection: front.reflection, redactions },
-    server: { limits: front, http2: front.http2, ...(tls !== undefined ? { tls } : {}) },
+    server: { limits: front, http2: front.http2, http1: front.http1, ...(tls !== undefined ? { tls } : {}) },
   };
 }
 

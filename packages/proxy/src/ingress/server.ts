@@ -13,6 +13,8 @@ import {
   type SessionGuard,
 } from "./connection-guard.js";
 import { type FrontConnection, serveFrontConnection } from "./h2/front-connection.js";
+import { LeanHttp1Connection } from "./h1/lean-connection.js";
+import type { HttpExchange } from "./http/exchange.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** Marks a connection over the cap, to be refused once its HTTP/2 session exists. */
@@ -25,8 +27,10 @@ type MarkedSocket = net.Socket & { [OVER_CAP]?: boolean; [SELF]?: net.Socket };
 export interface FrontHandlers {
   /** HTTP/2 streams (gRPC, and JSON and gRPC-Web over h2c). */
   onHttp2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
-  /** HTTP/1.1 requests (probes, JSON and gRPC-Web). */
+  /** HTTP/1.1 requests (probes, JSON and gRPC-Web) on Node's HTTP/1.1 server. */
   onHttp1Request(request: http.IncomingMessage, response: http.ServerResponse): void;
+  /** HTTP/1.1 requests on the proxy's own HTTP/1.1 (without it, Node's server takes every HTTP/1.1 connection). */
+  onHttp1Exchange?(exchange: HttpExchange): void;
   /** HTTP/2 streams on the proxy's own HTTP/2 server; `end` when the request has no body. */
   onBuiltinStream(stream: H2Stream, headers: http2.IncomingHttpHeaders, end: boolean): void;
 }
@@ -51,6 +55,11 @@ export interface FrontServerOptions {
   tls?: FrontTls;
   /** Which HTTP/2 stack serves HTTP/2 connections (default `builtin`, the proxy's own). */
   http2?: "builtin" | "node";
+  /**
+   * Which HTTP/1.1 serves HTTP/1.1 connections (default `builtin`: the proxy's own for
+   * common requests, `h1/lean-connection.ts`, handing the rest to Node's; `node`: Node's for all).
+   */
+  http1?: "builtin" | "node";
 }
 
 /** The bound front port. */
@@ -165,6 +174,16 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
     socket.end("HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nmalformed HTTP request\n");
   });
 
+  /** Gives an HTTP/1.1 connection to Node's server. */
+  const toNodeHttp1 = (socket: net.Socket) => {
+    headerTimeouts.arm(socket);
+    h1Idle.add(socket);
+    socket.once("close", () => h1Idle.delete(socket));
+    h1.emit("connection", socket);
+  };
+  const leanHttp1 = (options.http1 ?? "builtin") === "builtin" ? handlers.onHttp1Exchange?.bind(handlers) : undefined;
+  const leanConnections = new Set<LeanHttp1Connection>();
+
   const sockets = new Set<net.Socket>();
   const onConnection = (socket: net.Socket) => {
     socket.on("error", () => socket.destroy());
@@ -205,12 +224,18 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
       } else if (overCap) {
         socket.end("HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nretry-after: 1\r\nconnection: close\r\n\r\ntoo many connections\n");
         setTimeout(() => socket.destroy(), 1000).unref();
-      } else {
-        headerTimeouts.arm(socket);
-        h1Idle.add(socket);
-        socket.once("close", () => h1Idle.delete(socket));
-        h1.emit("connection", socket);
-      }
+      } else if (leanHttp1 !== undefined) {
+        const connection = new LeanHttp1Connection(socket, {
+          limits,
+          headerTimeouts,
+          closing: () => closing,
+          onExchange: leanHttp1,
+          handOff: toNodeHttp1,
+          onGone: (gone) => leanConnections.delete(gone),
+        });
+        leanConnections.add(connection);
+        connection.start();
+      } else toNodeHttp1(socket);
     };
     socket.on("readable", onReadable);
   };
@@ -267,6 +292,7 @@ export function createFrontServer(options: FrontServerOptions): Promise<FrontSer
             closing = true;
             server.close(() => done());
             for (const socket of h1Idle) socket.end();
+            for (const connection of leanConnections) connection.close();
             for (const response of h1Answering) if (!response.headersSent) response.setHeader("connection", "close");
             for (const session of sessions) session.close();
             for (const connection of connections) connection.close();

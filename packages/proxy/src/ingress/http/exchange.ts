@@ -30,6 +30,8 @@ export interface HttpExchange {
    * leaving such a loop early destroys the stream, and with it the response.
    */
   readonly body: Readable;
+  /** The whole request body, when it was read before the request was served (the proxy's own HTTP/1.1). */
+  readonly bodyBytes?: Buffer;
   /** Whether the response head was sent. */
   readonly headersSent: boolean;
   /** Sends the status line and headers. */

@@ -21,6 +21,8 @@ export function readBody(exchange: HttpExchange, limit: number): Promise<ReadBod
     const size = Number(declared);
     if (Number.isFinite(size) && size > limit) return Promise.resolve({ error: bodyTooLarge(limit, size) });
   }
+  const whole = exchange.bodyBytes;
+  if (whole !== undefined) return Promise.resolve(whole.length > limit ? { error: bodyTooLarge(limit, whole.length) } : { value: whole });
   const body = exchange.body;
   if (body.readableEnded) return Promise.resolve({ value: Buffer.alloc(0) });
   if (body.destroyed) return Promise.resolve({ error: new SwitchboardError("the client closed the request before its body ended", Code.Canceled) });
@@ -56,6 +58,7 @@ export function readBody(exchange: HttpExchange, limit: number): Promise<ReadBod
 
 /** Reads and drops a request body nobody needs, so the connection can be reused. */
 export function discardBody(exchange: HttpExchange): void {
+  if (exchange.bodyBytes !== undefined) return;
   exchange.body.on("error", () => {});
   exchange.body.resume();
 }
