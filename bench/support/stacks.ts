@@ -15,6 +15,8 @@ import { type Child, freePort, ROOT, startProxy, startUserFunction, type UserFun
 /** A running proxy + user function pair. */
 export interface SwitchboardStack {
   readonly proxy: Child & { readonly port: number };
+  /** The user function's TCP port (another proxy may front the same process). */
+  readonly userFunctionPort: number;
   readonly userFunction: Child;
   readonly client: GrpcClient;
   readonly watched: readonly Watched[];
@@ -53,6 +55,7 @@ export async function startSwitchboard(options: {
   const client = await GrpcClient.connect("127.0.0.1", proxy.port, options.sessions);
   return {
     proxy,
+    userFunctionPort: ufPort,
     userFunction,
     client,
     watched: [
