@@ -241,13 +241,19 @@ describe("the proxy's own HTTP/1.1", () => {
     assert.deepEqual(aborted, ["/hang"]);
   });
 
-  it("closes after the answer when the client asks for connection: close", async () => {
+  it("closes after the answer when the client asks for connection: close, and answers nothing pipelined after it", async () => {
     const c = await connect(front.port);
-    c.socket.write("GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const before = seen.length;
+    c.socket.write("GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /after-bye HTTP/1.1\r\nHost: x\r\n\r\n");
     await c.waitClosed();
-    const [r] = responses(c.received);
-    assert.equal(r?.headers.connection, "close");
-    assert.equal(r?.body, "lean GET /bye ");
+    const all = responses(c.received);
+    assert.equal(all.length, 1);
+    assert.equal(all[0]?.headers.connection, "close");
+    assert.equal(all[0]?.body, "lean GET /bye ");
+    assert.deepEqual(
+      seen.slice(before).map((s) => s.url),
+      ["/bye"],
+    );
   });
 
   it("refuses to write a response header with a line break: nothing is injected and the failure is answered", async () => {

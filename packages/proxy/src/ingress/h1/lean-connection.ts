@@ -69,6 +69,8 @@ export class LeanHttp1Connection {
   /** The request being answered. */
   private current: LeanExchange | undefined;
   private gone = false;
+  /** Our side of the socket was ended: nothing more is read or answered. */
+  private ending = false;
   private closeRequested = false;
   private readonly keepAlive: NodeJS.Timeout;
   private keepAliveArmed = false;
@@ -97,7 +99,13 @@ export class LeanHttp1Connection {
   /** No new requests: ends the connection now if it is idle, else after the answer in progress. */
   close(): void {
     this.closeRequested = true;
-    if (this.current === undefined && !this.gone) this.socket.end();
+    if (this.current === undefined) this.end();
+  }
+
+  private end(): void {
+    if (this.gone || this.ending) return;
+    this.ending = true;
+    this.socket.end();
   }
 
   /** The keep-alive wait after an answer ran out with no new request begun. */
@@ -107,7 +115,7 @@ export class LeanHttp1Connection {
 
   /** Reads what the socket has and serves the next request, when none is in progress. */
   private pump(): void {
-    if (this.current !== undefined || this.gone) return;
+    if (this.current !== undefined || this.gone || this.ending) return;
     let chunk: Buffer | null;
     while ((chunk = this.socket.read() as Buffer | null) !== null) {
       this.input = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
@@ -163,7 +171,7 @@ export class LeanHttp1Connection {
     this.current = undefined;
     if (this.gone) return;
     if (exchange.closeAfter || this.closeRequested) {
-      this.socket.end();
+      this.end();
       return;
     }
     this.options.headerTimeouts.arm(this.socket);
