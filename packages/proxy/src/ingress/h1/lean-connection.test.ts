@@ -342,7 +342,7 @@ describe("the proxy's own HTTP/1.1", () => {
 });
 
 describe("the proxy's own HTTP/1.1 and the port's timeouts and close", () => {
-  it("closes an idle connection after the keep-alive time, and a closing port ends idle connections and busy ones after their answer", async () => {
+  it("closes an idle connection after the keep-alive time and a dripping body after the idle timeout, and a closing port ends idle connections and busy ones after their answer", async () => {
     const { front } = await startFront({ idleTimeoutMs: 300 });
     try {
       const idle = await connect(front.port);
@@ -351,6 +351,26 @@ describe("the proxy's own HTTP/1.1 and the port's timeouts and close", () => {
       const answered = Date.now();
       await idle.waitClosed(3000);
       assert.ok(Date.now() - answered >= 250, "not before the keep-alive time");
+
+      // A body that drips in (so the socket is never idle) must still be in within the idle timeout.
+      const drip = await connect(front.port);
+      drip.socket.write("POST /drip HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n");
+      let sent = 0;
+      const dripping = setInterval(() => {
+        if (sent < 20 && !drip.closed) {
+          drip.socket.write("a");
+          sent++;
+        }
+      }, 60);
+      const started = Date.now();
+      try {
+        await drip.waitClosed(3000);
+      } finally {
+        clearInterval(dripping);
+      }
+      assert.ok(sent < 20, "the whole body got through");
+      assert.ok(Date.now() - started >= 250, "not before the idle timeout");
+      assert.equal(drip.received, "");
 
       const quiet = await connect(front.port);
       quiet.socket.write(post("/y", "1"));

@@ -74,6 +74,9 @@ export class LeanHttp1Connection {
   private closeRequested = false;
   private readonly keepAlive: NodeJS.Timeout;
   private keepAliveArmed = false;
+  /** Runs while the body of a request whose head is in is still arriving. */
+  private bodyTimer: NodeJS.Timeout | undefined;
+  private bodyWaiting = false;
   private readonly onReadable = () => this.pump();
   private readonly onClose = () => this.closed();
   private readonly onTimeout = () => this.socket.destroy();
@@ -109,6 +112,11 @@ export class LeanHttp1Connection {
   }
 
   /** The keep-alive wait after an answer ran out with no new request begun. */
+  /** A held body did not arrive in time. */
+  bodyExpired(): void {
+    if (this.bodyWaiting && this.current === undefined) this.socket.destroy();
+  }
+
   keepAliveExpired(): void {
     if (this.keepAliveArmed && this.current === undefined && this.input.length === 0) this.socket.destroy();
   }
@@ -146,7 +154,19 @@ export class LeanHttp1Connection {
     // The head is complete: the header timeout is over (the idle timeout still runs).
     this.options.headerTimeouts.clear(this.socket);
     const bodyEnd = headEnd + 4 + head.contentLength;
-    if (input.length < bodyEnd) return; // the rest of the body is on its way
+    if (input.length < bodyEnd) {
+      // The rest of the body is on its way; it must be in within the idle timeout (at most
+      // five minutes, Node's request timeout), however slowly it drips.
+      if (!this.bodyWaiting) {
+        this.bodyWaiting = true;
+        if (this.bodyTimer === undefined) {
+          this.bodyTimer = setTimeout(expireBody, Math.min(this.options.limits.idleTimeoutMs, 300_000), this);
+          this.bodyTimer.unref();
+        } else this.bodyTimer.refresh();
+      }
+      return;
+    }
+    this.bodyWaiting = false;
     const body = input.subarray(headEnd + 4, bodyEnd);
     this.input = bodyEnd === input.length ? Buffer.alloc(0) : input.subarray(bodyEnd);
     const closeAfter = head.close || this.closeRequested || this.options.closing();
@@ -203,6 +223,7 @@ export class LeanHttp1Connection {
     if (this.gone) return;
     this.gone = true;
     clearTimeout(this.keepAlive);
+    clearTimeout(this.bodyTimer);
     this.socket.off("readable", this.onReadable);
     this.socket.off("close", this.onClose);
     this.socket.off("timeout", this.onTimeout);
@@ -220,6 +241,10 @@ export class LeanHttp1Connection {
 
 function expireKeepAlive(connection: LeanHttp1Connection): void {
   connection.keepAliveExpired();
+}
+
+function expireBody(connection: LeanHttp1Connection): void {
+  connection.bodyExpired();
 }
 
 function pumpConnection(connection: LeanHttp1Connection): void {
