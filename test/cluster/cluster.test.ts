@@ -119,7 +119,13 @@ describe("a cluster of three nodes on PostgreSQL", () => {
     // The first node creates the schema; the others start together.
     await addNode();
     await Promise.all([addNode(), addNode()]);
-    await until("every shard owned by the three nodes", 20_000, () => allShardsOwnedBy(nodes.map((n) => n.nodeId)));
+    // Every shard owned, and spread: the first node takes them all, the other two win
+    // theirs as they join (without waiting for that, a fast first test can finish first).
+    const ids = nodes.map((n) => n.nodeId);
+    await until("every shard owned, by each of the three nodes", 30_000, async () => {
+      if (!(await allShardsOwnedBy(ids))) return false;
+      return new Set([...(await database().shardOwners()).values()].map((l) => l.owner)).size === 3;
+    });
   });
 
   after(async () => {
