@@ -111,12 +111,12 @@ export class LeanHttp1Connection {
     this.socket.end();
   }
 
-  /** The keep-alive wait after an answer ran out with no new request begun. */
   /** A held body did not arrive in time. */
   bodyExpired(): void {
     if (this.bodyWaiting && this.current === undefined) this.socket.destroy();
   }
 
+  /** The keep-alive wait after an answer ran out with no new request begun. */
   keepAliveExpired(): void {
     if (this.keepAliveArmed && this.current === undefined && this.input.length === 0) this.socket.destroy();
   }
