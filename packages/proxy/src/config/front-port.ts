@@ -121,14 +121,14 @@ export function parseFrontPort(values: Values, pick: (flag: string | undefined, 
   if ((certPath === undefined) !== (keyPath === undefined)) return "--tls-cert and --tls-key go together: give both or neither";
   if (clientCaPath !== undefined && certPath === undefined) return "--tls-client-ca needs --tls-cert and --tls-key";
   const noReflection = values["no-reflection"] === true || /^(true|1|yes)$/i.test(pick(undefined, "NO_REFLECTION") ?? "");
-  const http2 = pick(values["front-http2"], "FRONT_HTTP2") ?? "builtin";
-  if (http2 !== "builtin" && http2 !== "node") {
-    return `${values["front-http2"] !== undefined ? "--front-http2" : "FRONT_HTTP2"} must be builtin or node, got "${http2}"`;
-  }
-  const http1 = pick(values["front-http1"], "FRONT_HTTP1") ?? "builtin";
-  if (http1 !== "builtin" && http1 !== "node") {
-    return `${values["front-http1"] !== undefined ? "--front-http1" : "FRONT_HTTP1"} must be builtin or node, got "${http1}"`;
-  }
+  const stack = (flag: "front-http2" | "front-http1", env: string): "builtin" | "node" | string => {
+    const value = pick(values[flag], env) ?? "builtin";
+    return value === "builtin" || value === "node" ? value : `${values[flag] !== undefined ? `--${flag}` : env} must be builtin or node, got "${value}"`;
+  };
+  const http2 = stack("front-http2", "FRONT_HTTP2");
+  if (http2 !== "builtin" && http2 !== "node") return http2;
+  const http1 = stack("front-http1", "FRONT_HTTP1");
+  if (http1 !== "builtin" && http1 !== "node") return http1;
   return {
     ...(parsed as Omit<FrontPortConfig, "reflection" | "tls" | "http2" | "http1">),
     reflection: !noReflection,

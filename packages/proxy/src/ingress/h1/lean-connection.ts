@@ -1,10 +1,9 @@
 import { STATUS_CODES } from "node:http";
 import type * as net from "node:net";
 import { Readable } from "node:stream";
-import { Code, SwitchboardError } from "../../errors/index.js";
 import { CallAbort } from "../../internal/call-signal.js";
 import type { ConnectionLimits, HeaderTimeouts } from "../connection-guard.js";
-import type { HttpExchange, ResponseHeaders } from "../http/exchange.js";
+import { CLIENT_LEFT, type HttpExchange, type ResponseHeaders } from "../http/exchange.js";
 
 /**
  * The proxy's own HTTP/1.1 for the requests almost every client sends: a head of plain
@@ -46,6 +45,8 @@ const HANDED_OVER = new Set(["transfer-encoding", "expect", "upgrade", "http2-se
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** What a response header value may not hold (Node's own check): control characters other than tab. */
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** A header value character outside ASCII (obs-text, allowed in values): the head then goes out as latin1. */
+const NON_ASCII = /[\x80-\xff]/;
 const CRLF = "\r\n";
 const LAST_CHUNK = "0\r\n\r\n";
 
@@ -315,9 +316,6 @@ function trimOws(value: string): string {
   return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
-/** The reason an exchange's signal carries when the client went away before the response was complete. */
-const CLIENT_LEFT = new SwitchboardError("the client went away before the response was complete", Code.Canceled);
-
 /** One request on a lean connection and its answer. */
 class LeanExchange implements HttpExchange {
   readonly method: string;
@@ -369,8 +367,8 @@ class LeanExchange implements HttpExchange {
       if (lower === "content-length") length = true;
       else if (lower === "connection" && String(value).toLowerCase() === "close") this.closeAfter = true;
       else if (lower === "connection" || lower === "transfer-encoding" || lower === "keep-alive") continue;
-      if (typeof value === "object") for (const v of value) text += headerLine(name, v);
-      else text += headerLine(name, String(value));
+      if (typeof value === "object") for (const v of value) text += this.headerLine(name, v);
+      else text += this.headerLine(name, String(value));
     }
     this.closeAfter ||= this.connection.closingNow();
     text += dateHeader();
@@ -382,19 +380,20 @@ class LeanExchange implements HttpExchange {
     }
     text += CRLF;
     this.head = text;
-    for (let i = 0; i < text.length; i++) {
-      if (text.charCodeAt(i) > 0x7e) {
-        this.headIsLatin1 = true;
-        break;
-      }
-    }
     this.headersSent = true;
+  }
+
+  /** One response header line; a value outside ASCII makes the head go out as latin1. */
+  private headerLine(name: string, value: string): string {
+    if (INVALID_VALUE.test(value)) throw new Error(`invalid value for response header "${name}"`);
+    if (NON_ASCII.test(value)) this.headIsLatin1 = true;
+    return `${name}: ${value}\r\n`;
   }
 
   write(chunk: Buffer | string): Promise<void> {
     if (this.done) return Promise.resolve();
     if (!this.headersSent) this.respond(200, {});
-    const length = typeof chunk === "string" ? Buffer.byteLength(chunk, "utf8") : chunk.length;
+    const length = byteLength(chunk);
     if (length === 0) {
       this.flushHead();
       return Promise.resolve();
@@ -409,12 +408,9 @@ class LeanExchange implements HttpExchange {
 
   end(chunk?: Buffer | string): void {
     if (this.done) return;
-    if (!this.headersSent) {
-      const length = chunk === undefined ? 0 : typeof chunk === "string" ? Buffer.byteLength(chunk, "utf8") : chunk.length;
-      this.respond(200, { "content-length": length });
-    }
+    const length = byteLength(chunk);
+    if (!this.headersSent) this.respond(200, { "content-length": length });
     if (this.chunked) {
-      const length = chunk === undefined ? 0 : typeof chunk === "string" ? Buffer.byteLength(chunk, "utf8") : chunk.length;
       if (length > 0) this.sendFramed(chunk as Buffer | string, length, true);
       else this.sendBody(LAST_CHUNK);
     } else if (chunk !== undefined) this.sendBody(chunk);
@@ -467,7 +463,7 @@ class LeanExchange implements HttpExchange {
   }
 }
 
-function headerLine(name: string, value: string): string {
-  if (INVALID_VALUE.test(value)) throw new Error(`invalid value for response header "${name}"`);
-  return `${name}: ${value}\r\n`;
+function byteLength(chunk: Buffer | string | undefined): number {
+  if (chunk === undefined) return 0;
+  return typeof chunk === "string" ? Buffer.byteLength(chunk, "utf8") : chunk.length;
 }

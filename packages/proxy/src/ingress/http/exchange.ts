@@ -49,7 +49,7 @@ export interface HttpExchange {
 }
 
 /** The reason an exchange's signal carries when the client went away before the response was complete. */
-const CLIENT_LEFT = new SwitchboardError("the client went away before the response was complete", Code.Canceled);
+export const CLIENT_LEFT = new SwitchboardError("the client went away before the response was complete", Code.Canceled);
 
 /** How much of an unwanted request body HTTP/1.1 reads and drops before closing the connection. */
 const DISCARD_BYTES = 64 * 1024 * 1024;

@@ -1,5 +1,5 @@
 import { type DescField, type DescMessage, type JsonValue, ScalarType } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryWriter, getTextEncoding, WireType } from "@bufbuild/protobuf/wire";
 import type { VariableBinding } from "./route-table.js";
 
 /**
@@ -95,40 +95,33 @@ const UINT32_MAX = 0xffff_ffff;
 
 /** Whether a JSON value sets a field of this type the one way the JSON mapping reads it. */
 function accepts(type: ScalarType, value: JsonValue | undefined): boolean {
+  if (type === ScalarType.STRING) return typeof value === "string" && wellFormed(value);
+  if (type === ScalarType.BOOL) return typeof value === "boolean";
+  if (typeof value !== "number" || Object.is(value, -0)) return false;
   switch (type) {
-    case ScalarType.STRING:
-      return typeof value === "string" && wellFormed(value);
-    case ScalarType.BOOL:
-      return typeof value === "boolean";
     case ScalarType.DOUBLE:
-      return typeof value === "number" && Number.isFinite(value) && !Object.is(value, -0);
+      return Number.isFinite(value);
     case ScalarType.INT32:
     case ScalarType.SINT32:
     case ScalarType.SFIXED32:
-      return typeof value === "number" && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX && !Object.is(value, -0);
+      return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX;
     case ScalarType.UINT32:
     case ScalarType.FIXED32:
-      return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= UINT32_MAX && !Object.is(value, -0);
+      return Number.isInteger(value) && value >= 0 && value <= UINT32_MAX;
     case ScalarType.UINT64:
     case ScalarType.FIXED64:
-      return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && !Object.is(value, -0);
+      return Number.isSafeInteger(value) && value >= 0;
     default:
       // INT64, SINT64, SFIXED64
-      return typeof value === "number" && Number.isSafeInteger(value) && !Object.is(value, -0);
+      return Number.isSafeInteger(value);
   }
 }
 
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-/** Whether a string is valid UTF-16 (no lone surrogate), which protobuf-es requires of string fields. */
+/** Whether a string is valid UTF-16 (no lone surrogate): protobuf-es's own check, run only when a surrogate is there. */
 function wellFormed(value: string): boolean {
-  if (!SURROGATE.test(value)) return true;
-  try {
-    encodeURIComponent(value);
-    return true;
-  } catch {
-    return false;
-  }
+  return !SURROGATE.test(value) || getTextEncoding().checkUtf8(value);
 }
 
 function write(writer: BinaryWriter, field: DescField, value: string | number | boolean): void {
